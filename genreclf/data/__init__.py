@@ -1,0 +1,10 @@
+"""Data sources: where the audio (or a precomputed feature table) comes from.
+
+Each source in ``conf/data/`` is built with ``hydra.utils.instantiate`` and offers
+either ``tracks()`` (a list of :class:`~genreclf.data.tracks.Track`) or
+``frame()`` (a precomputed feature table as a :class:`pandas.DataFrame`).
+"""
+
+from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
+
+__all__ = ["AUDIO_EXTENSIONS", "Track", "list_labelled_audio"]
