@@ -1,0 +1,69 @@
+"""Command-line plumbing shared by the Hydra apps: one-line errors for bad options."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str] | None:
+    """Options of a config group (``conf/<group>/*.yaml``), or ``None`` if it is no group."""
+    folder = config_dir / group
+    if not folder.is_dir():
+        return None
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def unknown_group_choice(overrides: list[str], config_dir: Path = CONFIG_DIR) -> str | None:
+    """The first ``group=option`` override naming an option that does not exist, as a message."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        return None  # Hydra reports syntax errors itself
+    for override in parsed:
+        if override.is_delete() or override.key_or_group.startswith("hydra"):
+            continue
+        options = group_options(override.key_or_group, config_dir)
+        if options is None:
+            continue
+        values = (
+            override.sweep_string_iterator()
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
+        for value in values:
+            if value not in options:
+                return (
+                    f"{override.key_or_group}={value}: no such option; "
+                    f"choose one of: {', '.join(options)}"
+                )
+    return None
+
+
+def exit_on_bad_choice(argv: list[str] | None = None) -> None:
+    """Exit with status 2 and one line if a command-line group choice does not exist."""
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
+    message = unknown_group_choice(args)
+    if message:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> Callable:
+    """Wrap a Hydra task so that expected user errors print one line and exit with status 2."""
+
+    @functools.wraps(task)
+    def wrapped(cfg):
+        try:
+            return task(cfg)
+        except errors as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapped

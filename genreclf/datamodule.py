@@ -1,0 +1,123 @@
+"""GenreDataModule: a feature table, split, transformed and held in memory as tensors."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from sklearn.base import clone
+from sklearn.preprocessing import LabelEncoder
+from torch.utils.data import DataLoader, TensorDataset
+
+from genreclf.features.table import FeatureTable
+
+
+class Split(Protocol):
+    """A split protocol (``conf/split/``): row indices of train, validation and test."""
+
+    def __call__(self, labels: np.ndarray, track_ids: np.ndarray) -> Any: ...
+
+
+class GenreDataModule(pl.LightningDataModule):
+    """Encode labels, split rows by track, fit the transform on training rows only.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Summary rows ``(n, d)`` or frame-level segments ``(n, frames, d)``.
+    split : callable
+        ``split(labels, track_ids)`` returning ``(train, val, test)`` row indices.
+    transform : sklearn transformer, optional
+        Fit on the training rows only (frames of segments count as rows), then
+        applied to every split. ``None`` leaves features as they are.
+    batch_size : int
+        Training batch size; evaluation uses whole splits in one batch per 1024 rows.
+    seed : int
+        Seeds the order of training batches.
+    """
+
+    def __init__(
+        self,
+        table: FeatureTable,
+        split: Split,
+        transform: Any = None,
+        batch_size: int = 64,
+        seed: int = 42,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"datamodule.batch_size={batch_size}: must be >= 1")
+        self.table = table
+        self.split = split
+        self.transform = None if transform is None else clone(transform)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.encoder = LabelEncoder().fit(table.labels)
+        self.indices: dict[str, np.ndarray] = {}
+        self.datasets: dict[str, TensorDataset] = {}
+
+    @property
+    def class_names(self) -> list[str]:
+        """Label names in encoded order."""
+        return [str(c) for c in self.encoder.classes_]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.encoder.classes_)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one transformed example (available after :meth:`setup`)."""
+        return tuple(self.datasets["train"].tensors[0].shape[1:])
+
+    def _rows(self, index: np.ndarray) -> pd.DataFrame:
+        x = self.table.X[index]
+        return pd.DataFrame(x.reshape(-1, x.shape[-1]), columns=self.table.columns)
+
+    def _transformed(self, index: np.ndarray) -> np.ndarray:
+        x = self.table.X[index]
+        if self.transform is None:
+            return x
+        out = np.asarray(self.transform.transform(self._rows(index)), dtype=np.float32)
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+    def setup(self, stage: str | None = None) -> None:
+        """Split, fit the transform on training rows, and build the tensors (once)."""
+        if self.datasets:
+            return
+        train, val, test = self.split(self.table.labels, self.table.track_ids)
+        self.indices = {
+            "train": np.asarray(train),
+            "val": np.asarray(val),
+            "test": np.asarray(test),
+        }
+        for name, index in self.indices.items():
+            if len(index) == 0:
+                raise ValueError(
+                    f"split gives an empty {name} set; use more data or other fractions"
+                )
+        if self.transform is not None:
+            self.transform.fit(self._rows(self.indices["train"]))
+        y = self.encoder.transform(self.table.labels)
+        groups = pd.factorize(self.table.track_ids)[0]
+        for name, index in self.indices.items():
+            self.datasets[name] = TensorDataset(
+                torch.from_numpy(self._transformed(index)),
+                torch.from_numpy(y[index]).long(),
+                torch.from_numpy(groups[index]).long(),
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.datasets["train"], batch_size=self.batch_size, shuffle=True, generator=generator
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.datasets["val"], batch_size=1024)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.datasets["test"], batch_size=1024)

@@ -1,0 +1,144 @@
+"""Classifier heads: map a batch of features to class logits.
+
+Every head takes ``input_shape`` (one example's shape without the batch axis:
+``(d,)`` for summary features, ``(frames, d)`` for frame-level segments) and
+``num_classes``, plus the shared knobs ``hidden_size``, ``num_layers``, ``dropout``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _check_knobs(hidden_size: int, num_layers: int, dropout: float) -> None:
+    if hidden_size < 1:
+        raise ValueError(f"model.hidden_size={hidden_size}: must be >= 1")
+    if num_layers < 1:
+        raise ValueError(f"model.num_layers={num_layers}: must be >= 1")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"model.dropout={dropout}: must be in [0, 1)")
+
+
+class DenseHead(nn.Module):
+    """Multi-layer perceptron; frame-level inputs are flattened.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one example.
+    num_classes : int
+        Number of output logits.
+    hidden_size, num_layers, dropout
+        Width and depth of the hidden stack (Linear, ReLU, Dropout).
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        _check_knobs(hidden_size, num_layers, dropout)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(input_shape)
+        for _ in range(num_layers):
+            layers += [nn.Linear(width, hidden_size), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden_size
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CNNHead(nn.Module):
+    """1-D convolutional network.
+
+    A summary vector ``(d,)`` is one channel of length ``d``; a frame-level
+    segment ``(frames, d)`` has ``d`` channels along time. Each block is
+    Conv1d, BatchNorm, ReLU and max-pooling by 2; an adaptive average pool then
+    keeps ``pooled_length`` positions, so the classifier sees
+    ``hidden_size * pooled_length`` values whatever the input length.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        kernel_size: int = 3,
+        pooled_length: int = 4,
+    ) -> None:
+        super().__init__()
+        _check_knobs(hidden_size, num_layers, dropout)
+        self.frame_level = len(input_shape) == 2
+        channels, length = (
+            (input_shape[1], input_shape[0]) if self.frame_level else (1, input_shape[0])
+        )
+        blocks: list[nn.Module] = []
+        for _ in range(num_layers):
+            blocks += [
+                nn.Conv1d(channels, hidden_size, kernel_size, padding=kernel_size // 2),
+                nn.BatchNorm1d(hidden_size),
+                nn.ReLU(),
+            ]
+            if length >= 2 * pooled_length:
+                blocks.append(nn.MaxPool1d(2))
+                length //= 2
+            channels = hidden_size
+        blocks += [nn.AdaptiveAvgPool1d(pooled_length), nn.Flatten(), nn.Dropout(dropout)]
+        self.features = nn.Sequential(*blocks)
+        self.classifier = nn.Linear(hidden_size * pooled_length, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(1, 2) if self.frame_level else x.unsqueeze(1)
+        return self.classifier(self.features(x))
+
+
+class LSTMHead(nn.Module):
+    """LSTM over a sequence; the last layer's final hidden state feeds the classifier.
+
+    A frame-level segment ``(frames, d)`` is a sequence of ``frames`` steps. A
+    summary vector ``(d,)`` has no time axis; it is read as ``ceil(d / step_size)``
+    steps of ``step_size`` values (zero-padded), never as a sequence of length 1.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        step_size: int = 6,
+    ) -> None:
+        super().__init__()
+        _check_knobs(hidden_size, num_layers, dropout)
+        if step_size < 1:
+            raise ValueError(f"model.step_size={step_size}: must be >= 1")
+        self.frame_level = len(input_shape) == 2
+        self.step_size = input_shape[1] if self.frame_level else step_size
+        self.pad = 0 if self.frame_level else (-input_shape[0]) % step_size
+        self.lstm = nn.LSTM(
+            self.step_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.frame_level:
+            x = nn.functional.pad(x, (0, self.pad)).reshape(len(x), -1, self.step_size)
+        _, (h, _) = self.lstm(x)
+        return self.classifier(self.dropout(h[-1]))

@@ -1,0 +1,27 @@
+"""Helpers for end-to-end tests: run the real commands as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Tiny built-in data: 10 genres x 4 clips x 3 s.
+TINY_DATA = ["data.clips_per_genre=4", "data.duration=3.0", "extraction.n_jobs=1"]
+
+
+def run_command(
+    module: str, *overrides: str, cwd: Path, cache: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> <overrides>`` in ``cwd`` with the feature cache at ``cache``."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"GENRECLF_CACHE": str(cache), "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

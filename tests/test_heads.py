@@ -1,0 +1,45 @@
+"""Each head maps a batch to (batch, num_classes) logits, for summary and frame-level inputs."""
+
+import pytest
+import torch
+
+from genreclf.models.classifier import aggregate_by_track
+from genreclf.models.heads import CNNHead, DenseHead, LSTMHead
+
+HEADS = [DenseHead, CNNHead, LSTMHead]
+
+
+@pytest.mark.parametrize("head_cls", HEADS)
+@pytest.mark.parametrize("input_shape", [(174,), (7,), (130, 20)])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_output_shape(head_cls, input_shape, num_layers):
+    head = head_cls(input_shape, num_classes=10, hidden_size=16, num_layers=num_layers, dropout=0.1)
+    out = head(torch.randn(5, *input_shape))
+    assert out.shape == (5, 10)
+    out.sum().backward()  # gradients flow to every parameter
+    assert all(p.grad is not None for p in head.parameters())
+
+
+def test_lstm_reads_summary_vector_as_a_sequence():
+    head = LSTMHead((174,), num_classes=10, hidden_size=8, num_layers=1, dropout=0.0, step_size=6)
+    assert head.lstm.input_size == 6  # 29 steps of 6 values, not one step of 174
+    seen = []
+    head.lstm.register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
+    head(torch.randn(2, 174))
+    assert seen == [torch.Size([2, 29, 6])]
+
+
+@pytest.mark.parametrize("knob", [{"hidden_size": 0}, {"num_layers": 0}, {"dropout": 1.0}])
+def test_bad_knobs_name_the_option(knob):
+    kwargs = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1} | knob
+    with pytest.raises(ValueError, match=f"model.{next(iter(knob))}"):
+        DenseHead((10,), 3, **kwargs)
+
+
+def test_aggregate_by_track_averages_segments():
+    probs = torch.tensor([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4]])
+    target = torch.tensor([0, 0, 1, 1])
+    group = torch.tensor([5, 5, 2, 2])
+    track_probs, track_target = aggregate_by_track(probs, target, group)
+    assert torch.allclose(track_probs, torch.tensor([[0.4, 0.6], [0.6, 0.4]]))
+    assert track_target.tolist() == [1, 0]

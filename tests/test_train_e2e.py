@@ -1,0 +1,76 @@
+"""End to end: ``python -m genreclf.train`` as a subprocess into a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e import TINY_DATA, run_command
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One real training run of the dense head on tiny synthetic data."""
+    cwd = tmp_path_factory.mktemp("run")
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    result = run_command(
+        "genreclf.train",
+        *TINY_DATA,
+        "model=dense",
+        "trainer.max_epochs=4",
+        "callbacks.early_stopping.patience=2",
+        cwd=cwd,
+        cache=cache,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, result
+
+
+def test_prints_report_run_id_and_ui_command(trained):
+    _, result = trained
+    out = result.stdout
+    assert "Classification report" in out and "macro avg" in out
+    assert "test accuracy:" in out
+    assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in out
+    assert "NOT real music" in result.stderr  # synthetic data is said plainly
+
+
+def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
+    cwd, result = trained
+    uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("genreclf")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.run_id in result.stdout
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "dense-h256-l2"
+    params = run.data.params
+    assert params["model.hidden_size"] == "256"
+    assert params["optimizer._target_"] == "torch.optim.Adam"
+    assert params["trainer.max_epochs"] == "4"
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        history = client.get_metric_history(run.info.run_id, key)
+        assert 1 <= len(history) <= 4, key  # one value per epoch
+    metrics = run.data.metrics
+    assert 0.0 <= metrics["test_acc"] <= 1.0 and 0.0 <= metrics["test_f1"] <= 1.0
+    assert f"{metrics['test_acc']:.3f}" in result.stdout
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {
+        "config.yaml",
+        "classification_report.txt",
+        "confusion_matrix.png",
+        "curves.png",
+        "skipped_files.csv",
+    } <= names
+    for png in ("confusion_matrix.png", "curves.png"):
+        local = client.download_artifacts(run.info.run_id, png, str(cwd))
+        assert open(local, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    report = open(client.download_artifacts(run.info.run_id, "classification_report.txt", str(cwd)))
+    assert "blues" in report.read()
+    mlflow.set_tracking_uri(uri)
+    info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+    assert info.signature is not None
+    assert info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == [-1, 174]
