@@ -35,8 +35,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from genreclf.features.build import build_feature_table
     from genreclf.models import GenreClassifier
-    from genreclf.tracking import ensure_experiment, flatten_params
+    from genreclf.tracking import flatten_params
     from genreclf.tracking.artifacts import log_run_artifacts, log_torch_model
+    from genreclf.tracking.run import tracked_run
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     source = instantiate(cfg.data)
@@ -55,28 +56,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     module = GenreClassifier(head, instantiate(cfg.optimizer), datamodule.class_names)
 
-    from pytorch_lightning.loggers import MLFlowLogger
-
-    uri = cfg.tracking.uri
-    experiment_id = ensure_experiment(uri, cfg.tracking.experiment)
     tags = {"genreclf.synthetic_data": str(bool(getattr(source, "synthetic", False)))}
-    logger = MLFlowLogger(
-        experiment_name=cfg.tracking.experiment,
-        run_name=cfg.tracking.run_name,
-        tracking_uri=uri,
-        tags=tags,
-    )
-    logger._experiment_id = experiment_id
-    client, run_id = logger.experiment, logger.run_id
-    try:
+    with tracked_run(cfg.tracking, tags) as logger:
+        client, run_id = logger.experiment, logger.run_id
         logger.log_hyperparams(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
         trainer.fit(module, datamodule=datamodule)
-        val_acc = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)[
-            0
-        ]["val_acc"]
-        test = trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
+        best = {"datamodule": datamodule, "ckpt_path": "best", "verbose": False}
+        val_acc = trainer.validate(module, **best)[0]["val_acc"]
+        test = trainer.test(module, **best)[0]
         probs, y_true = module.test_predictions
         y_pred = probs.argmax(dim=1).numpy()
         report = classification_report(
@@ -100,17 +89,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 table.skipped,
             )
         if cfg.tracking.log_model:
-            example = datamodule.datasets["test"].tensors[0][:5]
-            log_torch_model(run_id, module.head, example)
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id, "FINISHED")
+            log_torch_model(run_id, module.head, datamodule.datasets["test"].tensors[0][:5])
 
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
     print(f"test accuracy: {test['test_acc']:.3f}   macro-F1: {test['test_f1']:.3f}")
     print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
-    print(f"Browse runs: mlflow ui --backend-store-uri {uri}")
+    print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")
     return {
         "run_id": run_id,
         "val_acc": val_acc,

@@ -56,4 +56,6 @@ def log_torch_model(run_id: str, model: torch.nn.Module, example: torch.Tensor) 
         output = model(example).numpy()
     signature = infer_signature(example.numpy(), output)
     with mlflow.start_run(run_id=run_id):
-        mlflow.pytorch.log_model(model, name="model", signature=signature)
+        mlflow.pytorch.log_model(
+            model, name="model", signature=signature, input_example=example.numpy()
+        )
