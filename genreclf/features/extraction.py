@@ -1,0 +1,340 @@
+"""Feature extraction over many files: cache look-up, parallel compute of the misses, bad files.
+
+The parent process hashes every file and looks it up in the
+:class:`~genreclf.features.cache.FeatureCache`; only the misses are decoded and
+transformed, in chunks of files spread over :class:`joblib.Parallel` workers. A file
+that yields no features (missing, empty, corrupt, not audio, silent, too short, or any
+error while computing) costs that file only: it is skipped, logged as a one-line
+warning naming it, and listed in :attr:`FeatureTable.skipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genreclf.audio import AudioError, load_audio
+from genreclf.data.tracks import Track
+from genreclf.features.cache import FeatureCache, feature_key, file_digest
+from genreclf.features.table import FeatureTable
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_COLUMNS = ["track_id", "path", "reason"]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _check_output(value: np.ndarray, frame_level: bool, n_columns: int) -> None:
+    """Raise ValueError unless ``value`` has the shape of its feature set and is finite."""
+    want = 3 if frame_level else 1
+    if value.ndim != want or value.shape[-1] != n_columns:
+        raise ValueError(f"features of shape {value.shape}, expected {want}-D with {n_columns}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError("non-finite features (NaN or inf)")
+
+
+def compute_chunk(
+    items: Sequence[tuple[int, str]],
+    feature_set,
+    n_columns: int,
+    min_duration: float = 0.5,
+    single_thread: bool = True,
+) -> list[tuple[int, np.ndarray | None, str | None, bool]]:
+    """Load and compute the features of some files, one failure costing one file.
+
+    Parameters
+    ----------
+    items : sequence of (int, str)
+        ``(index, path)`` pairs.
+    feature_set : FeatureSet
+        What to compute.
+    n_columns : int
+        Expected size of the last axis of the features.
+    min_duration : float
+        Shortest accepted clip, in seconds.
+    single_thread : bool
+        Limit BLAS/OpenMP pools to one thread while computing. Parallelism is over
+        files; one thread also makes the values independent of ``n_jobs`` (the
+        rounding of multi-threaded BLAS depends on the thread count).
+
+    Returns
+    -------
+    list of (index, features or None, reason or None, is_audio_error)
+        ``is_audio_error`` marks failures that depend only on the file's bytes and the
+        parameters (safe to remember in the cache).
+    """
+    if single_thread:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=1)
+    else:
+        limits = nullcontext()
+    out: list[tuple[int, np.ndarray | None, str | None, bool]] = []
+    with limits:
+        for index, path in items:
+            try:
+                y, sr = load_audio(
+                    path, sr=feature_set.sr, mono=feature_set.mono, min_duration=min_duration
+                )
+                value = np.asarray(feature_set.compute(y, sr), dtype=np.float32)
+                _check_output(value, feature_set.frame_level, n_columns)
+                out.append((index, value, None, False))
+            except AudioError as exc:
+                out.append((index, None, exc.reason, True))
+            except Exception as exc:  # one file's failure must not stop the others
+                out.append((index, None, _one_line(exc), False))
+    return out
+
+
+def _resolve_backend(backend: str) -> str:
+    """Register the ray backend on demand; fail clearly on an unknown backend."""
+    from joblib.parallel import BACKENDS
+
+    if backend == "ray" and "ray" not in BACKENDS:
+        try:
+            from ray.util.joblib import register_ray
+        except ImportError as exc:
+            raise ValueError(
+                "extraction backend 'ray' needs ray installed (pip install ray)"
+            ) from exc
+        register_ray()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"unknown joblib backend {backend!r}; registered: {', '.join(sorted(BACKENDS))}"
+        )
+    return backend
+
+
+def save_manifest(skipped: pd.DataFrame, path: str | Path) -> Path:
+    """Write the skipped-files manifest as CSV with columns ``track_id, path, reason``.
+
+    Parameters
+    ----------
+    skipped : pandas.DataFrame
+        :attr:`FeatureTable.skipped`.
+    path : str or Path
+        Destination; parent folders are created.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    skipped.reindex(columns=SKIPPED_COLUMNS).to_csv(path, index=False)
+    return path
+
+
+class FeatureExtractor:
+    """Turn tracks into a :class:`FeatureTable`, through a content-addressed cache.
+
+    Parameters
+    ----------
+    cache_dir : str
+        Root of the feature cache.
+    n_jobs : int
+        Worker processes for the misses; ``-1`` means all cores; ``1`` computes in
+        this process.
+    backend : str
+        joblib backend (``loky``, ``multiprocessing``, ``threading``, or ``ray`` when
+        ray is installed).
+    batch_size : int or "auto"
+        joblib's batch size (tasks are already chunks of several files).
+    progress : bool
+        Show a progress bar (only on a terminal).
+    min_duration : float
+        Shortest accepted clip, in seconds.
+
+    Attributes
+    ----------
+    last_stats : dict
+        Counts of the last :meth:`extract`: ``tracks``, ``cached``, ``computed``,
+        ``skipped``, ``rows``, ``seconds``.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str,
+        n_jobs: int = -1,
+        backend: str = "loky",
+        batch_size: int | str = "auto",
+        progress: bool = True,
+        min_duration: float = 0.5,
+    ) -> None:
+        from joblib.parallel import BACKENDS
+
+        if backend != "ray" and backend not in BACKENDS:  # ray registers itself on first use
+            raise ValueError(
+                f"unknown joblib backend {backend!r}; registered: {', '.join(sorted(BACKENDS))}"
+            )
+        self.cache_dir = str(cache_dir)
+        self.cache = FeatureCache(cache_dir)
+        self.n_jobs = int(n_jobs)
+        self.backend = backend
+        self.batch_size = batch_size
+        self.progress = progress
+        self.min_duration = float(min_duration)
+        self.last_stats: dict[str, float] = {}
+
+    def _n_workers(self) -> int:
+        from joblib import effective_n_jobs
+
+        return max(1, effective_n_jobs(self.n_jobs))
+
+    def _compute(self, misses: list[tuple[int, str]], feature_set, n_columns: int):
+        """Yield the :func:`compute_chunk` results of the misses, chunk by chunk."""
+        n_workers = min(self._n_workers(), len(misses))
+        if n_workers <= 1:
+            size = max(1, math.ceil(len(misses) / 20))
+            for start in range(0, len(misses), size):
+                chunk = misses[start : start + size]
+                yield compute_chunk(chunk, feature_set, n_columns, self.min_duration)
+            return
+        from joblib import Parallel, delayed
+
+        size = max(1, math.ceil(len(misses) / (4 * n_workers)))
+        chunks = [misses[s : s + size] for s in range(0, len(misses), size)]
+        backend = _resolve_backend(self.backend)
+        from joblib.parallel import BACKENDS
+
+        # Results stream back as they finish (for the progress bar and the cache) where
+        # the backend can; e.g. "multiprocessing" returns them all at the end.
+        streams = BACKENDS[backend]().supports_return_generator
+        parallel = Parallel(
+            n_jobs=n_workers,
+            backend=backend,
+            batch_size=self.batch_size,
+            return_as="generator_unordered" if streams else "list",
+        )
+        yield from parallel(
+            delayed(compute_chunk)(chunk, feature_set, n_columns, self.min_duration)
+            for chunk in chunks
+        )
+
+    def extract(self, tracks: Sequence[Track], feature_set) -> FeatureTable:
+        """Features of ``tracks`` (from the cache where possible), skipping bad files.
+
+        Parameters
+        ----------
+        tracks : sequence of Track
+        feature_set : FeatureSet
+
+        Returns
+        -------
+        FeatureTable
+            One row per track (summary sets) or per segment (frame-level sets, each
+            row with its track's id and label), in track order; bad files in
+            ``skipped``.
+        """
+        from tqdm.auto import tqdm
+
+        start = time.perf_counter()
+        name = feature_set.name
+        columns = list(feature_set.columns)
+        bad_extra = {"min_duration": self.min_duration}
+        values: dict[int, np.ndarray] = {}
+        reasons: dict[int, str] = {}
+        keys: dict[int, str] = {}
+        bad_keys: dict[int, str] = {}
+        pending: dict[str, list[int]] = {}  # key -> indices of tracks with these bytes
+        n_cached = 0
+        for i, track in enumerate(tracks):
+            try:
+                digest = file_digest(track.path)
+            except FileNotFoundError:
+                reasons[i] = "file not found"
+                continue
+            except OSError as exc:
+                reasons[i] = f"unreadable file ({_one_line(exc)})"
+                continue
+            key = keys[i] = feature_key(digest, feature_set)
+            cached = self.cache.get(name, key)
+            if cached is not None:
+                values[i] = cached
+                n_cached += 1
+                continue
+            bad_keys[i] = feature_key(digest, feature_set, bad_extra)
+            bad = self.cache.get_bad(name, bad_keys[i])
+            if bad is not None:
+                reasons[i] = bad
+                continue
+            pending.setdefault(key, []).append(i)
+
+        misses = [(idx[0], str(tracks[idx[0]].path)) for idx in pending.values()]
+        n_computed = 0
+        if misses:
+            bar = tqdm(
+                total=len(misses),
+                unit="file",
+                desc=f"features {name}",
+                disable=None if self.progress else True,
+            )
+            with bar:
+                for results in self._compute(misses, feature_set, len(columns)):
+                    for index, value, reason, is_audio_error in results:
+                        key = keys[index]
+                        same = pending[key]
+                        if value is not None:
+                            self.cache.put(name, key, value)
+                            n_computed += len(same)
+                            for j in same:
+                                values[j] = value
+                        else:
+                            if is_audio_error:
+                                self.cache.put_bad(name, bad_keys[index], reason)
+                            for j in same:
+                                reasons[j] = reason
+                    bar.update(len(results))
+
+        for i in sorted(reasons):
+            logger.warning("skipped %s: %s", tracks[i].path, reasons[i])
+        table = self._assemble(tracks, feature_set, columns, values, reasons)
+        seconds = time.perf_counter() - start
+        self.last_stats = {
+            "tracks": len(values),
+            "cached": n_cached,
+            "computed": n_computed,
+            "skipped": len(reasons),
+            "rows": len(table),
+            "seconds": seconds,
+        }
+        logger.info(
+            "features: %s: %d tracks (%d cached, %d computed), %d skipped, %d rows, %.1f s",
+            name,
+            len(values),
+            n_cached,
+            n_computed,
+            len(reasons),
+            len(table),
+            seconds,
+        )
+        return table
+
+    @staticmethod
+    def _assemble(tracks, feature_set, columns, values, reasons) -> FeatureTable:
+        order = sorted(values)
+        skipped = pd.DataFrame(
+            [(tracks[i].track_id, str(tracks[i].path), reasons[i]) for i in sorted(reasons)],
+            columns=SKIPPED_COLUMNS,
+        )
+        if feature_set.frame_level:
+            parts = [values[i] for i in order]
+            counts = [len(p) for p in parts]
+            X = np.concatenate(parts) if parts else np.zeros((0, 0, len(columns)), np.float32)
+        else:
+            counts = [1] * len(order)
+            X = np.stack([values[i] for i in order]) if order else np.zeros((0, len(columns)))
+        labels = np.repeat(np.asarray([tracks[i].label for i in order], dtype=object), counts)
+        ids = np.repeat(np.asarray([tracks[i].track_id for i in order], dtype=object), counts)
+        return FeatureTable(X=X, labels=labels, track_ids=ids, columns=columns, skipped=skipped)

@@ -1,0 +1,292 @@
+"""Feature sets: what to compute from a clip, each built from ``conf/features/<name>.yaml``.
+
+A feature set is a small dataclass: its fields are its parameters (everything that
+changes the output, hence the cache key), :meth:`FeatureSet.compute` turns a mono
+signal into features. Summary sets give one vector ``(d,)`` per clip; frame-level
+sets give fixed-length segments ``(n_segments, frames, d)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genreclf.audio import AudioError
+
+
+@dataclass
+class FeatureSet(ABC):
+    """Base of all feature sets.
+
+    Attributes
+    ----------
+    name : str
+        Short name (the cache sub-folder and manifest name), e.g. ``summary``.
+    frame_level : bool
+        True if :meth:`compute` returns ``(n_segments, frames, d)``, False for ``(d,)``.
+    sr : int or None
+        Sampling rate the audio is loaded at; ``None`` keeps the file's native rate.
+    mono : bool
+        Audio is mixed down to mono before :meth:`compute`.
+    """
+
+    name: ClassVar[str] = "base"
+    frame_level: ClassVar[bool] = False
+    mono: ClassVar[bool] = True
+
+    sr: int | None = 22050
+
+    @property
+    @abstractmethod
+    def columns(self) -> list[str]:
+        """Names of the ``d`` features on the last axis of :meth:`compute`'s output."""
+
+    @abstractmethod
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Features of one mono signal ``y`` sampled at ``sr``."""
+
+    def params(self) -> dict[str, Any]:
+        """Everything that changes the output (used in the cache key)."""
+        return {"mono": self.mono, **dataclasses.asdict(self)}
+
+    def _segments(self, y: np.ndarray, sr: int, segment_seconds: float) -> np.ndarray:
+        """Non-overlapping ``(n_segments, samples)`` segments; the trailing partial one dropped."""
+        length = int(round(segment_seconds * sr))
+        n_seg = len(y) // length
+        if n_seg == 0:
+            raise AudioError(
+                None,
+                f"too short for one {segment_seconds:g} s segment ({len(y) / sr:.3g} s)",
+            )
+        return np.ascontiguousarray(y[: n_seg * length].reshape(n_seg, length))
+
+
+@dataclass
+class Seed174(FeatureSet):
+    """The original project's 174 summary features (see :mod:`genreclf.features.seed174`).
+
+    Parameters
+    ----------
+    sr : int or None
+        Loading rate; ``None`` (the recipe) keeps the native rate.
+    """
+
+    name: ClassVar[str] = "seed174"
+    sr: int | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        from genreclf.features.seed174 import SEED174_COLUMNS
+
+        return list(SEED174_COLUMNS)
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        from genreclf.features.seed174 import seed174
+
+        return np.asarray(seed174(y, sr), dtype=np.float32)
+
+
+_SUMMARY_BLOCKS_SCALAR = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms")
+
+
+@dataclass
+class Summary(FeatureSet):
+    """A richer summary set: mean and std over frames of common spectral descriptors.
+
+    MFCCs and log-mel bands (``power_to_db``), spectral centroid, bandwidth,
+    roll-off, flatness and contrast, zero-crossing rate, RMS and chroma, plus tempo.
+    One STFT is computed and reused by every descriptor.
+
+    Parameters
+    ----------
+    sr : int or None
+        Loading rate.
+    n_mfcc : int
+        Number of MFCCs (computed from the log-mel bands below).
+    n_mels : int
+        Number of mel bands.
+    n_fft, hop_length : int
+        STFT frame and hop lengths, in samples.
+    n_chroma : int
+        Number of chroma bins.
+    n_bands : int
+        Number of spectral-contrast octave bands (``n_bands + 1`` values).
+    roll_percent : float
+        Roll-off energy fraction.
+    """
+
+    name: ClassVar[str] = "summary"
+    sr: int | None = 22050
+    n_mfcc: int = 20
+    n_mels: int = 64
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_chroma: int = 12
+    n_bands: int = 6
+    roll_percent: float = 0.85
+
+    def _blocks(self) -> list[tuple[str, int]]:
+        return [
+            ("mfcc", self.n_mfcc),
+            ("logmel", self.n_mels),
+            *((b, 1) for b in _SUMMARY_BLOCKS_SCALAR),
+            ("contrast", self.n_bands + 1),
+            ("chroma", self.n_chroma),
+        ]
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for block, size in self._blocks():
+            for stat in ("mean", "std"):
+                if size == 1:
+                    cols.append(f"{block}_{stat}")
+                else:
+                    cols += [f"{block}_{stat}_{i}" for i in range(1, size + 1)]
+        return [*cols, "tempo"]
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        import librosa
+
+        stft = dict(n_fft=self.n_fft, hop_length=self.hop_length)
+        mag = np.abs(librosa.stft(y, **stft))
+        power = mag**2
+        logmel = librosa.power_to_db(
+            librosa.feature.melspectrogram(S=power, sr=sr, n_mels=self.n_mels)
+        )
+        feats = {
+            "mfcc": librosa.feature.mfcc(S=logmel, n_mfcc=self.n_mfcc),
+            "logmel": logmel,
+            "centroid": librosa.feature.spectral_centroid(S=mag, sr=sr, **stft),
+            "bandwidth": librosa.feature.spectral_bandwidth(S=mag, sr=sr, **stft),
+            "rolloff": librosa.feature.spectral_rolloff(
+                S=mag, sr=sr, roll_percent=self.roll_percent, **stft
+            ),
+            "flatness": librosa.feature.spectral_flatness(S=mag, **stft),
+            "zcr": librosa.feature.zero_crossing_rate(
+                y, frame_length=self.n_fft, hop_length=self.hop_length
+            ),
+            "rms": librosa.feature.rms(S=mag, frame_length=self.n_fft, hop_length=self.hop_length),
+            "contrast": librosa.feature.spectral_contrast(
+                S=mag, sr=sr, n_bands=self.n_bands, **stft
+            ),
+            "chroma": librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=self.n_chroma, **stft),
+        }
+        onset = librosa.onset.onset_strength(S=logmel, sr=sr, hop_length=self.hop_length)
+        tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, hop_length=self.hop_length)
+        parts = []
+        for block, _ in self._blocks():
+            f = feats[block]
+            parts += [f.mean(axis=-1), f.std(axis=-1)]
+        parts.append(np.atleast_1d(tempo)[:1])
+        return np.concatenate(parts).astype(np.float32)
+
+
+@dataclass
+class LogMelSegments(FeatureSet):
+    """Log-mel spectrograms of fixed-length, non-overlapping segments.
+
+    Each segment is transformed on its own (centred frames, padded at its edges), so
+    a segment's features depend only on its samples. The trailing partial segment is
+    dropped; a clip shorter than one segment is skipped.
+
+    Parameters
+    ----------
+    sr : int or None
+        Loading rate.
+    n_mels : int
+        Number of mel bands.
+    segment_seconds : float
+        Segment length in seconds.
+    hop_length, n_fft : int
+        STFT hop and frame lengths, in samples.
+
+    Returns
+    -------
+    ``(n_segments, frames, n_mels)`` from :meth:`compute`, columns ``logmel_1..n``.
+    """
+
+    name: ClassVar[str] = "logmel_segments"
+    frame_level: ClassVar[bool] = True
+    sr: int | None = 22050
+    n_mels: int = 64
+    segment_seconds: float = 3.0
+    hop_length: int = 512
+    n_fft: int = 2048
+
+    @property
+    def columns(self) -> list[str]:
+        return [f"logmel_{i}" for i in range(1, self.n_mels + 1)]
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        import librosa
+
+        segs = self._segments(y, sr, self.segment_seconds)
+        mel = librosa.feature.melspectrogram(
+            y=segs, sr=sr, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels
+        )
+        return np.swapaxes(librosa.power_to_db(mel), 1, 2).astype(np.float32)
+
+
+@dataclass
+class MfccSegments(FeatureSet):
+    """MFCC sequences (optionally with deltas and delta-deltas) of fixed-length segments.
+
+    Segmented as :class:`LogMelSegments`.
+
+    Parameters
+    ----------
+    sr : int or None
+        Loading rate.
+    n_mfcc : int
+        Number of MFCCs.
+    deltas : bool
+        Append first and second time derivatives (``librosa.feature.delta``).
+    segment_seconds : float
+        Segment length in seconds.
+    n_mels : int
+        Mel bands the MFCCs are computed from.
+    hop_length, n_fft : int
+        STFT hop and frame lengths, in samples.
+
+    Returns
+    -------
+    ``(n_segments, frames, 3 * n_mfcc)`` (``n_mfcc`` without deltas) from
+    :meth:`compute`, columns ``mfcc_1.., delta_1.., delta2_1..``.
+    """
+
+    name: ClassVar[str] = "mfcc_segments"
+    frame_level: ClassVar[bool] = True
+    sr: int | None = 22050
+    n_mfcc: int = 20
+    deltas: bool = True
+    segment_seconds: float = 3.0
+    n_mels: int = 128
+    hop_length: int = 512
+    n_fft: int = 2048
+
+    @property
+    def columns(self) -> list[str]:
+        prefixes = ("mfcc", "delta", "delta2") if self.deltas else ("mfcc",)
+        return [f"{p}_{i}" for p in prefixes for i in range(1, self.n_mfcc + 1)]
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        import librosa
+
+        segs = self._segments(y, sr, self.segment_seconds)
+        mfcc = librosa.feature.mfcc(
+            y=segs,
+            sr=sr,
+            n_mfcc=self.n_mfcc,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+        )
+        blocks = [mfcc]
+        if self.deltas:
+            blocks += [librosa.feature.delta(mfcc, order=o, axis=-1) for o in (1, 2)]
+        return np.swapaxes(np.concatenate(blocks, axis=1), 1, 2).astype(np.float32)
