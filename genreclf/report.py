@@ -1,0 +1,55 @@
+"""Report on a sweep: ``python -m genreclf.report experiment=<name> [key=value ...]``.
+
+Composes ``conf/report.yaml``; see :func:`genreclf.reports.build.make_report`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from genreclf.cli import exit_on_bad_choice, one_line_errors
+
+
+def report(cfg: DictConfig) -> str:
+    """Write the report of ``cfg.experiment``; return the path of its HTML page."""
+    if OmegaConf.is_missing(cfg, "experiment"):
+        raise ValueError("experiment: give the MLflow experiment to report, e.g. experiment=demo")
+    from genreclf.reports.build import make_report
+
+    result = make_report(
+        uri=cfg.tracking.uri,
+        experiment=cfg.experiment,
+        output_dir=cfg.output_dir,
+        top_k=cfg.top_k,
+        ignore_params=list(cfg.ignore_params),
+        pca=cfg.pca,
+        log_to_mlflow=cfg.log_to_mlflow,
+        sweep_id=cfg.sweep_id,
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"Report: {result.html_path}")
+    if result.best_run_id:
+        print(f"Best run on validation: {result.best_run_id}")
+    if result.report_run_id:
+        print(f"MLflow report run: {result.report_run_id}  (experiment '{cfg.experiment}')")
+    return str(result.html_path)
+
+
+_hydra_main = hydra.main(config_path="../conf", config_name="report", version_base="1.3")(
+    one_line_errors(report, (ValueError, FileNotFoundError))
+)
+
+
+def main() -> None:
+    """Entry point of ``python -m genreclf.report``."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    exit_on_bad_choice()
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

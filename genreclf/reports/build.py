@@ -1,0 +1,401 @@
+"""A sweep report: tables, figures and one HTML page, written to a folder and to MLflow."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from genreclf.reports import html
+from genreclf.reports.best_run import epoch_curves, fetch_artifact
+from genreclf.reports.figures import curves_figure
+from genreclf.reports.plots import impact_figure, pca_figure
+from genreclf.reports.runs import (
+    REPORT_TAG,
+    SWEEP_ID_TAG,
+    finished_runs,
+    live_runs,
+    load_runs,
+    status_counts,
+    swept_params,
+)
+from genreclf.reports.tables import (
+    FOLD_PARAM,
+    SCORES,
+    fold_configs,
+    fold_table,
+    mean_std_text,
+    rank_by_val,
+    selection_table,
+    top_runs,
+)
+from genreclf.tracking.store import with_retry
+
+log = logging.getLogger(__name__)
+
+HTML_NAME = "report.html"
+CONFUSION_NAME = "best_confusion_matrix.png"
+REPORT_NAME = "best_classification_report.txt"
+#: Tag of sweep job runs holding the job's command-line overrides.
+OVERRIDES_TAG = "genreclf.job_overrides"
+
+
+@dataclass
+class Report:
+    """What :func:`make_report` wrote.
+
+    Attributes
+    ----------
+    output_dir : Path
+        The folder holding every file.
+    files : list of Path
+        Tables (CSV), figures (PNG), the best run's classification report and the
+        HTML page, in the order written.
+    best_run_id : str or None
+        The run chosen on validation accuracy.
+    report_run_id : str or None
+        The MLflow run holding the files as artifacts.
+    notes : list of str
+        What could not be shown, and why.
+    """
+
+    output_dir: Path
+    files: list[Path] = field(default_factory=list)
+    best_run_id: str | None = None
+    report_run_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def html_path(self) -> Path:
+        """The self-contained HTML page."""
+        return self.output_dir / HTML_NAME
+
+
+def _file_name(name: str) -> str:
+    """``name`` made safe as a file name."""
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
+#: Files an earlier report may have left in the folder; removed before writing anew.
+STALE_PATTERNS: tuple[str, ...] = (
+    HTML_NAME,
+    "runs.csv",
+    "top_runs.csv",
+    "selection.csv",
+    "folds.csv",
+    "impact_*.png",
+    "pca.png",
+    "best_curves.png",
+    CONFUSION_NAME,
+    REPORT_NAME,
+    "best_config.yaml",
+)
+
+
+class _Writer:
+    """Writes files into the report folder and keeps their list."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        report.output_dir.mkdir(parents=True, exist_ok=True)
+        for pattern in STALE_PATTERNS:
+            for path in report.output_dir.glob(pattern):
+                path.unlink()
+
+    def path(self, name: str) -> Path:
+        path = self.report.output_dir / name
+        self.report.files.append(path)
+        return path
+
+    def add(self, path: Path) -> Path:
+        self.report.files.append(path)
+        return path
+
+    def csv(self, frame: pd.DataFrame, name: str) -> None:
+        frame.to_csv(self.path(name), index=False)
+
+    def figure(self, fig: Figure, name: str) -> Path:
+        path = self.path(name)
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
+
+
+def _run_columns(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """``run_id``, ``run_name``, ``status``, ``model``, the scores and the swept params."""
+    table = runs[["run_id", "run_name", "status", "model", *SCORES]].copy()
+    for name in params:
+        table[name] = runs.get(f"params.{name}")
+    return table.reset_index(drop=True)
+
+
+def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[str]:
+    """Table and sentence: the validation-chosen ``unit`` against the best one on test."""
+    if selection.empty:
+        return [html.text("No finished run has both a validation and a test score yet.")]
+    chosen, on_test = selection.iloc[0], selection.iloc[1]
+    name = selection.columns[1]  # run_id, or configuration
+    if chosen[name] == on_test[name]:
+        sentence = (
+            f"The {unit} chosen on validation accuracy ({chosen[name]}) is also the best "
+            f"on test: test accuracy {chosen['test_acc']:.4f}."
+        )
+    else:
+        gap = on_test["test_acc"] - chosen["test_acc"]
+        sentence = (
+            f"The {unit} chosen on validation accuracy ({chosen[name]}) scores "
+            f"{chosen['test_acc']:.4f} on test, rank {chosen['test_rank']} on test. The best "
+            f"{unit} on test ({on_test[name]}, rank {on_test['val_rank']} on validation) "
+            f"scores {on_test['test_acc']:.4f}. Reporting that figure would be selection on "
+            f"the test set, overstating accuracy by {gap:.4f}; the honest figure is "
+            f"{chosen['test_acc']:.4f}."
+        )
+    return [html.table(selection), html.text(sentence)]
+
+
+def _pca_section(client, run_id: str, write: _Writer) -> list[str]:
+    """PCA map of the best run's features, or a note saying why there is none."""
+    from genreclf.reports.pca import features_from_config, pca_map, transform_from_config
+    from genreclf.reports.runconfig import run_config
+
+    config_path = write.report.output_dir / "best_config.yaml"
+    try:
+        config = run_config(client, run_id, config_path)
+        table = features_from_config(config)
+    except Exception as exc:  # any failure (data gone, bad config) skips just this figure
+        message = f"No PCA map: the features of run {run_id} could not be rebuilt ({exc})."
+        log.warning(message)
+        write.report.notes.append(message)
+        return [html.text(message, css_class="note")]
+    write.report.files.append(config_path)
+    try:
+        transform, how = transform_from_config(config), "through the run's own transform"
+    except Exception as exc:
+        transform, how = None, f"without the run's transform, which failed to build ({exc})"
+    coords, labels, explained = pca_map(table, transform)
+    path = write.figure(pca_figure(coords, labels, explained), "pca.png")
+    blurb = html.text(
+        f"The {len(labels)} rows of the feature table of run {run_id}, rebuilt from its "
+        f"logged config ({config_path.name}), {how} (fit on all rows), standardized and "
+        "projected on the first two principal components. X marks each genre's centre."
+    )
+    return [blurb, html.image(path, "PCA map of the features")]
+
+
+def _best_run_section(client, best: pd.Series, write: _Writer) -> list[str]:
+    """Curves, confusion matrix and per-genre report of the best run."""
+    run_id = best["run_id"]
+    blocks = [
+        html.text(
+            f"Run {run_id} ({best['run_name']}, {best['model']}, {best['status']}): "
+            f"validation accuracy {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}."
+        )
+    ]
+    curves = epoch_curves(client, run_id)
+    if curves.empty:
+        blocks.append(html.text("No per-epoch metrics logged yet.", css_class="note"))
+    else:
+        fig = curves_figure(curves, f"Training curves of run {run_id}")
+        blocks.append(html.image(write.figure(fig, "best_curves.png"), "training curves"))
+    folder = write.report.output_dir
+    matrix = fetch_artifact(client, run_id, "confusion_matrix.png", folder / CONFUSION_NAME)
+    if matrix is not None:
+        blocks.append(html.image(write.add(matrix), "confusion matrix"))
+    text = fetch_artifact(client, run_id, "classification_report.txt", folder / REPORT_NAME)
+    if text is not None:
+        blocks.append(html.text(write.add(text).read_text(), "pre"))
+    if matrix is None or text is None:
+        missing = "No confusion matrix or per-genre report: the run has not logged them"
+        if best["status"] == "FINISHED":
+            missing += " (it ran with tracking.log_artifacts=false)"
+        overrides = best.get(f"tags.{OVERRIDES_TAG}")
+        if isinstance(overrides, str) and overrides:
+            missing += (
+                ". To get them, train its config again: python -m genreclf.train "
+                f"{overrides} tracking.log_artifacts=true"
+            )
+        blocks.append(html.text(missing + ".", css_class="note"))
+    return blocks
+
+
+def _impact_section(done: pd.DataFrame, params: list[str], write: _Writer) -> list[str]:
+    """One figure per swept param (and per model type, when there are several)."""
+    shown = [p for p in params if p != FOLD_PARAM]
+    if done["model"].nunique() > 1:
+        shown.insert(0, "model")
+    if done.empty or not shown:
+        return [html.text("No finished runs that differ in a hyperparameter yet.")]
+    blocks = [
+        html.text(
+            "Each box holds the finished runs with one value of the param; points are runs. "
+            f"Swept params: {', '.join(params) or 'none'}."
+        )
+    ]
+    for param in shown:
+        path = write.figure(impact_figure(done, param), f"impact_{_file_name(param)}.png")
+        blocks.append(html.image(path, f"accuracy against {param}"))
+    return blocks
+
+
+def _best_run_id(live: pd.DataFrame, done: pd.DataFrame, folds: pd.DataFrame | None) -> str | None:
+    """The finished run with the best validation accuracy (of the configuration with the
+    best mean, for k-fold sweeps); a running one if none has finished; else ``None``."""
+    if folds is not None and not folds.empty:
+        done = done[done["run_id"].isin(folds["runs"].iloc[0].split())]
+    ranked = rank_by_val(done if not done.empty else live)
+    return None if ranked.empty else ranked.iloc[0]["run_id"]
+
+
+def _start_report_run(client, experiment_id: str) -> str:
+    """A run tagged :data:`REPORT_TAG`, which later reports leave out."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    run = with_retry(
+        lambda: client.create_run(
+            experiment_id,
+            run_name=f"report {stamp}",
+            tags={REPORT_TAG: "true"},
+        )
+    )
+    return run.info.run_id
+
+
+def make_report(
+    uri: str,
+    experiment: str,
+    output_dir: str | Path,
+    top_k: int = 10,
+    ignore_params: list[str] | tuple[str, ...] = (),
+    pca: bool = True,
+    log_to_mlflow: bool = True,
+    sweep_id: str | None = None,
+) -> Report:
+    """Write the report of ``experiment`` to ``output_dir`` and log it as a report run.
+
+    Parameters
+    ----------
+    uri : str
+        MLflow tracking URI.
+    experiment : str
+        Experiment whose runs are reported (runs tagged :data:`REPORT_TAG` excluded).
+    output_dir : str or Path
+        Folder for the tables, figures and ``report.html``.
+    top_k : int
+        Rows of the top-runs table.
+    ignore_params : sequence of str
+        Params that vary but are no hyperparameters, besides the built-in ones.
+    pca : bool
+        Draw the PCA map of the best run's features (rebuilt from its config).
+    log_to_mlflow : bool
+        Also log every file to a new run of ``experiment`` tagged ``genreclf.report=true``.
+    sweep_id : str, optional
+        Report only the runs of this sweep (tag ``genreclf.sweep_id``).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ValueError
+        If the experiment does not exist or holds no runs.
+    """
+    from mlflow import MlflowClient
+
+    runs = load_runs(uri, experiment, sweep_id)
+    if runs.empty:
+        which = f"sweep_id={sweep_id} of " if sweep_id else ""
+        raise ValueError(f"{which}experiment={experiment}: no runs to report in {uri}")
+    client = MlflowClient(tracking_uri=uri)
+    report = Report(Path(output_dir))
+    write = _Writer(report)
+    if log_to_mlflow:
+        experiment_id = runs["experiment_id"].iloc[0]
+        report.report_run_id = _start_report_run(client, experiment_id)
+    try:
+        sections = _write_sections(client, runs, write, top_k, ignore_params, pca)
+        page = html.page(f"genreclf sweep report: {experiment}", sections)
+        write.path(HTML_NAME).write_text(page, encoding="utf-8")
+        if report.report_run_id is not None:
+            for path in report.files:
+                with_retry(lambda p=path: client.log_artifact(report.report_run_id, str(p)))
+            with_retry(lambda: client.set_terminated(report.report_run_id, "FINISHED"))
+    except BaseException:
+        if report.report_run_id is not None:
+            with_retry(lambda: client.set_terminated(report.report_run_id, "FAILED"))
+        raise
+    return report
+
+
+def _write_sections(
+    client, runs: pd.DataFrame, write: _Writer, top_k: int, ignore: list[str], pca: bool
+) -> list[tuple[str, list[str]]]:
+    """Write the tables and figures; return the HTML sections, in page order."""
+    report = write.report
+    live, done = live_runs(runs), finished_runs(runs)
+    params = swept_params(live, ignore)
+    folds = fold_table(done, params)
+    report.best_run_id = _best_run_id(live, done, folds)
+
+    write.csv(_run_columns(live, params), "runs.csv")
+    top = top_runs(live, params, top_k)
+    write.csv(top, "top_runs.csv")
+    if folds is None:
+        selection = selection_table(done[["run_id", "run_name", "model", *SCORES]])
+        unit = "run"
+    else:
+        write.csv(folds, "folds.csv")
+        selection = selection_table(fold_configs(folds, params))
+        unit = "configuration (mean over folds)"
+    write.csv(selection, "selection.csv")
+
+    counts = ", ".join(f"{n} {status}" for status, n in status_counts(runs).items())
+    overview = [
+        html.text(
+            f"{len(runs)} runs: {counts}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+            + (f"; report run {report.report_run_id}." if report.report_run_id else ".")
+        ),
+        html.text(
+            "val_acc is best_val_acc, the validation accuracy of the checkpoint each run "
+            "selected; for a run still RUNNING, its latest validation accuracy. Failed and "
+            "killed runs are counted here and left out of every table and figure; plots "
+            "show finished runs only."
+        ),
+    ]
+    sweeps = runs.get(f"tags.{SWEEP_ID_TAG}", pd.Series(dtype=object)).dropna().unique()
+    if len(sweeps):
+        overview.append(html.text(f"Sweeps (tag {SWEEP_ID_TAG}): {', '.join(sorted(sweeps))}."))
+    sections = [
+        ("Overview", overview),
+        ("Validation-chosen best against best on test", _selection_blocks(selection, unit)),
+        (f"Top {len(top)} runs by validation accuracy", [html.table(top)])
+        if not top.empty
+        else ("Top runs", [html.text("No run has logged a validation accuracy yet.")]),
+    ]
+    if folds is not None:
+        blurb = html.text(
+            f"Mean ± standard deviation over the folds ({FOLD_PARAM}) of each configuration "
+            "(model type and every other swept param), best mean validation accuracy first."
+        )
+        sections.append(("K-fold summary", [blurb, html.table(mean_std_text(folds))]))
+    plotted = swept_params(done, ignore)
+    sections.append(("Hyperparameter impact", _impact_section(done, plotted, write)))
+    if report.best_run_id is not None:
+        best = runs.set_index("run_id", drop=False).loc[report.best_run_id]
+        blocks = _best_run_section(client, best, write)
+        sections.append(("Best run (chosen on validation)", blocks))
+        if pca:
+            blocks = _pca_section(client, best["run_id"], write)
+            sections.append(("PCA map of the features", blocks))
+    failed = runs[~runs.index.isin(live.index)]
+    if not failed.empty:
+        columns = ["run_id", "run_name", "status", "start_time"]
+        sections.append((f"Failed or killed runs ({len(failed)})", [html.table(failed[columns])]))
+    if report.notes:
+        sections.append(("Notes", [html.text(note, css_class="note") for note in report.notes]))
+    return sections

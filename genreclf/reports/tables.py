@@ -1,0 +1,147 @@
+"""Tables of a sweep: top runs, validation- against test-chosen best, k-fold summaries."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genreclf.reports.runs import param_values
+
+#: Metric columns of the run tables.
+SCORES: tuple[str, ...] = ("val_acc", "test_acc", "test_f1")
+
+#: Param that numbers the fold of a k-fold run.
+FOLD_PARAM = "split.fold"
+
+
+def rank_by_val(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs with a validation accuracy, best first; ties keep the earlier run first.
+
+    The order never looks at the test scores.
+    """
+    scored = runs[runs["val_acc"].notna()]
+    return scored.sort_values("val_acc", ascending=False, kind="stable")
+
+
+def top_runs(runs: pd.DataFrame, params: list[str], top_k: int) -> pd.DataFrame:
+    """The ``top_k`` runs by validation accuracy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``run_id``, ``run_name``, ``status``, ``model``, the scores
+        (:data:`SCORES`, as logged) and the ``params``.
+    """
+    ranked = rank_by_val(runs).head(top_k)
+    table = ranked[["run_id", "run_name", "status", "model", *SCORES]].copy()
+    for name in params:
+        table[name] = ranked.get(f"params.{name}")
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def selection_table(units: pd.DataFrame) -> pd.DataFrame:
+    """The run (or configuration) chosen on validation next to the one best on test.
+
+    Only rows with both accuracies take part. Reporting the second one's test
+    accuracy would select on the test set; the table shows how much that flatters.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        One row per run (or per k-fold configuration, see :func:`fold_configs`):
+        ``val_acc``, ``test_acc`` and any columns to carry, its name first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``chosen on validation`` and ``best on test``: ``choice``, the carried
+        columns, and each one's rank on validation and on test (1 = best). Empty if
+        no row has both accuracies.
+    """
+    scored = units[units["val_acc"].notna() & units["test_acc"].notna()]
+    if scored.empty:
+        return pd.DataFrame(columns=["choice", *units.columns, "val_rank", "test_rank"])
+    val_rank = scored["val_acc"].rank(ascending=False, method="min").astype(int)
+    test_rank = scored["test_acc"].rank(ascending=False, method="min").astype(int)
+    picks = {
+        "chosen on validation": rank_by_val(scored).index[0],
+        "best on test": scored.sort_values("test_acc", ascending=False, kind="stable").index[0],
+    }
+    return pd.DataFrame(
+        [
+            {
+                "choice": choice,
+                **scored.loc[index].to_dict(),
+                "val_rank": val_rank[index],
+                "test_rank": test_rank[index],
+            }
+            for choice, index in picks.items()
+        ]
+    )
+
+
+def fold_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
+    """Mean and standard deviation of the scores over the folds of each configuration.
+
+    Runs are grouped by model type and every swept param but :data:`FOLD_PARAM`.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Finished runs (see :func:`genreclf.reports.runs.load_runs`).
+    params : list of str
+        Swept params; without :data:`FOLD_PARAM` among them this is no k-fold sweep.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per configuration, best mean validation accuracy first: the config
+        columns, ``folds`` (number of runs), ``<score>_mean`` and ``<score>_std``
+        (sample std, ``ddof=1``; NaN for a single fold) for each score, and ``runs``
+        (their run ids). ``None`` for a sweep without folds.
+    """
+    if FOLD_PARAM not in params or runs.empty:
+        return None
+    config = [name for name in params if name != FOLD_PARAM]
+    keys = ["model", *(f"params.{name}" for name in config)]
+    grouped = runs.groupby(keys, sort=False, dropna=False)
+    table = grouped.agg(
+        folds=("run_id", "size"),
+        **{f"{s}_{stat}": (s, stat) for s in SCORES for stat in ("mean", "std")},
+        runs=("run_id", " ".join),
+    ).reset_index()
+    table = table.rename(columns={f"params.{name}": name for name in config})
+    for name in config:
+        table[name] = param_values(table[name])
+    return table.sort_values("val_acc_mean", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def fold_configs(folds: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """The configurations of a :func:`fold_table` with their mean scores, for
+    :func:`selection_table`: ``configuration`` (e.g. ``DenseHead model.hidden_size=32``),
+    ``model``, the mean scores and ``runs`` (their run ids)."""
+    config = [name for name in params if name != FOLD_PARAM]
+    names = [
+        " ".join([str(row["model"]), *(f"{name}={row[name]}" for name in config)])
+        for _, row in folds.iterrows()
+    ]
+    return pd.DataFrame(
+        {
+            "configuration": names,
+            "model": folds["model"],
+            **{s: folds[f"{s}_mean"] for s in SCORES},
+            "runs": folds["runs"],
+        }
+    )
+
+
+def mean_std_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A :func:`fold_table` with each score as one ``mean ± std`` text column."""
+    shown = table.drop(columns=[f"{s}_{stat}" for s in SCORES for stat in ("mean", "std")])
+    for score in SCORES:
+        text = [
+            f"{m:.{digits}f}" if pd.isna(s) else f"{m:.{digits}f} ± {s:.{digits}f}"
+            for m, s in zip(table[f"{score}_mean"], table[f"{score}_std"], strict=True)
+        ]
+        shown.insert(len(shown.columns) - 1, score, text)
+    return shown

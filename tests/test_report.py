@@ -1,0 +1,320 @@
+"""Sweep reports: ``python -m genreclf.report`` on a real k-fold sweep in a SQLite store."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image as mpimg
+from mlflow import MlflowClient
+from omegaconf import OmegaConf
+
+from genreclf.reports.best_run import epoch_curves
+from genreclf.reports.build import make_report
+from genreclf.reports.pca import transform_from_config
+from genreclf.reports.plots import impact_figure
+from genreclf.reports.runconfig import config_from_params
+from genreclf.reports.runs import load_runs, swept_params
+from genreclf.reports.tables import fold_table, selection_table
+from genreclf.tracking import flatten_params
+from tests.e2e import run_command
+
+EXPERIMENT = "sweep"
+KFOLD = "genreclf.split.KFoldSplit"
+DENSE = "genreclf.models.heads.DenseHead"
+
+
+def _fake_run(client, experiment_id, name, status, params, metrics, tags=None) -> str:
+    """A run made through the MLflow client, as a crashed, live or report run leaves one."""
+    run_id = client.create_run(experiment_id, run_name=name, tags=tags or {}).info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    for step, (key, value) in enumerate(metrics.items()):
+        client.log_metric(run_id, key, value, step=step)
+    if status != "RUNNING":
+        client.set_terminated(run_id, status)
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, shared_data):
+    """A real 2-config x 2-fold sweep, plus a FAILED, a RUNNING and an older report run."""
+    cwd = tmp_path_factory.mktemp("sweep")
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    train = run_command(
+        "genreclf.train",
+        "--multirun",
+        "data=table",
+        f"data.path={shared_data / 'seed_features.csv'}",
+        "model=dense",
+        "model.hidden_size=8,16",
+        "split=kfold",
+        "split.fold=0,1",
+        "trainer.max_epochs=2",
+        "tracking.log_model=false",
+        f"tracking.experiment={EXPERIMENT}",
+        cwd=cwd,
+        cache=cache,
+    )
+    assert train.returncode == 0, train.stderr[-3000:]
+    uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    trained = [r.info.run_id for r in client.search_runs([experiment_id])]
+    base = {"model._target_": DENSE, "split._target_": KFOLD}
+    fakes = {
+        "failed": _fake_run(
+            client,
+            experiment_id,
+            "crashed",
+            "FAILED",
+            {**base, "split.fold": "0"},
+            {"val_acc": 0.99},
+        ),
+        "running": _fake_run(
+            client,
+            experiment_id,
+            "still-going",
+            "RUNNING",
+            {**base, "split.fold": "1", "model.hidden_size": "32"},
+            {"val_acc": 0.021, "epoch": 0},
+        ),
+        "old_report": _fake_run(
+            client,
+            experiment_id,
+            "old report",
+            "FINISHED",
+            {},
+            {"best_val_acc": 1.0, "test_acc": 1.0},
+            {"genreclf.report": "true"},
+        ),
+    }
+    result = run_command(
+        "genreclf.report", f"experiment={EXPERIMENT}", "top_k=20", cwd=cwd, cache=cache
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = cwd / "reports" / EXPERIMENT
+    return {
+        "cwd": cwd,
+        "uri": uri,
+        "client": client,
+        "trained": trained,
+        "fakes": fakes,
+        "result": result,
+        "out": out,
+        "html": (out / "report.html").read_text(encoding="utf-8"),
+    }
+
+
+def test_every_png_is_a_real_image_embedded_in_the_html(sweep):
+    pngs = sorted(sweep["out"].glob("*.png"))
+    names = {p.name for p in pngs}
+    expected = {"best_curves.png", "best_confusion_matrix.png", "pca.png"}
+    expected.add("impact_model.hidden_size.png")
+    assert expected <= names, names
+    for png in pngs:
+        pixels = mpimg.imread(png)
+        assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100, png.name
+        assert pixels[..., :3].std() > 0.01, f"{png.name} is blank"
+        encoded = base64.b64encode(png.read_bytes()).decode("ascii")
+        assert f"data:image/png;base64,{encoded}" in sweep["html"], png.name
+    assert len(re.findall(r"<img ", sweep["html"])) == len(pngs)
+
+
+def test_top_runs_table_matches_mlflow(sweep):
+    client, top = sweep["client"], pd.read_csv(sweep["out"] / "top_runs.csv")
+    running = sweep["fakes"]["running"]
+    assert set(top["run_id"]) == {*sweep["trained"], running}
+    assert list(top["val_acc"]) == sorted(top["val_acc"], reverse=True)
+    for _, row in top.iterrows():
+        run = client.get_run(row["run_id"])  # the id exists in the store
+        assert row["status"] == run.info.status
+        assert row["run_id"] in sweep["html"]
+        assert str(row["split.fold"]) == run.data.params["split.fold"]
+        metrics = run.data.metrics
+        if row["run_id"] == running:
+            assert row["val_acc"] == pytest.approx(metrics["val_acc"], rel=1e-12)
+            assert np.isnan(row["test_acc"])
+            continue
+        for column, key in (("val_acc", "best_val_acc"), ("test_acc", "test_acc")):
+            assert row[column] == pytest.approx(metrics[key], rel=1e-12)
+            assert f"{row[column]:.4f}" in sweep["html"]
+        assert row["test_f1"] == pytest.approx(metrics["test_f1"], rel=1e-12)
+
+
+def test_failed_and_report_runs_are_counted_or_left_out(sweep):
+    fakes, html = sweep["fakes"], sweep["html"]
+    runs = pd.read_csv(sweep["out"] / "runs.csv")
+    assert fakes["failed"] not in set(runs["run_id"])
+    assert fakes["old_report"] not in set(runs["run_id"]) and fakes["old_report"] not in html
+    assert "1 FAILED" in html and "1 RUNNING" in html and "4 FINISHED" in html
+    assert re.search(r"Failed or killed runs \(1\).*" + fakes["failed"], html, re.S)
+
+
+def test_kfold_summary_is_mean_and_std_over_folds(sweep):
+    client = sweep["client"]
+    folds = pd.read_csv(sweep["out"] / "folds.csv")
+    assert sorted(folds["model.hidden_size"]) == [8, 16]
+    assert list(folds["folds"]) == [2, 2]
+    for _, row in folds.iterrows():
+        runs = [client.get_run(run_id) for run_id in row["runs"].split()]
+        assert {r.data.params["split.fold"] for r in runs} == {"0", "1"}
+        assert {r.data.params["model.hidden_size"] for r in runs} == {str(row["model.hidden_size"])}
+        test = [r.data.metrics["test_acc"] for r in runs]
+        assert row["test_acc_mean"] == pytest.approx(np.mean(test), rel=1e-9)
+        assert row["test_acc_std"] == pytest.approx(np.std(test, ddof=1), rel=1e-9, abs=1e-12)
+        assert f"{np.mean(test):.3f} ± {np.std(test, ddof=1):.3f}" in sweep["html"]
+    selection = pd.read_csv(sweep["out"] / "selection.csv")
+    assert selection.loc[0, "val_acc"] == pytest.approx(folds["val_acc_mean"].max())
+    assert selection.loc[1, "test_acc"] == pytest.approx(folds["test_acc_mean"].max())
+
+
+def test_best_run_section_and_report_run(sweep):
+    client, out = sweep["client"], sweep["out"]
+    result = sweep["result"]
+    best = re.search(r"Best run on validation: (\w+)", result.stdout).group(1)
+    assert best in sweep["trained"]
+    curves = epoch_curves(client, best)  # what best_curves.png draws: the 2 trained epochs
+    assert list(curves.index) == [0, 1] and {"train_loss", "val_acc"} <= set(curves.columns)
+    logged = client.download_artifacts(best, "classification_report.txt", str(sweep["cwd"]))
+    report_text = (out / "best_classification_report.txt").read_text()
+    assert report_text == open(logged).read() and "blues" in report_text
+    report_run = re.search(r"MLflow report run: (\w+)", result.stdout).group(1)
+    run = client.get_run(report_run)
+    assert run.data.tags["genreclf.report"] == "true" and run.info.status == "FINISHED"
+    artifacts = {a.path for a in client.list_artifacts(report_run)}
+    assert {"report.html", "top_runs.csv", "folds.csv", "pca.png"} <= artifacts
+
+
+def test_report_says_why_pca_is_missing_when_data_is_gone(tmp_path):
+    """A run whose data has gone: the report notes it and skips only the PCA map."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("gone", (tmp_path / "artifacts").as_uri())
+    run_id = _fake_run(
+        client,
+        experiment_id,
+        "old",
+        "FINISHED",
+        {"model._target_": DENSE},
+        {"best_val_acc": 0.5, "test_acc": 0.4, "test_f1": 0.3},
+    )
+    config = (
+        "data:\n  _target_: genreclf.data.sources.TableSource\n"
+        f"  path: {tmp_path / 'deleted.csv'}\n"
+        "features:\n  _target_: genreclf.features.sets.Seed174\n"
+        "extraction:\n  _target_: genreclf.features.extraction.FeatureExtractor\n"
+        f"  cache_dir: {tmp_path / 'cache'}\n"
+    )
+    client.log_text(run_id, config, "config.yaml")
+    report = make_report(uri, "gone", tmp_path / "out", log_to_mlflow=False)
+    page = report.html_path.read_text()
+    assert report.best_run_id == run_id and report.report_run_id is None
+    assert "No PCA map" in page and "deleted.csv" in page
+    assert not (tmp_path / "out" / "pca.png").exists()
+    assert "No confusion matrix or per-genre report" in page
+    with pytest.raises(ValueError, match="no such experiment"):
+        load_runs(uri, "nope")
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    runs = pd.DataFrame(rows)
+    runs["run_name"] = runs["run_id"]
+    return runs
+
+
+def test_selection_table_shows_what_choosing_on_test_would_claim():
+    runs = _frame(
+        [
+            {"run_id": "a", "model": "M", "val_acc": 0.8, "test_acc": 0.70, "test_f1": 0.6},
+            {"run_id": "b", "model": "M", "val_acc": 0.7, "test_acc": 0.75, "test_f1": 0.7},
+            {"run_id": "c", "model": "M", "val_acc": 0.8, "test_acc": 0.60, "test_f1": 0.5},
+        ]
+    )
+    table = selection_table(runs)
+    assert list(table["run_id"]) == ["a", "b"]  # the tie on validation keeps the first run
+    assert list(table["test_rank"]) == [2, 1] and list(table["val_rank"]) == [1, 3]
+
+
+def test_swept_params_ignore_per_model_defaults_and_fold_table_groups_them():
+    rows = []
+    for model, hidden in (("Dense", "256"), ("LSTM", "128")):
+        for lr in ("0.1", "0.01"):
+            for fold in ("0", "1"):
+                score = float(lr) + int(fold) / 100
+                rows.append(
+                    {
+                        "run_id": f"{model}{lr}{fold}",
+                        "model": model,
+                        "params.model.hidden_size": hidden,
+                        "params.optimizer.lr": lr,
+                        "params.split.fold": fold,
+                        "params.trainer.default_root_dir": f"out/{model}{lr}{fold}",
+                        "val_acc": score,
+                        "test_acc": score / 2,
+                        "test_f1": score / 3,
+                    }
+                )
+    runs = _frame(rows)
+    params = swept_params(runs)
+    assert params == ["optimizer.lr", "split.fold"]
+    folds = fold_table(runs, params)
+    assert len(folds) == 4 and set(folds["folds"]) == {2}
+    top = folds.iloc[0]
+    assert top["optimizer.lr"] == 0.1
+    assert top["val_acc_mean"] == pytest.approx(0.105)
+    assert top["val_acc_std"] == pytest.approx(np.std([0.1, 0.11], ddof=1))
+    assert fold_table(runs, ["optimizer.lr"]) is None
+
+
+def test_impact_figure_orders_numeric_values_and_splits_by_model(tmp_path):
+    runs = pd.DataFrame(
+        {
+            "model": ["Dense", "Dense", "Dense", "LSTM", "LSTM"],
+            "params.model.hidden_size": ["8", "16", "32", "8", "32"],
+            "val_acc": [0.1, 0.2, 0.3, 0.4, 0.5],
+            "test_acc": [0.2, 0.3, 0.4, 0.5, 0.6],
+        }
+    )
+    fig = impact_figure(runs, "model.hidden_size")
+    val_ax = fig.axes[0]
+    assert [t.get_text() for t in val_ax.get_xticklabels()] == ["8", "16", "32"]
+    assert [t.get_text() for t in val_ax.get_legend().get_texts()] == ["Dense", "LSTM"]
+    points = np.concatenate(
+        [c.get_offsets()[:, 1] for c in val_ax.collections if len(c.get_offsets())]
+    )
+    assert sorted(points) == pytest.approx(sorted(runs["val_acc"]))
+    fig.savefig(tmp_path / "impact.png")
+    assert mpimg.imread(tmp_path / "impact.png")[..., :3].std() > 0.01
+
+
+def test_config_is_rebuilt_from_logged_params():
+    """Sweeps log no config.yaml: the config comes back from the params MLflow stores."""
+    config = {
+        "data": {
+            "_target_": "genreclf.data.sources.TableSource",
+            "path": "/data/features.csv",
+            "exclude": ["length"],
+            "recipe": None,
+            "segment_pattern": r"(?<=\.\d{5})\.\d+(?=\.\w+$)",
+            "prefix_label": True,
+        },
+        "extraction": {"n_jobs": -1, "batch_size": "auto", "min_duration": 0.5},
+        "transforms": {
+            "_target_": "sklearn.pipeline.make_pipeline",
+            "_args_": [
+                {"_target_": "genreclf.transforms.log_columns", "eps": 1e-10},
+                {"_target_": "sklearn.preprocessing.StandardScaler"},
+            ],
+        },
+    }
+    logged = {key: str(value) for key, value in flatten_params(config).items()}
+    rebuilt = config_from_params(logged)
+    assert OmegaConf.to_container(rebuilt) == config
+    assert [type(step).__name__ for _, step in transform_from_config(rebuilt).steps] == [
+        "ColumnTransformer",
+        "StandardScaler",
+    ]
