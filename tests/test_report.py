@@ -12,7 +12,6 @@ from matplotlib import image as mpimg
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from genreclf.reports.best_run import epoch_curves
 from genreclf.reports.build import make_report
 from genreclf.reports.pca import transform_from_config
 from genreclf.reports.plots import impact_figure
@@ -20,6 +19,7 @@ from genreclf.reports.runconfig import config_from_params
 from genreclf.reports.runs import load_runs, swept_params
 from genreclf.reports.tables import fold_table, selection_table
 from genreclf.tracking import flatten_params
+from genreclf.tracking.history import epoch_curves
 from tests.e2e import run_command
 
 EXPERIMENT = "sweep"

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from genreclf.reports import html
-from genreclf.reports.best_run import epoch_curves, fetch_artifact
+from genreclf.reports.best_run import fetch_artifact
 from genreclf.reports.figures import curves_figure
 from genreclf.reports.plots import impact_figure, pca_figure
 from genreclf.reports.runs import (
@@ -35,6 +35,7 @@ from genreclf.reports.tables import (
     selection_table,
     top_runs,
 )
+from genreclf.tracking.history import epoch_curves
 from genreclf.tracking.store import with_retry
 
 log = logging.getLogger(__name__)
