@@ -1,23 +1,21 @@
-"""What a training run logs to MLflow besides metrics: config, report, figures, model."""
+"""What a training run logs to MLflow besides metrics and the model: config, report, figures.
+
+The model itself is logged by :mod:`genreclf.tracking.model`.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
-import torch
 from matplotlib import pyplot as plt
-from mlflow.models import infer_signature
 from omegaconf import DictConfig, OmegaConf
 
 from genreclf.reports.figures import confusion_matrix_figure, curves_figure
-from genreclf.tracking.history import metric_history
+from genreclf.tracking.history import epoch_curves
 from genreclf.tracking.store import with_retry
-
-CURVE_KEYS = ["train_loss", "val_loss", "train_acc", "val_acc"]
 
 
 def log_run_artifacts(
@@ -31,9 +29,7 @@ def log_run_artifacts(
     skipped: pd.DataFrame,
 ) -> None:
     """Log the resolved config, classification report, confusion matrix, curves and manifest."""
-    history = metric_history(client, run_id, [*CURVE_KEYS, "epoch"])
-    if "epoch" in history:
-        history = history.dropna(subset=["epoch"]).groupby("epoch").last()
+    history = epoch_curves(client, run_id)
     figures = {
         "confusion_matrix.png": confusion_matrix_figure(y_true, y_pred, class_names),
         "curves.png": curves_figure(history),
@@ -47,15 +43,3 @@ def log_run_artifacts(
             fig.savefig(folder / name, dpi=100)
             plt.close(fig)
         with_retry(lambda: client.log_artifacts(run_id, str(folder)))
-
-
-def log_torch_model(run_id: str, model: torch.nn.Module, example: torch.Tensor) -> None:
-    """Log ``model`` as an MLflow PyTorch model named ``model``, with an inferred signature."""
-    model.eval()
-    with torch.no_grad():
-        output = model(example).numpy()
-    signature = infer_signature(example.numpy(), output)
-    with mlflow.start_run(run_id=run_id):
-        mlflow.pytorch.log_model(
-            model, name="model", signature=signature, input_example=example.numpy()
-        )

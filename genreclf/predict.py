@@ -1,0 +1,220 @@
+"""Name the genre of audio files: ``python -m genreclf.predict inputs=[...] [model_uri=...]``.
+
+Composes ``conf/predict.yaml``. The model (see :mod:`genreclf.tracking.model`) carries
+its feature set, fitted transform and label names, so only its reference is needed.
+Each file gets the top genres on screen and, with ``output=<file>.csv`` or ``.json``,
+every genre's probability in that file. A file that cannot be classified gets one line
+on stderr naming it and why; the others are still answered, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, ListConfig
+
+from genreclf.cli import exit_on_bad_choice, one_line_errors
+from genreclf.data.tracks import AUDIO_EXTENSIONS
+
+OUTPUT_SUFFIXES = (".csv", ".json")
+
+
+class PredictError(ValueError):
+    """A bad ``predict`` option; the message is one line naming it."""
+
+
+def expand_inputs(
+    inputs: Iterable[str | Path], extensions: Iterable[str] = AUDIO_EXTENSIONS
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to classify: given files as they are, folders searched recursively for audio.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Files and folders.
+    extensions : iterable of str
+        Suffixes (with the dot, any case) of the audio files looked for in folders.
+
+    Returns
+    -------
+    files : list of Path
+        In the given order, each folder's files sorted, without repeats.
+    failures : list of (str, str)
+        ``(path, reason)`` for missing paths and folders without audio.
+    """
+    exts = {e.lower() for e in extensions}
+    files: dict[Path, None] = {}
+    failures: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(str(item)).expanduser()
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in exts)
+            if not found:
+                failures.append((str(item), f"folder holds no audio ({', '.join(sorted(exts))})"))
+            files.update(dict.fromkeys(found))
+        elif path.exists():
+            files[path] = None
+        else:
+            failures.append((str(item), "no such file or folder"))
+    return list(files), failures
+
+
+def screen_table(predictions: list, top_k: int = 3) -> str:
+    """The top ``top_k`` genres of each file, as a plain-text table."""
+    import pandas as pd
+
+    rows = []
+    for p in predictions:
+        row = {"file": p.file}
+        for rank, (genre, prob) in enumerate(p.top(top_k), start=1):
+            row[f"#{rank}"] = f"{genre} {prob:.2f}"
+        rows.append(row)
+    frame = pd.DataFrame(rows).fillna("")
+    widths = {c: max(len(c), *frame[c].str.len()) for c in frame.columns}
+    frame = frame.apply(lambda col: col.str.ljust(widths[col.name]))
+    return frame.to_string(index=False, justify="left")
+
+
+def write_output(predictions: list, path: str | Path, top_k: int = 3) -> Path:
+    """Write predictions as JSON or CSV, chosen by the suffix of ``path``.
+
+    JSON: a list of ``{"file", "genre", "probabilities", "windows", "duration"}``
+    entries, ``probabilities`` mapping every genre to its probability, most probable
+    first. CSV: ``file``, ``genre``, ``probability``, ``genre_2``, ``probability_2``,
+    ... up to ``top_k``, then ``p_<genre>`` for every genre.
+
+    Returns
+    -------
+    Path
+    """
+    import pandas as pd
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        entries = [
+            {
+                "file": p.file,
+                "genre": p.genre,
+                "probabilities": dict(p.top(len(p.probabilities))),
+                "windows": p.windows,
+                "duration": round(p.duration, 3),
+            }
+            for p in predictions
+        ]
+        path.write_text(json.dumps(entries, indent=2) + "\n")
+        return path
+    rows = []
+    for p in predictions:
+        row: dict = {"file": p.file}
+        for rank, (genre, prob) in enumerate(p.top(top_k), start=1):
+            suffix = "" if rank == 1 else f"_{rank}"
+            row[f"genre{suffix}"] = genre
+            row[f"probability{suffix}"] = prob
+        row |= {f"p_{genre}": prob for genre, prob in p.probabilities.items()}
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _inputs(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, ListConfig | list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def predict(cfg: DictConfig) -> int:
+    """Classify ``cfg.inputs`` with ``cfg.model_uri``; print, write ``cfg.output``.
+
+    Returns
+    -------
+    int
+        0 if every input was answered, 1 if any failed.
+
+    Raises
+    ------
+    PredictError
+        On bad options (no inputs, unknown output suffix).
+    ModelLoadError
+        If the model cannot be resolved or loaded.
+    """
+    from genreclf.audio import AudioError
+    from genreclf.tracking.model import load_genre_model
+
+    inputs = _inputs(cfg.inputs)
+    if not inputs:
+        raise PredictError("inputs=[...]: give at least one audio file or folder")
+    output = cfg.get("output")
+    if output and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise PredictError(f"output={output}: the file name must end in .csv or .json")
+    top_k = int(cfg.top_k)
+    if top_k < 1:
+        raise PredictError(f"top_k={top_k}: must be >= 1")
+
+    files, failures = expand_inputs(inputs)
+    for name, reason in failures:
+        print(f"error: {name}: {reason}", file=sys.stderr)
+    max_windows = cfg.get("max_windows")
+    if max_windows is not None and int(max_windows) < 1:
+        raise PredictError(f"max_windows={max_windows}: must be >= 1 (or null: every window)")
+    model = load_genre_model(
+        str(cfg.model_uri), cfg.tracking.uri, n_jobs=int(cfg.n_jobs), max_windows=max_windows
+    )
+    spec = model.spec
+    print(
+        f"Model: {model.uri}  (features: {spec['recipe']}, {len(model.class_names)} genres)",
+        file=sys.stderr,
+    )
+    predictions = []
+    for path in files:
+        try:
+            predictions.append(model.predict_file(path))
+        except AudioError as exc:
+            failures.append((str(path), exc.reason))
+            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:  # one file's failure must not stop the others
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            failures.append((str(path), reason))
+            print(f"error: {path}: {reason}", file=sys.stderr)
+    if predictions:
+        print(screen_table(predictions, top_k))
+    if output:
+        written = write_output(predictions, output, top_k)
+        print(f"Wrote {len(predictions)} predictions to {written}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} input(s) failed, {len(predictions)} answered", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _task(cfg: DictConfig) -> None:
+    """Hydra task: predict, and exit with its status."""
+    status = predict(cfg)
+    if status:
+        sys.exit(status)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from genreclf.tracking.model import ModelLoadError
+
+    return (PredictError, ModelLoadError)
+
+
+_hydra_main = hydra.main(config_path="../conf", config_name="predict", version_base="1.3")(
+    one_line_errors(_task, _errors())
+)
+
+
+def main() -> None:
+    """Entry point of ``python -m genreclf.predict``."""
+    exit_on_bad_choice()
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
