@@ -18,6 +18,19 @@ from genreclf.config_checks import ConfigError, check_train_config
 
 log = logging.getLogger("genreclf.train")
 
+#: This process's feature table, by its data/features/extraction config (sweep jobs
+#: in one worker share it).
+_TABLES: dict[str, Any] = {}
+
+
+def _cached_table(cfg: DictConfig, build: Any) -> Any:
+    """``build()``, memoized by the resolved ``data``, ``features`` and ``extraction``."""
+    key = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, ["data", "features", "extraction"]))
+    if key not in _TABLES:
+        _TABLES.clear()
+        _TABLES[key] = build()
+    return _TABLES[key]
+
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole path: features, datamodule, model, fit, test, MLflow.
@@ -34,16 +47,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from sklearn.metrics import classification_report
 
     from genreclf.features.build import build_feature_table
-    from genreclf.models import GenreClassifier
+    from genreclf.models.classifier import GenreClassifier
+    from genreclf.sweeps.selection import selected_checkpoint
     from genreclf.tracking import flatten_params
-    from genreclf.tracking.artifacts import log_run_artifacts, log_torch_model
+    from genreclf.tracking.artifacts import log_run_artifacts
+    from genreclf.tracking.model import log_genre_model
     from genreclf.tracking.run import tracked_run
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     source = instantiate(cfg.data)
     if getattr(source, "synthetic", False):
         log.warning("data=synthetic: procedurally generated toy audio, NOT real music")
-    table = build_feature_table(source, instantiate(cfg.features), instantiate(cfg.extraction))
+    table = _cached_table(
+        cfg,
+        lambda: build_feature_table(source, instantiate(cfg.features), instantiate(cfg.extraction)),
+    )
     datamodule = instantiate(
         cfg.datamodule,
         table=table,
@@ -63,7 +81,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
         trainer.fit(module, datamodule=datamodule)
-        best = {"datamodule": datamodule, "ckpt_path": "best", "verbose": False}
+        ckpt = selected_checkpoint(trainer)
+        best = {"datamodule": datamodule, "ckpt_path": ckpt, "verbose": False}
         val_acc = trainer.validate(module, **best)[0]["val_acc"]
         test = trainer.test(module, **best)[0]
         probs, y_true = module.test_predictions
@@ -76,7 +95,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             digits=2,
             zero_division=0,
         )
-        client.log_metric(run_id, "best_val_acc", val_acc)
+        logger.log_metrics({"best_val_acc": val_acc})
+        logger.flush()  # artifacts and model read the run's metrics back
         if cfg.tracking.log_artifacts:
             log_run_artifacts(
                 client,
@@ -89,7 +109,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 table.skipped,
             )
         if cfg.tracking.log_model:
-            log_torch_model(run_id, module.head, datamodule.datasets["test"].tensors[0][:5])
+            model_uri = log_genre_model(
+                run_id,
+                module.head,
+                datamodule,
+                cfg.features,
+                source,
+                registry_name=OmegaConf.select(cfg, "registry.name"),
+                registry_alias=OmegaConf.select(cfg, "registry.alias"),
+            )
+            print(f"Model: {model_uri}")
 
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
     print(f"test accuracy: {test['test_acc']:.3f}   macro-F1: {test['test_f1']:.3f}")
@@ -106,6 +135,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _task(cfg: DictConfig) -> float:
     """Hydra task: train, and return the selected model's validation accuracy (for sweepers)."""
+    from genreclf.sweeps import is_multirun, sweep_job
+
+    if is_multirun():
+        return sweep_job(cfg, train)
     return train(cfg)["val_acc"]
 
 

@@ -1,0 +1,241 @@
+"""Throughput of ``sweep=grid``: wall time, seconds per model type, MLflow seconds per run.
+
+Runs the real command, ``python -m genreclf.train --multirun sweep=grid`` with the joblib
+launcher, on the seed feature table, into a fresh SQLite MLflow store, then reads what
+each job wrote (``sweep_job.json`` in its output folder) and what MLflow holds.
+
+By default it runs a seeded random sample of the grid (through
+:class:`genreclf.sweeps.sampled.SampledSweeper`, a basic sweeper that draws grid points)
+and EXTRAPOLATES to the 2700 runs, net of start-up; ``--full`` runs the whole grid::
+
+    python benchmarks/sweep_throughput.py                      # 40 of 2700 runs, 2 workers
+    python benchmarks/sweep_throughput.py --sample 200 --seed 1
+    python benchmarks/sweep_throughput.py --full               # all 2700 runs
+    python benchmarks/sweep_throughput.py -- trainer.max_epochs=5   # extra overrides
+
+Targets (issue 5): the full grid in at most 20 minutes on 2 cores, and at most 0.15 s
+of MLflow time per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "seed_features.csv"
+GRID_RUNS = 2700
+GRID_MODELS = ("rnn", "cnn", "dense")
+TARGET_MINUTES = 20.0
+TARGET_MLFLOW_S = 0.15
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="feature table")
+    parser.add_argument("--sample", type=int, default=40, help="grid points to run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    parser.add_argument("--full", action="store_true", help="run all 2700 grid points")
+    parser.add_argument("--jobs", type=int, default=2, help="joblib workers (cores)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (after --)")
+    return parser.parse_args(argv)
+
+
+PLUGIN = """from genreclf.sweeps.sampled import SampledSweeper as _SampledSweeper
+
+
+class SampledSweeper(_SampledSweeper):
+    \"\"\"genreclf's sampled sweeper, where Hydra looks for plugins.\"\"\"
+"""
+SWEEPER_CONFIG = """_target_: hydra_plugins.genreclf_sampled.SampledSweeper
+max_batch_size: null
+params: null
+sample: null
+seed: 0
+shuffle: true
+"""
+
+
+def install_sampled_sweeper(workdir: Path) -> tuple[Path, Path]:
+    """Write the sampled sweeper's plugin shim and its ``hydra/sweeper=sampled`` config.
+
+    Returns the folder to put on ``PYTHONPATH`` and the config folder to add to Hydra's
+    search path.
+    """
+    plugins = workdir / "plugins"
+    (plugins / "hydra_plugins" / "genreclf_sampled").mkdir(parents=True, exist_ok=True)
+    (plugins / "hydra_plugins" / "genreclf_sampled" / "__init__.py").write_text(PLUGIN)
+    conf = workdir / "conf"
+    (conf / "hydra" / "sweeper").mkdir(parents=True, exist_ok=True)
+    (conf / "hydra" / "sweeper" / "sampled.yaml").write_text(SWEEPER_CONFIG)
+    return plugins, conf
+
+
+def run_sweep(args: argparse.Namespace, workdir: Path) -> tuple[float, Path]:
+    """Run the sweep command in ``workdir``; return its wall time and the sweep folder."""
+    sweep_dir = workdir / "multirun"
+    command = [
+        sys.executable,
+        "-m",
+        "genreclf.train",
+        "--multirun",
+        "sweep=grid",
+        "data=table",
+        f"data.path={args.data.resolve()}",
+        "hydra/launcher=joblib",
+        f"hydra.launcher.n_jobs={args.jobs}",
+        f"hydra.sweep.dir={sweep_dir}",
+        f"tracking.uri=sqlite:///{workdir / 'mlruns' / 'mlflow.db'}",
+    ]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    if not args.full:
+        plugins, conf = install_sampled_sweeper(workdir)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugins), env.get("PYTHONPATH")]))
+        command += [
+            f"hydra.searchpath=[file://{conf}]",
+            "hydra/sweeper=sampled",
+            f"hydra.sweeper.sample={args.sample}",
+            f"hydra.sweeper.seed={args.seed}",
+        ]
+    command += args.overrides
+    print("command:", " ".join(command[1:]), flush=True)
+    start = time.perf_counter()
+    with open(workdir / "sweep.log", "w") as log:
+        result = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=log)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"sweep failed (exit {result.returncode}); see {workdir / 'sweep.log'}")
+    return wall, sweep_dir
+
+
+def check_runs(uri: str) -> tuple[list, dict]:
+    """Job runs of the store, and counts of runs lacking params, curves or test metrics."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("genreclf-grid")
+    runs = client.search_runs(
+        [experiment.experiment_id], "tags.`genreclf.sweep_role` = 'job'", max_results=50000
+    )
+    missing = {"params": 0, "curves": 0, "test metrics": 0}
+    for run in runs:
+        if run.info.status != "FINISHED":
+            continue
+        if "model.hidden_size" not in run.data.params:
+            missing["params"] += 1
+        if not {"test_acc", "test_f1"} <= set(run.data.metrics):
+            missing["test metrics"] += 1
+        history = client.get_metric_history(run.info.run_id, "val_loss")
+        if len(history) < 2:
+            missing["curves"] += 1
+    return runs, missing
+
+
+def report(args: argparse.Namespace, wall: float, sweep_dir: Path, uri: str) -> None:
+    """Print the figures."""
+    jobs = [json.loads(p.read_text()) for p in sweep_dir.glob("*/sweep_job.json")]
+    runs, missing = check_runs(uri)
+    done = [j for j in jobs if j["status"] != "SKIPPED"]
+    n = len(done)
+    if n == 0:
+        sys.exit("no job ran")
+    # The first job of each worker process also pays the imports and the tracking store's
+    # set-up: that is start-up, so per-run figures use the other jobs where there are any.
+    warm = [j for j in done if not j.get("first_in_process")] or done
+    first = [j for j in done if j.get("first_in_process")]
+    starts = [r.info.start_time for r in runs]
+    ends = [r.info.end_time for r in runs if r.info.end_time]
+    net = (max(ends) - min(starts)) / 1000.0
+    by_model: dict[str, list[float]] = defaultdict(list)
+    for job in warm:
+        by_model[job["model"]].append(job["seconds"])
+    mlflow_s = [j["mlflow_seconds"] for j in warm]
+    statuses = defaultdict(int)
+    for job in jobs:
+        statuses[job["status"]] += 1
+
+    sampled = not args.full
+    print()
+    print("=" * 72)
+    print(f"sweep=grid throughput, {args.jobs} joblib workers, data {args.data}")
+    if sampled:
+        print(f"SAMPLE: {n} of {GRID_RUNS} grid runs, drawn at random with seed {args.seed};")
+        print("grid figures below are EXTRAPOLATED from this sample, net of start-up.")
+    print(f"runs: {n}  ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
+    print(f"wall time of the command: {wall:.1f} s")
+    print(f"  start-up (command start to first run, and last run to exit): {wall - net:.1f} s")
+    print(f"  runs (first run start to last run end): {net:.1f} s")
+    print(f"  per run, wall, all workers together: {net / n:.2f} s")
+    if first and len(warm) < n:
+        extra = statistics.mean(j["seconds"] for j in first)
+        print(
+            f"  first job of each of {len(first)} worker(s), with imports and store set-up: "
+            f"{extra:.1f} s mean (left out of the per-run figures below)"
+        )
+    print("per-model job seconds (one worker, incl. MLflow; mean / median / max, count):")
+    for model in GRID_MODELS:
+        values = by_model.get(model, [])
+        if values:
+            print(
+                f"  {model:6s} {statistics.mean(values):7.2f} / {statistics.median(values):7.2f}"
+                f" / {max(values):7.2f} s  (n={len(values)})"
+            )
+        else:
+            print(f"  {model:6s} not in the sample")
+    busy = sum(j["seconds"] for j in done)
+    print(
+        f"launcher/Hydra overhead per run (worker time outside the jobs, incl. imports): "
+        f"{max(0.0, net * args.jobs - busy) / n:.2f} s"
+    )
+    mean_mlflow = statistics.mean(mlflow_s)
+    print(
+        f"MLflow seconds per run: mean {mean_mlflow:.3f}, median {statistics.median(mlflow_s):.3f},"
+        f" max {max(mlflow_s):.3f}  (target <= {TARGET_MLFLOW_S})"
+    )
+    print(
+        "runs lacking params / per-epoch curves / test metrics: "
+        + ", ".join(f"{v}" for v in missing.values())
+    )
+    by_run = net / n * GRID_RUNS / 60
+    if sampled:
+        per_model = [statistics.mean(by_model[m]) for m in GRID_MODELS if by_model.get(m)]
+        if len(per_model) == len(GRID_MODELS):
+            by_type = sum(per_model) * (GRID_RUNS / 3) / args.jobs / 60
+            print(
+                f"EXTRAPOLATED full grid (per-model means x 900 each / {args.jobs} workers): "
+                f"{by_type:.1f} min"
+            )
+        print(f"EXTRAPOLATED full grid (sample's wall per run x {GRID_RUNS}): {by_run:.1f} min")
+    else:
+        print(f"full grid: {net / 60:.1f} min of runs, {wall / 60:.1f} min in all")
+    verdict = "meets" if by_run <= TARGET_MINUTES else "MISSES"
+    print(f"target: full grid <= {TARGET_MINUTES:.0f} min -> {verdict} ({by_run:.1f} min)")
+    verdict = "meets" if mean_mlflow <= TARGET_MLFLOW_S else "MISSES"
+    print(f"target: MLflow <= {TARGET_MLFLOW_S} s per run -> {verdict} ({mean_mlflow:.3f} s)")
+    print(f"load average during the run: {os.getloadavg()}")
+    print("=" * 72)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.data.exists():
+        sys.exit(f"no such feature table: {args.data}")
+    with tempfile.TemporaryDirectory(prefix="sweep-throughput-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        wall, sweep_dir = run_sweep(args, workdir)
+        report(args, wall, sweep_dir, f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Keep the validation-selected weights in memory instead of in checkpoint files."""
+
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+
+
+class BestWeights(Callback):
+    """Copy the weights whenever ``monitor`` improves; restore the best copy when fit ends.
+
+    The in-memory counterpart of ``ModelCheckpoint(save_top_k=1)`` for sweeps: no file
+    is written per improvement and nothing is read back. After ``fit`` the module holds
+    the weights of the best validation epoch, so validating and testing it with
+    ``ckpt_path=None`` scores the val-selected model, as ``ckpt_path="best"`` would.
+
+    Parameters
+    ----------
+    monitor : str
+        Logged validation metric to select on.
+    mode : {"min", "max"}
+        Whether lower or higher is better. Ties keep the earlier epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "min") -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode={mode!r}: must be 'min' or 'max'")
+        self.monitor = monitor
+        self.mode = mode
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self._state: dict[str, torch.Tensor] | None = None
+
+    def _better(self, score: float) -> bool:
+        if not math.isfinite(score):
+            return False
+        if self.best_score is None:
+            return True
+        return score < self.best_score if self.mode == "min" else score > self.best_score
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            raise KeyError(f"BestWeights: metric {self.monitor!r} was not logged")
+        score = float(value)
+        if self._better(score):
+            self.best_score, self.best_epoch = score, trainer.current_epoch
+            self._state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._state is not None:
+            pl_module.load_state_dict(self._state)
+
+
+def selected_checkpoint(trainer: pl.Trainer) -> str | None:
+    """``ckpt_path`` that scores the validation-selected model after ``trainer.fit``.
+
+    ``"best"`` with a ``ModelCheckpoint``; ``None`` (the module's weights as they are)
+    with :class:`BestWeights`, which has restored the best epoch's weights.
+
+    Raises
+    ------
+    ValueError
+        If the trainer has neither, so no model was selected on validation.
+    """
+    if trainer.checkpoint_callback is not None:
+        return "best"
+    if any(isinstance(c, BestWeights) for c in trainer.callbacks):
+        return None
+    raise ValueError(
+        "no model selection: add a ModelCheckpoint or genreclf.sweeps.selection.BestWeights"
+        " callback"
+    )
