@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 PARTS = ("train", "valid", "test")
 
-#: Candidate settings (Hydra overrides) on top of the ``+experiment=`` preset.
+#: Candidate settings (Hydra overrides) on top of the ``+preset=`` preset.
 CANDIDATES: dict[str, list[str]] = {
     "dense256x2-d0.5-lr3e-4-wd0.01": [],
     "dense512x1-d0.7-lr3e-4-wd0.05": [
@@ -64,7 +64,7 @@ CANDIDATES: dict[str, list[str]] = {
 
 
 def run(experiment: str, overrides: list[str], workdir: Path) -> dict:
-    """Compose ``+experiment=<experiment>`` with ``overrides`` and train in-process."""
+    """Compose ``+preset=<experiment>`` with ``overrides`` and train in-process."""
     lists = SHARED / "gtzan_splits" / "fault_filtered"
     quiet = [
         "trainer.enable_progress_bar=false",
@@ -81,7 +81,7 @@ def run(experiment: str, overrides: list[str], workdir: Path) -> dict:
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(
             "config",
-            overrides=[f"+experiment={experiment}", *quiet, *overrides],
+            overrides=[f"+preset={experiment}", *quiet, *overrides],
             return_hydra_config=True,
         )
     HydraConfig.instance().set_config(cfg)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -21,23 +20,16 @@ def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str] | None
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def unknown_group_choice(
-    overrides: list[str], config_dir: Path = CONFIG_DIR, plain_keys: frozenset[str] = frozenset()
-) -> str | None:
-    """The first ``group=option`` override naming an option that does not exist, as a message.
-
-    ``plain_keys`` are keys of the app's primary config that are values, not groups
-    (``experiment=<name>`` of the report app).
-    """
+def unknown_group_choice(overrides: list[str], config_dir: Path = CONFIG_DIR) -> str | None:
+    """The first ``group=option`` override naming an option that does not exist, as a message."""
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception:
         return None  # Hydra reports syntax errors itself
     for override in parsed:
-        key = override.key_or_group
-        if override.is_delete() or key.startswith("hydra") or key in plain_keys:
+        if override.is_delete() or override.key_or_group.startswith("hydra"):
             continue
-        options = group_options(key, config_dir)
+        options = group_options(override.key_or_group, config_dir)
         if options is None:
             continue
         values = (
@@ -47,19 +39,17 @@ def unknown_group_choice(
         )
         for value in values:
             if value not in options:
-                return f"{key}={value}: no such option; choose one of: {', '.join(options)}"
+                return (
+                    f"{override.key_or_group}={value}: no such option; "
+                    f"choose one of: {', '.join(options)}"
+                )
     return None
 
 
-def exit_on_bad_choice(config_name: str = "config", argv: list[str] | None = None) -> None:
-    """Exit with status 2 and one line if a command-line group choice does not exist.
-
-    ``config_name`` is the app's primary config; its own top-level keys are values.
-    """
+def exit_on_bad_choice(argv: list[str] | None = None) -> None:
+    """Exit with status 2 and one line if a command-line group choice does not exist."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
-    primary = OmegaConf.load(CONFIG_DIR / f"{config_name}.yaml")
-    plain_keys = frozenset(str(k) for k in primary.keys() if k != "defaults")
-    message = unknown_group_choice(args, plain_keys=plain_keys)
+    message = unknown_group_choice(args)
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)

@@ -83,7 +83,7 @@ _hydra_main = hydra.main(config_path="../conf", config_name="extract", version_b
 
 def main() -> None:
     """Entry point of ``python -m genreclf.extract``."""
-    exit_on_bad_choice("extract")
+    exit_on_bad_choice()
     _hydra_main()
 
 

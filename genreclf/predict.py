@@ -212,7 +212,7 @@ _hydra_main = hydra.main(config_path="../conf", config_name="predict", version_b
 
 def main() -> None:
     """Entry point of ``python -m genreclf.predict``."""
-    exit_on_bad_choice("predict")
+    exit_on_bad_choice()
     _hydra_main()
 
 

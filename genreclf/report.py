@@ -47,7 +47,7 @@ _hydra_main = hydra.main(config_path="../conf", config_name="report", version_ba
 def main() -> None:
     """Entry point of ``python -m genreclf.report``."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    exit_on_bad_choice("report")
+    exit_on_bad_choice()
     _hydra_main()
 
 

@@ -1,4 +1,4 @@
-"""The ``+experiment=`` presets compose, and ``split=seed`` is the original's test set."""
+"""The ``+preset=`` presets compose, and ``split=seed`` is the original's test set."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 
 from genreclf.cli import CONFIG_DIR
 
-EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "preset").glob("*.yaml"))
 
 #: Test-set support per genre in the original project's classification report
 #: (../shared/seed/report.txt): 200 tracks of train_test_split(test_size=0.2, random_state=42).
@@ -31,9 +31,7 @@ ORIGINAL_TEST_SUPPORT = {
 
 def compose_experiment(name: str, *overrides: str):
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "config", overrides=[f"+experiment={name}", *overrides], return_hydra_config=True
-        )
+        cfg = compose("config", overrides=[f"+preset={name}", *overrides], return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     return cfg
 

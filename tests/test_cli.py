@@ -11,10 +11,3 @@ def test_unknown_choice_names_group_and_options():
 def test_sweep_values_are_each_checked():
     assert unknown_group_choice(["model=dense,rnn"]) is None
     assert unknown_group_choice(["model=dense,lstm"]).startswith("model=lstm")
-
-
-def test_plain_keys_of_the_primary_config_are_not_groups():
-    assert unknown_group_choice(["experiment=my-sweep"]) is not None  # a train preset group
-    assert (
-        unknown_group_choice(["experiment=my-sweep"], plain_keys=frozenset({"experiment"})) is None
-    )

@@ -15,7 +15,7 @@ BUILT = {"data", "features", "extraction", "split", "transforms", "model", "opti
 GROUPS = sorted(
     p.name
     for p in CONFIG_DIR.iterdir()
-    if p.is_dir() and p.name not in {"sweep", "hydra", "experiment"}
+    if p.is_dir() and p.name not in {"sweep", "hydra", "preset"}
 )
 CASES = [(group, option) for group in GROUPS for option in group_options(group)]
 
