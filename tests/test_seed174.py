@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import scipy.ndimage
 
+from genreclf.data.synthetic import GENRES
 from genreclf.features.seed174 import (
     SEED174_COLUMNS,
     _cqt_magnitude,
@@ -24,18 +25,6 @@ from genreclf.features.seed174 import (
     sliding_median,
 )
 
-GENRES = [
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-]
 RTOL = 1e-4
 
 
