@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -67,3 +68,22 @@ def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> 
             sys.exit(2)
 
     return wrapped
+
+
+def hydra_app(
+    task: Callable, config_name: str, errors: tuple[type[BaseException], ...]
+) -> Callable[[], None]:
+    """The ``main()`` of a genreclf command: ``task`` as a Hydra app on ``conf/<config_name>``.
+
+    Bad group choices and the expected ``errors`` end the command with one line and
+    status 2 (see :func:`exit_on_bad_choice` and :func:`one_line_errors`).
+    """
+    hydra_main = hydra.main(
+        config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3"
+    )(one_line_errors(task, errors))
+
+    def main() -> None:
+        exit_on_bad_choice()
+        hydra_main()
+
+    return main

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from genreclf.cli import exit_on_bad_choice, one_line_errors
+from genreclf.cli import hydra_app
 
 
 class ExtractError(ValueError):
@@ -76,15 +75,8 @@ def _task(cfg: DictConfig) -> None:
     extract(cfg)
 
 
-_hydra_main = hydra.main(config_path="../conf", config_name="extract", version_base="1.3")(
-    one_line_errors(_task, (ExtractError, FileNotFoundError))
-)
-
-
-def main() -> None:
-    """Entry point of ``python -m genreclf.extract``."""
-    exit_on_bad_choice()
-    _hydra_main()
+main = hydra_app(_task, "extract", (ExtractError, FileNotFoundError))
+"""Entry point of ``python -m genreclf.extract``."""
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, ListConfig
 
-from genreclf.cli import exit_on_bad_choice, one_line_errors
+from genreclf.cli import hydra_app
 from genreclf.data.tracks import AUDIO_EXTENSIONS
 
 OUTPUT_SUFFIXES = (".csv", ".json")
@@ -205,15 +204,8 @@ def _errors() -> tuple[type[BaseException], ...]:
     return (PredictError, ModelLoadError)
 
 
-_hydra_main = hydra.main(config_path="../conf", config_name="predict", version_base="1.3")(
-    one_line_errors(_task, _errors())
-)
-
-
-def main() -> None:
-    """Entry point of ``python -m genreclf.predict``."""
-    exit_on_bad_choice()
-    _hydra_main()
+main = hydra_app(_task, "predict", _errors())
+"""Entry point of ``python -m genreclf.predict``."""
 
 
 if __name__ == "__main__":

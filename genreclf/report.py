@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from genreclf.cli import exit_on_bad_choice, one_line_errors
+from genreclf.cli import hydra_app
 
 
 def report(cfg: DictConfig) -> str:
@@ -39,16 +38,13 @@ def report(cfg: DictConfig) -> str:
     return str(result.html_path)
 
 
-_hydra_main = hydra.main(config_path="../conf", config_name="report", version_base="1.3")(
-    one_line_errors(report, (ValueError, FileNotFoundError))
-)
+_app = hydra_app(report, "report", (ValueError, FileNotFoundError))
 
 
 def main() -> None:
     """Entry point of ``python -m genreclf.report``."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    exit_on_bad_choice()
-    _hydra_main()
+    _app()
 
 
 if __name__ == "__main__":

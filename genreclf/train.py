@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from genreclf.cli import exit_on_bad_choice, one_line_errors
+from genreclf.cli import hydra_app
 from genreclf.config_checks import ConfigError, check_train_config
 
 log = logging.getLogger("genreclf.train")
@@ -142,15 +141,8 @@ def _task(cfg: DictConfig) -> float:
     return train(cfg)["val_acc"]
 
 
-_hydra_main = hydra.main(config_path="../conf", config_name="config", version_base="1.3")(
-    one_line_errors(_task, (ConfigError, FileNotFoundError))
-)
-
-
-def main() -> None:
-    """Entry point of ``python -m genreclf.train``."""
-    exit_on_bad_choice()
-    _hydra_main()
+main = hydra_app(_task, "config", (ConfigError, FileNotFoundError))
+"""Entry point of ``python -m genreclf.train``."""
 
 
 if __name__ == "__main__":
