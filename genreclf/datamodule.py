@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from genreclf.features.table import FeatureTable
 
@@ -111,10 +111,15 @@ class GenreDataModule(pl.LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches, each gathered in one indexing of the tensors.
+
+        The same batches as ``DataLoader(shuffle=True, batch_size=...)`` with this seed,
+        without collating rows one by one.
+        """
+        dataset = self.datasets["train"]
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            self.datasets["train"], batch_size=self.batch_size, shuffle=True, generator=generator
-        )
+        batches = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size, False)
+        return DataLoader(dataset, sampler=batches, batch_size=None, generator=generator)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.datasets["val"], batch_size=1024)

@@ -8,6 +8,7 @@ validation split; the test split is scored once, with the best checkpoint.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +32,39 @@ def _cached_table(cfg: DictConfig, build: Any) -> Any:
     return _TABLES[key]
 
 
+def evaluate_selected(
+    trainer: Any, module: Any, datamodule: Any, ckpt_path: str | None
+) -> dict[str, Any]:
+    """Score the selected model once on validation and once on test.
+
+    Returns ``val_acc``, ``test_acc``, ``test_f1``, the per-genre text ``report``, and
+    the test tracks' ``y_true`` and ``y_pred`` (encoded labels).
+    """
+    from sklearn.metrics import classification_report
+
+    best = {"datamodule": datamodule, "ckpt_path": ckpt_path, "verbose": False}
+    val_acc = trainer.validate(module, **best)[0]["val_acc"]
+    test = trainer.test(module, **best)[0]
+    probs, y_true = module.test_predictions
+    y_true, y_pred = y_true.numpy(), probs.argmax(dim=1).numpy()
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=range(datamodule.num_classes),
+        target_names=datamodule.class_names,
+        digits=2,
+        zero_division=0,
+    )
+    return {
+        "val_acc": val_acc,
+        "test_acc": test["test_acc"],
+        "test_f1": test["test_f1"],
+        "report": report,
+        "y_true": y_true,
+        "y_pred": y_pred,
+    }
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole path: features, datamodule, model, fit, test, MLflow.
 
@@ -38,16 +72,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     -------
     dict
         ``run_id``, ``val_acc`` (of the selected checkpoint), ``test_acc``,
-        ``test_f1`` and the text ``report``.
+        ``test_f1``, the text ``report``, and ``budget_runs``: the runs logged for
+        other epoch budgets of a sweep (see :mod:`genreclf.sweeps.budgets`).
     """
     check_train_config(cfg)
     import pytorch_lightning as pl
     from hydra.utils import instantiate
-    from sklearn.metrics import classification_report
 
     from genreclf.features.build import build_feature_table
     from genreclf.models.classifier import GenreClassifier
-    from genreclf.sweeps.selection import selected_checkpoint
+    from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
+    from genreclf.sweeps.selection import BestWeights, selected_checkpoint
     from genreclf.tracking import flatten_params
     from genreclf.tracking.artifacts import log_run_artifacts
     from genreclf.tracking.model import log_genre_model
@@ -78,23 +113,30 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         client, run_id = logger.experiment, logger.run_id
         logger.log_hyperparams(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-        trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+        budgets = epoch_budgets(cfg)
+        if budgets:  # one fit to the largest budget answers them all
+            selection = next(c for c in callbacks if isinstance(c, BestWeights))
+            selection.milestones = tuple(budgets)
+            logger.flush_every_s = math.inf  # the job's own run gets its epochs only
+            trainer = instantiate(
+                cfg.trainer, logger=logger, callbacks=callbacks, max_epochs=budgets[-1]
+            )
+        else:
+            trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
         trainer.fit(module, datamodule=datamodule)
         ckpt = selected_checkpoint(trainer)
-        best = {"datamodule": datamodule, "ckpt_path": ckpt, "verbose": False}
-        val_acc = trainer.validate(module, **best)[0]["val_acc"]
-        test = trainer.test(module, **best)[0]
-        probs, y_true = module.test_predictions
-        y_pred = probs.argmax(dim=1).numpy()
-        report = classification_report(
-            y_true.numpy(),
-            y_pred,
-            labels=range(datamodule.num_classes),
-            target_names=datamodule.class_names,
-            digits=2,
-            zero_division=0,
-        )
-        logger.log_metrics({"best_val_acc": val_acc})
+
+        def evaluate() -> dict[str, Any]:
+            return evaluate_selected(trainer, module, datamodule, ckpt)
+
+        if budgets:
+            result = log_budget_runs(
+                cfg, budgets, selection, trainer, module, logger, evaluate, tags
+            )
+        else:
+            result = evaluate()
+            logger.log_metrics({"best_val_acc": result["val_acc"]})
+        report, y_true, y_pred = result["report"], result["y_true"], result["y_pred"]
         logger.flush()  # artifacts and model read the run's metrics back
         if cfg.tracking.log_artifacts:
             log_run_artifacts(
@@ -102,7 +144,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 run_id,
                 cfg,
                 report,
-                y_true.numpy(),
+                y_true,
                 y_pred,
                 datamodule.class_names,
                 table.skipped,
@@ -120,15 +162,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             print(f"Model: {model_uri}")
 
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
-    print(f"test accuracy: {test['test_acc']:.3f}   macro-F1: {test['test_f1']:.3f}")
+    print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
     print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
     print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")
     return {
         "run_id": run_id,
-        "val_acc": val_acc,
-        "test_acc": test["test_acc"],
-        "test_f1": test["test_f1"],
-        "report": report,
+        "budget_runs": result.get("budget_runs", []),
+        **{k: result[k] for k in ("val_acc", "test_acc", "test_f1", "report")},
     }
 
 

@@ -29,6 +29,21 @@ def test_lstm_reads_summary_vector_as_a_sequence():
     assert seen == [torch.Size([2, 29, 6])]
 
 
+def test_lstm_default_reads_174_features_as_3_steps_of_58():
+    head = LSTMHead((174,), num_classes=10, hidden_size=8, num_layers=1)
+    assert head.lstm.input_size == 58
+
+
+def test_cnn_first_layer_reads_patches():
+    head = CNNHead((174,), num_classes=10, hidden_size=8, num_layers=1, patch_size=6)
+    seen = []
+    head.features[0].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    head(torch.randn(2, 174))
+    assert seen == [torch.Size([2, 8, 29])]  # 29 patches of 6 values
+    padded = CNNHead((10,), num_classes=3, hidden_size=4, num_layers=2, patch_size=4)
+    assert padded(torch.randn(2, 10)).shape == (2, 3)  # 10 values: 3 patches, zero-padded
+
+
 @pytest.mark.parametrize("knob", [{"hidden_size": 0}, {"num_layers": 0}, {"dropout": 1.0}])
 def test_bad_knobs_name_the_option(knob):
     kwargs = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1} | knob

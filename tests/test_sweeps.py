@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from genreclf.cli import CONFIG_DIR
+from genreclf.sweeps.budgets import TRAINED_IN_TAG
 from genreclf.sweeps.hashing import HASH_TAG, config_hash
 from genreclf.sweeps.job import JOB_NUM_TAG, SWEEP_ID_TAG, job_threads
 
@@ -183,8 +184,19 @@ def test_batched_logger_flushes_on_failure(tmp_path):
 TINY = ["model=dense", "model.hidden_size=16", "model.num_layers=1", "trainer.max_epochs=2"]
 
 
-def multirun(cwd: Path, shared_data: Path, *overrides: str, env: dict | None = None, timeout=600):
-    """``python -m genreclf.train --multirun sweep=grid_smoke ...`` in ``cwd``."""
+def multirun(
+    cwd: Path,
+    shared_data: Path,
+    *overrides: str,
+    env: dict | None = None,
+    timeout=600,
+    sweep: str = "grid_smoke",
+    tiny: bool = True,
+):
+    """``python -m genreclf.train --multirun sweep=<sweep> ...`` in ``cwd``.
+
+    ``tiny`` adds :data:`TINY`: a one-layer dense head of width 16, 2 epochs.
+    """
     environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     environment |= {"GENRECLF_CACHE": str(cwd / "cache"), "PYTHONHASHSEED": "0"} | (env or {})
     command = [
@@ -192,10 +204,10 @@ def multirun(cwd: Path, shared_data: Path, *overrides: str, env: dict | None = N
         "-m",
         "genreclf.train",
         "--multirun",
-        "sweep=grid_smoke",
+        f"sweep={sweep}",
         "data=table",
         f"data.path={shared_data / 'seed_features.csv'}",
-        *TINY,
+        *(TINY if tiny else []),
         *overrides,
     ]
     result = subprocess.run(
@@ -206,6 +218,7 @@ def multirun(cwd: Path, shared_data: Path, *overrides: str, env: dict | None = N
 
 
 def job_runs(uri: str, experiment: str = "genreclf-grid_smoke") -> list:
+    """The job runs of ``experiment``."""
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)
     assert found is not None, f"no experiment {experiment}"
@@ -379,3 +392,64 @@ def test_tracking_server_receives_a_parallel_sweep_over_http(tmp_path, shared_da
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
     assert all(not math.isnan(r.data.metrics["test_acc"]) for r in runs)
     assert not (work / "mlruns").exists()  # nothing went to a local store
+
+
+# The grid's three epoch budgets on one tiny config (3, 5 and 40 epochs: early stopping
+# ends the 40-epoch fit or it runs out), with everything else fixed.
+BUDGETS = (
+    "hydra.sweeper.params={trainer.max_epochs:'3,5,40',model:dense,model.hidden_size:'16',"
+    "model.num_layers:'1',model.dropout:'0.1',optimizer.lr:'0.001'}"
+)
+
+
+def budget_runs(uri: str) -> dict[str, dict]:
+    """Per ``trainer.max_epochs``: job number, config hash, metrics and val_loss curve."""
+    client = MlflowClient(tracking_uri=uri)
+    out = {}
+    for run in job_runs(uri, "genreclf-grid"):
+        assert run.info.status == "FINISHED"
+        curve = client.get_metric_history(run.info.run_id, "val_loss")
+        out[run.data.params["trainer.max_epochs"]] = {
+            "job": run.data.tags[JOB_NUM_TAG],
+            "hash": run.data.tags[HASH_TAG],
+            "params": run.data.params,
+            "metrics": run.data.metrics,
+            "curve": sorted((m.step, m.value) for m in curve),
+            "trained_in": run.data.tags.get(TRAINED_IN_TAG),
+        }
+    return out
+
+
+@pytest.mark.slow
+def test_epoch_budgets_share_one_fit_and_log_what_separate_fits_log(tmp_path, shared_data):
+    shared_dir, separate_dir = tmp_path / "shared", tmp_path / "separate"
+    shared_dir.mkdir(), separate_dir.mkdir()
+    result = multirun(shared_dir, shared_data, BUDGETS, tiny=False, sweep="grid")
+    multirun(
+        separate_dir,
+        shared_data,
+        BUDGETS,
+        "sweep.share_epoch_budgets=false",
+        tiny=False,
+        sweep="grid",
+    )
+    shared, separate = budget_runs(local_uri(shared_dir)), budget_runs(local_uri(separate_dir))
+    assert sorted(shared) == sorted(separate) == ["3", "40", "5"]
+    # One fit: job 0 (3 epochs) trained to 40 and logged all three runs; jobs 1 and 2
+    # found theirs FINISHED and added their job numbers.
+    assert (result.stdout + result.stderr).count("already FINISHED") == 2
+    assert len({run["trained_in"] for run in shared.values()}) == 1
+    assert all(run["trained_in"] is None for run in separate.values())
+    for budget in ("3", "5", "40"):
+        a, b = shared[budget], separate[budget]
+        assert a["job"] == b["job"] and a["hash"] == b["hash"]
+        assert a["params"].keys() == b["params"].keys()
+        what = ("seed", "model.", "optimizer.", "callbacks.", "datamodule.", "trainer.max_")
+        assert {k: v for k, v in a["params"].items() if k.startswith(what)} == {
+            k: v for k, v in b["params"].items() if k.startswith(what)
+        }
+        assert a["params"]["trainer.max_epochs"] == budget
+        assert a["curve"] == b["curve"]  # same epochs, same values
+        assert len(a["curve"]) >= min(int(budget), 6)
+        for key in ("best_val_acc", "test_acc", "test_f1", "train_loss", "val_loss"):
+            assert a["metrics"][key] == pytest.approx(b["metrics"][key], abs=1e-6), key

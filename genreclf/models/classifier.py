@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
 
@@ -53,10 +52,8 @@ class GenreClassifier(pl.LightningModule):
         self.head = head
         self.optimizer_factory = optimizer
         self.class_names = list(class_names)
-        n = len(self.class_names)
         self.loss = nn.CrossEntropyLoss()
-        self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")
-        self.train_f1 = MulticlassF1Score(num_classes=n, average="macro")
+        self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.test_predictions: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -70,13 +67,23 @@ class GenreClassifier(pl.LightningModule):
         x, y, _ = batch
         logits = self(x)
         loss = self.loss(logits, y)
-        self.train_acc(logits, y)
-        self.train_f1(logits, y)
-        log = {"on_step": False, "on_epoch": True, "batch_size": len(y)}
-        self.log("train_loss", loss, prog_bar=True, **log)
-        self.log("train_acc", self.train_acc, **log)
-        self.log("train_f1", self.train_f1, **log)
+        self._train_outputs.append((loss.detach() * len(y), logits.detach().argmax(dim=1), y))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch's training loss, accuracy and macro-F1 (one ``log`` call per epoch)."""
+        if not self._train_outputs:
+            return
+        losses, preds, targets = zip(*self._train_outputs, strict=True)
+        self._train_outputs.clear()
+        pred, y = torch.cat(preds), torch.cat(targets)
+        n = len(self.class_names)
+        metrics = {
+            "train_loss": torch.stack(losses).sum() / len(y),
+            "train_acc": multiclass_accuracy(pred, y, n, average="micro"),
+            "train_f1": multiclass_f1_score(pred, y, n, average="macro"),
+        }
+        self.log_dict(metrics, prog_bar=False)
 
     def _eval_step(self, batch: tuple[torch.Tensor, ...], stage: str) -> None:
         x, y, group = batch

@@ -61,9 +61,12 @@ class CNNHead(nn.Module):
     """1-D convolutional network.
 
     A summary vector ``(d,)`` is one channel of length ``d``; a frame-level
-    segment ``(frames, d)`` has ``d`` channels along time. Each block is
-    Conv1d, BatchNorm, ReLU and max-pooling by 2; an adaptive average pool then
-    keeps ``pooled_length`` positions, so the classifier sees
+    segment ``(frames, d)`` has ``d`` channels along time. The first block is a
+    patch convolution (kernel and stride ``patch_size``), which reads
+    ``ceil(length / patch_size)`` patches; each further block is Conv1d
+    (``kernel_size``), BatchNorm, ReLU and max-pooling by 2 while at least
+    ``2 * pooled_length`` positions remain. An adaptive average pool then keeps
+    ``pooled_length`` positions, so the classifier sees
     ``hidden_size * pooled_length`` values whatever the input length.
     """
 
@@ -76,31 +79,39 @@ class CNNHead(nn.Module):
         dropout: float = 0.3,
         kernel_size: int = 3,
         pooled_length: int = 4,
+        patch_size: int = 6,
     ) -> None:
         super().__init__()
         _check_knobs(hidden_size, num_layers, dropout)
+        if patch_size < 1:
+            raise ValueError(f"model.patch_size={patch_size}: must be >= 1")
         self.frame_level = len(input_shape) == 2
         channels, length = (
             (input_shape[1], input_shape[0]) if self.frame_level else (1, input_shape[0])
         )
-        blocks: list[nn.Module] = []
-        for _ in range(num_layers):
-            blocks += [
-                nn.Conv1d(channels, hidden_size, kernel_size, padding=kernel_size // 2),
-                nn.BatchNorm1d(hidden_size),
-                nn.ReLU(),
-            ]
+        self.pad = (-length) % patch_size
+        length = (length + self.pad) // patch_size
+        blocks: list[nn.Module] = [
+            nn.Conv1d(channels, hidden_size, patch_size, stride=patch_size),
+            nn.BatchNorm1d(hidden_size),
+            nn.ReLU(),
+        ]
+        for _ in range(num_layers - 1):
             if length >= 2 * pooled_length:
                 blocks.append(nn.MaxPool1d(2))
                 length //= 2
-            channels = hidden_size
+            blocks += [
+                nn.Conv1d(hidden_size, hidden_size, kernel_size, padding=kernel_size // 2),
+                nn.BatchNorm1d(hidden_size),
+                nn.ReLU(),
+            ]
         blocks += [nn.AdaptiveAvgPool1d(pooled_length), nn.Flatten(), nn.Dropout(dropout)]
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Linear(hidden_size * pooled_length, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2) if self.frame_level else x.unsqueeze(1)
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(nn.functional.pad(x, (0, self.pad))))
 
 
 class LSTMHead(nn.Module):
@@ -118,7 +129,7 @@ class LSTMHead(nn.Module):
         hidden_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.3,
-        step_size: int = 6,
+        step_size: int = 58,
     ) -> None:
         super().__init__()
         _check_knobs(hidden_size, num_layers, dropout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -23,8 +22,9 @@ log = logging.getLogger("genreclf.sweeps")
 SWEEP_ID_ENV = "GENRECLF_SWEEP_ID"
 PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
 
-#: File each job writes in its output folder: job number, model, status, run id, seconds
-#: in all and seconds spent in the tracking store (read by benchmarks/sweep_throughput.py).
+#: File each job writes in its output folder: job number, model, status, run id, runs
+#: logged, seconds in all, seconds spent in the tracking store, and seconds waited for a
+#: sibling's shared fit (read by benchmarks/sweep_throughput.py).
 TIMING_FILE = "sweep_job.json"
 
 _JOBS_IN_PROCESS = 0
@@ -59,24 +59,41 @@ def job_threads(launcher: DictConfig | dict) -> int | None:
     return int(launcher.get("cpus_per_task") or 1)
 
 
-@functools.cache
-def _experiment_id(uri: str, name: str) -> str:
-    from genreclf.tracking.store import ensure_experiment
+def finished_run(
+    tracking: DictConfig, digest: str, statuses: tuple[str, ...] = ("FINISHED",)
+) -> Any | None:
+    """A run of the experiment with config hash ``digest`` and a status in ``statuses``."""
+    from mlflow import MlflowClient
 
-    return ensure_experiment(uri, name)
+    from genreclf.tracking.run import experiment_id
+    from genreclf.tracking.store import with_retry
+
+    client = MlflowClient(tracking_uri=tracking.uri)
+    experiment = experiment_id(tracking.uri, tracking.experiment)
+    query = f"tags.`{HASH_TAG}` = '{digest}'"  # MLflow cannot test status against a list
+    runs = with_retry(lambda: client.search_runs([experiment], query, max_results=100))
+    runs = [run for run in runs if run.info.status in statuses]
+    return runs[0] if runs else None
 
 
-def finished_run(tracking: DictConfig, digest: str) -> Any | None:
-    """A FINISHED run of the experiment tagged with config hash ``digest``, or ``None``."""
+def _claim(tracking: DictConfig, run: Any) -> None:
+    """Tag ``run`` with this job's number if another job of this sweep logged it for us.
+
+    Jobs that share epoch budgets (:mod:`genreclf.sweeps.budgets`) log their siblings'
+    runs; a sibling job that then finds its run adds its job number to it.
+    """
+    from hydra.core.hydra_config import HydraConfig
     from mlflow import MlflowClient
 
     from genreclf.tracking.store import with_retry
 
+    tags = run.data.tags
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if JOB_NUM_TAG in tags or not sweep_id or tags.get(SWEEP_ID_TAG) != sweep_id:
+        return
     client = MlflowClient(tracking_uri=tracking.uri)
-    experiment_id = _experiment_id(tracking.uri, tracking.experiment)
-    query = f"tags.`{HASH_TAG}` = '{digest}' and attributes.status = 'FINISHED'"
-    runs = with_retry(lambda: client.search_runs([experiment_id], query, max_results=1))
-    return runs[0] if runs else None
+    job_num = str(HydraConfig.get().job.num)
+    with_retry(lambda: client.set_tag(run.info.run_id, JOB_NUM_TAG, job_num))
 
 
 def sweep_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
@@ -106,7 +123,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     - The job's torch threads follow :func:`job_threads`.
     - With ``sweep.resume`` (default true), a config whose hash already has a FINISHED
       run in the experiment is skipped: no run is created, and that run's
-      ``best_val_acc`` is returned.
+      ``best_val_acc`` is returned. With shared epoch budgets
+      (:mod:`genreclf.sweeps.budgets`), a job first waits for a sibling's fit that is
+      running, since that fit logs this job's run.
     - Otherwise the job's MLflow run is opened here, tagged by :func:`sweep_tags` and
       given the resolved params, before ``train`` runs (``train`` joins it), so that any
       failure, even a config check, ends as a FAILED run with its traceback. The error is
@@ -128,17 +147,29 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     digest = config_hash(cfg)
     sweep = cfg.get("sweep") or {}
     if sweep.get("resume", True):
+        from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
+
+        budgets = epoch_budgets(cfg)
+        if budgets:
+            waited = time.perf_counter()
+            wait_for_shared_fit(cfg, budgets)
+            timing["waited_seconds"] = time.perf_counter() - waited
         done = finished_run(cfg.tracking, digest)
         if done is not None:
+            _claim(cfg.tracking, done)
             log.info(
                 "job %s: config %s already FINISHED as run %s; skipped",
                 hydra.job.num,
                 digest,
                 done.info.run_id,
             )
-            _write_timing(timing | {"status": "SKIPPED", "seconds": time.perf_counter() - start})
+            seconds = time.perf_counter() - start
+            store = seconds - timing.get("waited_seconds", 0.0)
+            _write_timing(
+                timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
+            )
             return float(done.data.metrics.get("best_val_acc", math.nan))
-    lookup_seconds = time.perf_counter() - start
+    lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
     threads = job_threads(hydra.launcher)
     if threads is not None:
         import torch
@@ -154,7 +185,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     try:
         with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as logger:
             logger.log_hyperparams(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
-            value = float(train(cfg)["val_acc"])
+            result = train(cfg)
+            value = float(result["val_acc"])
+            timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
         status = "FINISHED"
     except Exception:
         status = "FAILED"

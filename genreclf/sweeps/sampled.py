@@ -20,7 +20,11 @@ class SampledSweeper(BasicSweeper):
 
     ``sample=None`` runs the whole grid, in a shuffled order when ``shuffle`` is true
     (which spreads slow and fast configurations evenly over the run).
-    ``hydra.sweeper.params`` is as for the basic sweeper.
+    With ``keep_together`` (keys such as ``trainer.max_epochs``), jobs that differ only
+    in those keys form one group: whole groups are sampled, and their jobs keep the
+    grid's order (so that jobs sharing one fit, see :mod:`genreclf.sweeps.budgets`,
+    stay as far apart as in the full grid). ``hydra.sweeper.params`` is as for the
+    basic sweeper.
     """
 
     def __init__(
@@ -30,8 +34,10 @@ class SampledSweeper(BasicSweeper):
         sample: int | None = None,
         seed: int = 0,
         shuffle: bool = True,
+        keep_together: list[str] | None = None,
     ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
+        self.keep_together = tuple(keep_together or ())
         self.sample = sample
         self.seed = seed
         self.shuffle = shuffle
@@ -42,7 +48,17 @@ class SampledSweeper(BasicSweeper):
         """The grid's jobs (sampled, shuffled), in batches of ``max_batch_size``."""
         jobs: list[Any] = BasicSweeper.split_arguments(overrides, None)[0]
         rng = random.Random(self.seed)
-        if self.sample is not None and self.sample < len(jobs):
+        if self.keep_together:
+
+            def group(job: list[str]) -> tuple[str, ...]:
+                return tuple(o for o in job if o.split("=", 1)[0] not in self.keep_together)
+
+            groups = list(dict.fromkeys(group(job) for job in jobs))
+            if self.sample is not None and self.sample < len(groups):
+                groups = rng.sample(groups, self.sample)
+            chosen = set(groups)
+            jobs = [job for job in jobs if group(job) in chosen]
+        elif self.sample is not None and self.sample < len(jobs):
             jobs = rng.sample(jobs, self.sample)
         elif self.shuffle:
             rng.shuffle(jobs)

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The selection as it stood when a milestone epoch ended.
+
+    ``state`` is the best weights up to then, ``best_epoch`` their epoch (0-based) and
+    ``global_step`` the trainer's step count at the milestone.
+    """
+
+    state: dict[str, torch.Tensor]
+    best_epoch: int
+    global_step: int
 
 
 class BestWeights(Callback):
@@ -23,9 +38,15 @@ class BestWeights(Callback):
         Logged validation metric to select on.
     mode : {"min", "max"}
         Whether lower or higher is better. Ties keep the earlier epoch.
+    milestones : sequence of int
+        Epoch counts at which the selection so far is kept in :attr:`snapshots`: what
+        a fit with ``max_epochs=m`` would have ended with, for each milestone ``m``
+        that the fit reaches.
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "min") -> None:
+    def __init__(
+        self, monitor: str = "val_loss", mode: str = "min", milestones: Sequence[int] = ()
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode={mode!r}: must be 'min' or 'max'")
         self.monitor = monitor
@@ -33,6 +54,19 @@ class BestWeights(Callback):
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self._state: dict[str, torch.Tensor] | None = None
+        self.milestones = tuple(milestones)
+        self.snapshots: dict[int, Snapshot] = {}
+
+    @property
+    def state(self) -> dict[str, torch.Tensor] | None:
+        """The best weights so far (``None`` before the first validation)."""
+        return self._state
+
+    def snapshot_now(self, trainer: pl.Trainer) -> Snapshot:
+        """The selection as it stands now (after ``fit``: the fit's own result)."""
+        if self._state is None or self.best_epoch is None:
+            raise RuntimeError("BestWeights: no validation epoch has been seen")
+        return Snapshot(self._state, self.best_epoch, trainer.global_step)
 
     def _better(self, score: float) -> bool:
         if not math.isfinite(score):
@@ -51,6 +85,10 @@ class BestWeights(Callback):
         if self._better(score):
             self.best_score, self.best_epoch = score, trainer.current_epoch
             self._state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        epochs = trainer.current_epoch + 1
+        if epochs in self.milestones and self._state is not None:
+            # _state is replaced, never changed in place: holding it is a snapshot.
+            self.snapshots[epochs] = Snapshot(self._state, self.best_epoch, trainer.global_step)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._state is not None:

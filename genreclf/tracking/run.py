@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import time
 import traceback
@@ -36,11 +37,12 @@ class BatchedMLFlowLogger(MLFlowLogger):
     """Lightning's ``MLFlowLogger`` for a run that :func:`tracked_run` owns.
 
     Metrics are kept in memory and written with ``log_batch`` once they are
-    ``flush_every_s`` seconds old (``0`` writes every call at once), and always when
-    the run ends; one value per metric and step is kept (Lightning logs ``epoch`` twice
-    per epoch). Parameters already logged with the same value are not sent again.
-    ``finalize`` writes pending metrics but does not end the run: :func:`tracked_run`
-    ends it once, with its final status.
+    ``flush_every_s`` seconds old (``0`` writes every call at once; ``inf`` holds them
+    all until the run ends, even past the end of ``fit``), and always when the run
+    ends. One value per metric and step is kept (Lightning logs ``epoch`` twice per
+    epoch). Parameters already logged with the same value are not sent again.
+    ``finalize`` writes pending metrics (unless they are held for the run's end) but
+    does not end the run: :func:`tracked_run` ends it once, with its final status.
 
     Parameters
     ----------
@@ -54,6 +56,8 @@ class BatchedMLFlowLogger(MLFlowLogger):
         super().__init__(**kwargs)
         self.flush_every_s = float(flush_every_s)
         self._pending: dict[tuple[str, int], Any] = {}
+        self._pending_params: dict[str, str] = {}
+        self._pending_tags: dict[str, str] = {}
         self._oldest: float | None = None
         self._params: dict[str, str] = {}
         #: Seconds spent in calls to the tracking store by this logger.
@@ -67,16 +71,13 @@ class BatchedMLFlowLogger(MLFlowLogger):
             self.store_seconds += time.perf_counter() - start
 
     def log_hyperparams(self, params: Any) -> None:
-        from mlflow.entities import Param
-
+        """Log params (not already logged with the same value); held like metrics."""
         params = vars(params) if isinstance(params, Namespace) else dict(params or {})
         flat = flatten_params(params) if params else {}
         new = {k: str(v)[:250] for k, v in flat.items() if self._params.get(k) != str(v)[:250]}
         self._params.update(new)
-        items = [Param(k, v) for k, v in new.items()]
-        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            chunk = items[i : i + MAX_PARAMS_PER_BATCH]
-            self._timed(lambda c=chunk: self.experiment.log_batch(self.run_id, params=c))
+        self._pending_params.update(new)
+        self._maybe_flush()
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
@@ -87,30 +88,41 @@ class BatchedMLFlowLogger(MLFlowLogger):
                 continue
             key = re.sub(r"[^a-zA-Z0-9_/. -]+", "", key)
             self._pending[(key, step or 0)] = Metric(key, float(value), now, step or 0)
+        self._maybe_flush()
+
+    def log_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set run tags; held like metrics."""
+        self._pending_tags.update({k: str(v) for k, v in tags.items()})
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
         if self._oldest is None:
             self._oldest = time.monotonic()
         if time.monotonic() - self._oldest >= self.flush_every_s:
             self.flush()
 
-    def log_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set run tags in one call."""
-        from mlflow.entities import RunTag
-
-        items = [RunTag(k, str(v)) for k, v in tags.items()]
-        if items:
-            self._timed(lambda: self.experiment.log_batch(self.run_id, tags=items))
-
     def flush(self) -> None:
-        """Write the held metrics."""
+        """Write the held params, tags and metrics, in as few ``log_batch`` calls as fit."""
+        params, tags, metrics = self._pending_params, self._pending_tags, self._pending
+        self._pending_params, self._pending_tags, self._pending = {}, {}, {}
+        self._oldest = None
+        write_batches(self, self.run_id, params, list(metrics.values()), tags)
+
+    def take_metrics(self) -> list:
+        """Hand over the held metrics (as MLflow ``Metric`` records) unwritten; hold none."""
         items = list(self._pending.values())
         self._pending.clear()
-        self._oldest = None
-        for i in range(0, len(items), MAX_METRICS_PER_BATCH):
-            chunk = items[i : i + MAX_METRICS_PER_BATCH]
-            self._timed(lambda c=chunk: self.experiment.log_batch(self.run_id, metrics=c))
+        return items
+
+    def hold_metrics(self, metrics: list) -> None:
+        """Hold MLflow ``Metric`` records, to be written with the next flush."""
+        for metric in metrics:
+            self._pending[(metric.key, metric.step)] = metric
 
     def finalize(self, status: str = "success") -> None:
-        self.flush()
+        """Lightning's end of a stage: write held metrics, unless held for the run's end."""
+        if math.isfinite(self.flush_every_s):
+            self.flush()
 
     def end(self, status: str) -> None:
         """Write held metrics and end the run with ``status`` (FINISHED, FAILED, KILLED)."""
@@ -118,6 +130,56 @@ class BatchedMLFlowLogger(MLFlowLogger):
             self.flush()
         finally:
             self._timed(lambda: self.experiment.set_terminated(self.run_id, status))
+
+
+def write_batches(
+    logger: BatchedMLFlowLogger,
+    run_id: str,
+    params: Mapping[str, Any],
+    metrics: list,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Write params, MLflow ``Metric`` records and tags to a run in few ``log_batch`` calls.
+
+    Each call holds at most 100 params and 1000 items in all (MLflow's limits); the
+    calls are counted in ``logger.store_seconds`` and retried on a busy SQLite store.
+    """
+    from mlflow.entities import Param, RunTag
+
+    client = logger.experiment
+    left_params = [Param(k, str(v)[:250]) for k, v in params.items()]
+    left_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+    left_metrics = list(metrics)
+    while left_params or left_metrics or left_tags:
+        p, left_params = left_params[:MAX_PARAMS_PER_BATCH], left_params[MAX_PARAMS_PER_BATCH:]
+        t, left_tags = left_tags[:MAX_PARAMS_PER_BATCH], left_tags[MAX_PARAMS_PER_BATCH:]
+        room = MAX_METRICS_PER_BATCH - len(p) - len(t)
+        m, left_metrics = left_metrics[:room], left_metrics[room:]
+        logger._timed(lambda p=p, m=m, t=t: client.log_batch(run_id, metrics=m, params=p, tags=t))
+
+
+def log_finished_run(
+    logger: BatchedMLFlowLogger,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+    metrics: list,
+    run_name: str | None = None,
+) -> str:
+    """Write a whole FINISHED run into ``logger``'s experiment; return its id.
+
+    For a result computed inside another run (see :mod:`genreclf.sweeps.budgets`): one
+    ``create_run``, ``log_batch`` calls for the params and the MLflow ``Metric``
+    records, and ``set_terminated``, all counted in ``logger.store_seconds``.
+    """
+    client = logger.experiment
+    run_tags = _context_tags() | dict(tags)
+    run = logger._timed(
+        lambda: client.create_run(logger.experiment_id, run_name=run_name, tags=run_tags)
+    )
+    run_id = run.info.run_id
+    write_batches(logger, run_id, params, metrics)
+    logger._timed(lambda: client.set_terminated(run_id, "FINISHED"))
+    return run_id
 
 
 @functools.cache
@@ -129,7 +191,7 @@ def _context_tags() -> dict[str, str]:
 
 
 @functools.cache
-def _experiment_id(uri: str, name: str) -> str:
+def experiment_id(uri: str, name: str) -> str:
     """The experiment's id, looked up (or created) once per process."""
     return ensure_experiment(uri, name)
 
@@ -190,7 +252,7 @@ def tracked_run(tracking: DictConfig, tags: dict[str, str] | None = None) -> Ite
     if pragmas and sqlite_path(tracking.uri) is not None:
         tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in pragmas.items())))
     start = time.perf_counter()
-    experiment_id = _experiment_id(tracking.uri, tracking.experiment)
+    experiment = experiment_id(tracking.uri, tracking.experiment)
     logger = BatchedMLFlowLogger(
         flush_every_s=tracking.get("flush_every_s", 0.0),
         experiment_name=tracking.experiment,
@@ -199,10 +261,10 @@ def tracked_run(tracking: DictConfig, tags: dict[str, str] | None = None) -> Ite
     client = logger._mlflow_client
     run_tags = _context_tags() | dict(tags or {})
     run = with_retry(
-        lambda: client.create_run(experiment_id, run_name=tracking.run_name, tags=run_tags)
+        lambda: client.create_run(experiment, run_name=tracking.run_name, tags=run_tags)
     )
     logger._run_id = run.info.run_id
-    logger._experiment_id = experiment_id
+    logger._experiment_id = experiment
     logger._initialized = True
     import mlflow
 

@@ -1,0 +1,211 @@
+"""Epoch budgets: one training answers every ``trainer.max_epochs`` value of a sweep.
+
+A grid that sweeps ``trainer.max_epochs`` (the original's 50, 100 and 200) trains the
+same model on the same data with the same seed for several epoch budgets. Training is
+deterministic, so a fit with ``max_epochs=m`` is exactly the first ``m`` epochs of a
+fit with a larger budget: early stopping decides each epoch from the epochs before it,
+and the selected weights are the best of the epochs seen so far.
+
+With ``sweep.share_epoch_budgets: true`` (as in ``sweep=grid``), a job whose
+``max_epochs`` is one of the sweep's values trains once, to the largest value, keeps
+the selection as it stood at each smaller value (:class:`BestWeights` milestones),
+and logs one complete run per value: its own, and one for each sibling config that
+has no FINISHED run yet. Each run holds its own params, config hash, curves up to its
+own last epoch, and the validation and test scores of its own selected weights; all
+carry the tag ``genreclf.epoch_budgets_run`` (the id of the run that trained).
+The sibling jobs then find their config FINISHED and skip, as on resume, adding their
+job number to the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger("genreclf.sweeps")
+
+#: Tag of every run of a shared training: the id of the run whose job trained it.
+TRAINED_IN_TAG = "genreclf.epoch_budgets_run"
+#: Statuses of a sibling's run that mean it needs no run from this job.
+BUSY = ("FINISHED", "RUNNING")
+#: Key of the swept epoch budget.
+BUDGET_KEY = "trainer.max_epochs"
+
+
+def epoch_budgets(cfg: DictConfig) -> list[int]:
+    """The sweep's ``trainer.max_epochs`` values that this job answers with one fit.
+
+    Empty (train as usual) unless ``sweep.share_epoch_budgets`` is true, this is a
+    Hydra job whose sweeper params sweep ``trainer.max_epochs``, the job's own value
+    is one of them, the job selects weights in memory (a
+    :class:`~genreclf.sweeps.selection.BestWeights` callback, ``callbacks=sweep``), and
+    no per-run artifacts or models are logged (``tracking.log_artifacts`` and
+    ``tracking.log_model`` false).
+    """
+    sweep = cfg.get("sweep") or {}
+    if not sweep.get("share_epoch_budgets"):
+        return []
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not HydraConfig.initialized():
+        return []
+    value = (HydraConfig.get().sweeper.get("params") or {}).get(BUDGET_KEY)
+    if value is None:
+        return []
+    override = OverridesParser.create().parse_override(f"{BUDGET_KEY}={value}")
+    if not override.is_sweep_override():
+        return []
+    values = sorted({int(v) for v in override.sweep_string_iterator()})
+    if int(cfg.trainer.max_epochs) not in values or len(values) < 2:
+        return []
+    selects_in_memory = any(
+        str(c.get("_target_", "")).endswith("BestWeights") for c in cfg.callbacks.values()
+    )
+    if not selects_in_memory or cfg.tracking.log_artifacts or cfg.tracking.log_model:
+        log.warning(
+            "sweep.share_epoch_budgets needs callbacks=sweep and tracking.log_artifacts="
+            "tracking.log_model=false; each max_epochs value is trained on its own"
+        )
+        return []
+    return values
+
+
+def wait_for_shared_fit(cfg: DictConfig, budgets: list[int], poll_s: float = 0.5) -> None:
+    """Wait while a job of this sweep fits a sibling budget of ``cfg`` (its run RUNNING).
+
+    That fit logs this job's run too, so waiting for it (then finding the run FINISHED)
+    costs less than fitting again. Runs of other sweeps are not waited for.
+    """
+    import os
+    import time
+
+    from mlflow import MlflowClient
+
+    from genreclf.sweeps.hashing import HASH_TAG, config_hash
+    from genreclf.sweeps.job import SWEEP_ID_ENV, SWEEP_ID_TAG
+    from genreclf.tracking.run import experiment_id
+    from genreclf.tracking.store import with_retry
+
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if not sweep_id:
+        return
+    own = int(cfg.trainer.max_epochs)
+    siblings = {config_hash(budget_config(cfg, b)) for b in budgets if b != own}
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    experiment = experiment_id(cfg.tracking.uri, cfg.tracking.experiment)
+    query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and attributes.status = 'RUNNING'"
+    while True:
+        running = with_retry(lambda: client.search_runs([experiment], query, max_results=1000))
+        if not any(run.data.tags.get(HASH_TAG) in siblings for run in running):
+            return
+        time.sleep(poll_s)
+
+
+def budget_config(cfg: DictConfig, budget: int) -> DictConfig:
+    """A copy of ``cfg`` with ``trainer.max_epochs=budget``."""
+    out = cfg.copy()
+    with open_dict(out):
+        out.trainer.max_epochs = budget
+    return out
+
+
+def _sibling_tags(tags: dict[str, str], budget: int, digest: str) -> dict[str, str]:
+    from genreclf.sweeps.hashing import HASH_TAG
+    from genreclf.sweeps.job import JOB_NUM_TAG
+
+    out = {k: v for k, v in tags.items() if k != JOB_NUM_TAG}
+    out[HASH_TAG] = digest
+    if "genreclf.job_overrides" in out:
+        out["genreclf.job_overrides"] = re.sub(
+            rf"(^| ){re.escape(BUDGET_KEY)}=\S+",
+            rf"\g<1>{BUDGET_KEY}={budget}",
+            out["genreclf.job_overrides"],
+        )
+    return out
+
+
+def log_budget_runs(
+    cfg: DictConfig,
+    budgets: list[int],
+    selection: Any,
+    trainer: Any,
+    module: Any,
+    logger: Any,
+    evaluate: Callable[[], dict[str, Any]],
+    extra_tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """After a fit to ``max(budgets)``, log one run per budget; return the job's own result.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        The job's config (its own ``trainer.max_epochs`` is one of ``budgets``).
+    budgets : list of int
+        From :func:`epoch_budgets`.
+    selection : BestWeights
+        The fit's selection callback, with a snapshot at every budget the fit reached.
+    trainer, module
+        The fitted Lightning trainer and module.
+    logger : BatchedMLFlowLogger
+        The job's logger, holding every metric of the fit unwritten.
+    evaluate : callable
+        Scores the module's current weights on validation and test (logging through
+        ``logger``) and returns ``val_acc``, ``test_acc``, ``test_f1`` and ``report``.
+    extra_tags : dict, optional
+        Tags of the job's run that the other budgets' runs carry too.
+
+    Returns
+    -------
+    dict
+        ``evaluate()``'s result for the job's own budget, and ``budget_runs``: the ids of
+        the runs logged for the other budgets.
+    """
+    from mlflow.entities import Metric
+
+    from genreclf.sweeps.hashing import config_hash
+    from genreclf.sweeps.job import finished_run, sweep_tags
+    from genreclf.tracking.run import log_finished_run
+    from genreclf.tracking.store import flatten_params
+
+    own = int(cfg.trainer.max_epochs)
+    final = selection.snapshot_now(trainer)
+    fit_metrics = logger.take_metrics()
+    logger.log_tags({TRAINED_IN_TAG: logger.run_id})
+    scored: dict[int, tuple[dict[str, Any], list]] = {}
+    own_result: dict[str, Any] = {}
+    own_metrics: list = []
+    logged: list[str] = []
+    for budget in budgets:
+        snapshot = selection.snapshots.get(budget, final)
+        sibling = budget_config(cfg, budget)
+        digest = config_hash(sibling)
+        if budget != own and finished_run(cfg.tracking, digest, BUSY) is not None:
+            continue  # done before (resumed sweep), or its own job is running now
+        if id(snapshot) not in scored:
+            module.load_state_dict(snapshot.state)
+            result = evaluate()
+            logger.log_metrics({"best_val_acc": result["val_acc"]})
+            extra = [
+                Metric(m.key, m.value, m.timestamp, snapshot.global_step)
+                for m in logger.take_metrics()
+            ]
+            scored[id(snapshot)] = (result, extra)
+        result, extra = scored[id(snapshot)]
+        metrics = [m for m in fit_metrics if m.step <= snapshot.global_step] + extra
+        if budget == own:
+            own_result, own_metrics = result, metrics
+            continue
+        tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
+        tags[TRAINED_IN_TAG] = logger.run_id
+        params = flatten_params(OmegaConf.to_container(sibling, resolve=True))
+        run_id = log_finished_run(logger, tags, params, metrics, cfg.tracking.run_name)
+        logged.append(run_id)
+        log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, logger.run_id)
+    logger.hold_metrics(own_metrics)
+    module.load_state_dict(selection.snapshots.get(own, final).state)
+    return own_result | {"budget_runs": logged}
