@@ -80,7 +80,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from hydra.utils import instantiate
 
     from genreclf.features.build import build_feature_table
-    from genreclf.models.classifier import GenreClassifier
     from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
     from genreclf.sweeps.selection import BestWeights, selected_checkpoint
     from genreclf.tracking import flatten_params
@@ -106,7 +105,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     head = instantiate(cfg.model)(
         input_shape=datamodule.input_shape, num_classes=datamodule.num_classes
     )
-    module = GenreClassifier(head, instantiate(cfg.optimizer), datamodule.class_names)
+    module = instantiate(cfg.classifier)(
+        head=head, optimizer=instantiate(cfg.optimizer), class_names=datamodule.class_names
+    )
 
     tags = {"genreclf.synthetic_data": str(bool(getattr(source, "synthetic", False)))}
     with tracked_run(cfg.tracking, tags) as logger:

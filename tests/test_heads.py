@@ -44,6 +44,12 @@ def test_cnn_first_layer_reads_patches():
     assert padded(torch.randn(2, 10)).shape == (2, 3)  # 10 values: 3 patches, zero-padded
 
 
+def test_dense_batch_norm_follows_each_hidden_layer():
+    head = DenseHead((10,), 3, hidden_size=8, num_layers=2, dropout=0.1, batch_norm=True)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in head.modules()) == 2
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in DenseHead((10,), 3).modules())
+
+
 @pytest.mark.parametrize("knob", [{"hidden_size": 0}, {"num_layers": 0}, {"dropout": 1.0}])
 def test_bad_knobs_name_the_option(knob):
     kwargs = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1} | knob

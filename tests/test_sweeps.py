@@ -69,6 +69,32 @@ def test_grid_composes_to_2700_distinct_jobs_of_the_original_space():
     assert cfg.hydra.callbacks.sweep_tracking._target_.endswith("SweepTracking")
 
 
+def test_grid_lists_max_epochs_first_so_a_configs_budgets_are_900_jobs_apart():
+    jobs = sweep_jobs(sweep_config("sweep=grid"))
+    assert jobs[0][0] == "trainer.max_epochs=50" and jobs[900][0] == "trainer.max_epochs=100"
+    assert jobs[0][1:] == jobs[900][1:] == jobs[1800][1:]
+
+
+def test_sampled_sweeper_draws_whole_configs_in_grid_order():
+    from genreclf.sweeps.sampled import SampledSweeper
+
+    cfg = sweep_config("sweep=grid")
+    params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+    parsed = OverridesParser.create().parse_overrides(params)
+    sweeper = SampledSweeper(sample=5, seed=3, keep_together=["trainer.max_epochs"])
+    (jobs,) = sweeper.split_arguments(parsed, None)
+    assert len(jobs) == 15
+    budgets = [job[0] for job in jobs]
+    assert (
+        budgets
+        == ["trainer.max_epochs=50"] * 5
+        + ["trainer.max_epochs=100"] * 5
+        + ["trainer.max_epochs=200"] * 5
+    )
+    assert [job[1:] for job in jobs[:5]] == [job[1:] for job in jobs[5:10]]
+    assert len({tuple(job[1:]) for job in jobs}) == 5
+
+
 def test_grid_works_on_any_data_and_features_choice():
     cfg = sweep_config("sweep=grid", "data=table", "data.path=x.csv", "features=summary")
     assert cfg.data._target_.endswith("TableSource") and cfg.features._target_.endswith("Summary")

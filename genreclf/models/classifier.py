@@ -40,6 +40,13 @@ class GenreClassifier(pl.LightningModule):
         ``optimizer(params) -> torch.optim.Optimizer``, e.g. a ``_partial_`` from config.
     class_names : list of str
         Label names, in encoded order.
+    label_smoothing : float
+        Cross-entropy label smoothing of the training loss (validation and test losses
+        are plain cross-entropy).
+    mixup_alpha : float
+        With ``> 0``, each training batch is mixed with a shuffled copy of itself,
+        ``lam * x + (1 - lam) * x[perm]`` with ``lam ~ Beta(alpha, alpha)``, and the
+        loss mixed likewise (mixup, Zhang et al. 2018). ``0`` turns it off.
     """
 
     def __init__(
@@ -47,12 +54,20 @@ class GenreClassifier(pl.LightningModule):
         head: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
         class_names: list[str],
+        label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"classifier.label_smoothing={label_smoothing}: must be in [0, 1)")
+        if mixup_alpha < 0:
+            raise ValueError(f"classifier.mixup_alpha={mixup_alpha}: must be >= 0")
         self.head = head
         self.optimizer_factory = optimizer
         self.class_names = list(class_names)
         self.loss = nn.CrossEntropyLoss()
+        self.train_loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.mixup = torch.distributions.Beta(mixup_alpha, mixup_alpha) if mixup_alpha else None
         self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.test_predictions: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -65,8 +80,14 @@ class GenreClassifier(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
-        logits = self(x)
-        loss = self.loss(logits, y)
+        if self.mixup is None:
+            logits = self(x)
+            loss = self.train_loss(logits, y)
+        else:
+            lam = float(self.mixup.sample())
+            perm = torch.randperm(len(y))
+            logits = self(lam * x + (1 - lam) * x[perm])
+            loss = lam * self.train_loss(logits, y) + (1 - lam) * self.train_loss(logits, y[perm])
         self._train_outputs.append((loss.detach() * len(y), logits.detach().argmax(dim=1), y))
         return loss
 

@@ -33,6 +33,8 @@ class DenseHead(nn.Module):
         Number of output logits.
     hidden_size, num_layers, dropout
         Width and depth of the hidden stack (Linear, ReLU, Dropout).
+    batch_norm : bool
+        Put a BatchNorm1d after each hidden Linear layer.
     """
 
     def __init__(
@@ -42,13 +44,17 @@ class DenseHead(nn.Module):
         hidden_size: int = 256,
         num_layers: int = 2,
         dropout: float = 0.3,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         _check_knobs(hidden_size, num_layers, dropout)
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(input_shape)
         for _ in range(num_layers):
-            layers += [nn.Linear(width, hidden_size), nn.ReLU(), nn.Dropout(dropout)]
+            layers.append(nn.Linear(width, hidden_size))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(hidden_size))
+            layers += [nn.ReLU(), nn.Dropout(dropout)]
             width = hidden_size
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
