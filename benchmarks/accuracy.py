@@ -60,16 +60,15 @@ CANDIDATES: dict[str, list[str]] = {
         "optimizer.lr=0.001",
         "optimizer.weight_decay=0.1",
     ],
-    # BatchNorm, mixup and label smoothing; stopping and selection on validation accuracy
-    "dense256x2-bn-mixup0.4-ls0.1-valacc": [
+    # BatchNorm, mixup and label smoothing. Like the others it stops and selects on
+    # validation loss, so that the candidates' validation accuracies compare fairly.
+    # (Selecting on validation accuracy made its validation score the best on every
+    # fold and gave 0.714 +- 0.070 / 0.486 on the two protocols.)
+    "dense256x2-bn-mixup0.4-ls0.1": [
         "model.batch_norm=true",
         "classifier.mixup_alpha=0.4",
         "classifier.label_smoothing=0.1",
-        "callbacks.early_stopping.monitor=val_acc",
-        "callbacks.early_stopping.mode=max",
         "callbacks.early_stopping.patience=30",
-        "callbacks.best_weights.monitor=val_acc",
-        "callbacks.best_weights.mode=max",
     ],
 }
 

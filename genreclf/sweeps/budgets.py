@@ -75,11 +75,14 @@ def epoch_budgets(cfg: DictConfig) -> list[int]:
     return values
 
 
-def wait_for_shared_fit(cfg: DictConfig, budgets: list[int], poll_s: float = 0.5) -> None:
+def wait_for_shared_fit(
+    cfg: DictConfig, budgets: list[int], poll_s: float = 0.5, max_wait_s: float = 1800.0
+) -> None:
     """Wait while a job of this sweep fits a sibling budget of ``cfg`` (its run RUNNING).
 
     That fit logs this job's run too, so waiting for it (then finding the run FINISHED)
-    costs less than fitting again. Runs of other sweeps are not waited for.
+    costs less than fitting again. Runs of other sweeps are not waited for, and after
+    ``max_wait_s`` (a worker killed mid-fit leaves its run RUNNING) the job goes on.
     """
     import os
     import time
@@ -99,11 +102,13 @@ def wait_for_shared_fit(cfg: DictConfig, budgets: list[int], poll_s: float = 0.5
     client = MlflowClient(tracking_uri=cfg.tracking.uri)
     experiment = experiment_id(cfg.tracking.uri, cfg.tracking.experiment)
     query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and attributes.status = 'RUNNING'"
-    while True:
+    deadline = time.monotonic() + max_wait_s
+    while time.monotonic() < deadline:
         running = with_retry(lambda: client.search_runs([experiment], query, max_results=1000))
         if not any(run.data.tags.get(HASH_TAG) in siblings for run in running):
             return
         time.sleep(poll_s)
+    log.warning("waited %.0f s for a sibling's shared fit; fitting this job itself", max_wait_s)
 
 
 def budget_config(cfg: DictConfig, budget: int) -> DictConfig:
