@@ -110,6 +110,25 @@ class GenreDataModule(pl.LightningDataModule):
                 torch.from_numpy(groups[index]).long(),
             )
 
+    def with_val_in_train(self) -> GenreDataModule:
+        """A new datamodule like this one (after :meth:`setup`) that trains on train + val.
+
+        Its test split is this one's; its validation split is this one's validation rows,
+        now part of training (for a fixed-length refit, not for early stopping). Its
+        transform is refit on the merged training rows.
+        """
+        if not self.indices:
+            raise RuntimeError("with_val_in_train() needs setup() first")
+        train, val, test = (self.indices[k] for k in ("train", "val", "test"))
+        merged = np.concatenate([train, val])
+        return GenreDataModule(
+            self.table,
+            lambda labels, track_ids: (merged, val, test),
+            self.transform,
+            self.batch_size,
+            self.seed,
+        )
+
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches, each gathered in one indexing of the tensors.
 

@@ -72,16 +72,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     -------
     dict
         ``run_id``, ``val_acc`` (of the selected checkpoint), ``test_acc``,
-        ``test_f1``, the text ``report``, and ``budget_runs``: the runs logged for
-        other epoch budgets of a sweep (see :mod:`genreclf.sweeps.budgets`).
+        ``test_f1``, the text ``report``, ``budget_runs``: the runs logged for
+        other epoch budgets of a sweep (see :mod:`genreclf.sweeps.budgets`), and with
+        ``refit=train_val`` the ``refit_*`` figures of :mod:`genreclf.refit`.
     """
     check_train_config(cfg)
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
     from genreclf.features.build import build_feature_table
+    from genreclf.models.build import build_classifier
     from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
-    from genreclf.sweeps.selection import BestWeights, selected_checkpoint
+    from genreclf.sweeps.selection import BestWeights, selected_checkpoint, selected_epoch
     from genreclf.tracking import flatten_params
     from genreclf.tracking.artifacts import log_run_artifacts
     from genreclf.tracking.model import log_genre_model
@@ -102,12 +104,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         transform=instantiate(cfg.transforms),
     )
     datamodule.setup()
-    head = instantiate(cfg.model)(
-        input_shape=datamodule.input_shape, num_classes=datamodule.num_classes
-    )
-    module = instantiate(cfg.classifier)(
-        head=head, optimizer=instantiate(cfg.optimizer), class_names=datamodule.class_names
-    )
+    module = build_classifier(cfg, datamodule)
 
     tags = {"genreclf.synthetic_data": str(bool(getattr(source, "synthetic", False)))}
     with tracked_run(cfg.tracking, tags) as logger:
@@ -138,6 +135,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             result = evaluate()
             logger.log_metrics({"best_val_acc": result["val_acc"]})
         report, y_true, y_pred = result["report"], result["y_true"], result["y_pred"]
+        if cfg.get("refit"):
+            epochs = selected_epoch(trainer) + 1
+            result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
+            logger.log_metrics({k: v for k, v in result.items() if k.startswith("refit_")})
         logger.flush()  # artifacts and model read the run's metrics back
         if cfg.tracking.log_artifacts:
             log_run_artifacts(
@@ -164,12 +165,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
     print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
+    if "refit_test_acc" in result:
+        print(
+            f"refit on train + validation ({result['refit_seeds']:.0f} seeds, "
+            f"{result['refit_epochs']:.0f} epochs): test accuracy {result['refit_test_acc']:.3f}"
+            f"   macro-F1: {result['refit_test_f1']:.3f}"
+        )
     print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
     print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")
     return {
         "run_id": run_id,
         "budget_runs": result.get("budget_runs", []),
         **{k: result[k] for k in ("val_acc", "test_acc", "test_f1", "report")},
+        **{k: v for k, v in result.items() if k.startswith("refit_")},
     }
 
 

@@ -69,3 +69,16 @@ def test_empty_split_is_an_error():
 
     with pytest.raises(ValueError, match="empty val set"):
         GenreDataModule(table, no_validation).setup()
+
+
+def test_with_val_in_train_trains_on_both_and_keeps_the_test_split():
+    table = make_table()
+    dm = GenreDataModule(table, HoldoutSplit(val_size=0.2, test_size=0.2, seed=1), StandardScaler())
+    dm.setup()
+    merged = dm.with_val_in_train()
+    merged.setup()
+    both = np.concatenate([dm.indices["train"], dm.indices["val"]])
+    assert sorted(merged.indices["train"]) == sorted(both)
+    assert list(merged.indices["test"]) == list(dm.indices["test"])
+    np.testing.assert_allclose(merged.transform.mean_, table.X[both].mean(axis=0), rtol=1e-5)
+    assert not np.allclose(merged.transform.mean_, dm.transform.mean_)  # refit, not reused

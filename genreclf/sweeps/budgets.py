@@ -44,7 +44,7 @@ def epoch_budgets(cfg: DictConfig) -> list[int]:
     is one of them, the job selects weights in memory (a
     :class:`~genreclf.sweeps.selection.BestWeights` callback, ``callbacks=sweep``), and
     no per-run artifacts or models are logged (``tracking.log_artifacts`` and
-    ``tracking.log_model`` false).
+    ``tracking.log_model`` false), and there is no ``refit``.
     """
     sweep = cfg.get("sweep") or {}
     if not sweep.get("share_epoch_budgets"):
@@ -66,10 +66,11 @@ def epoch_budgets(cfg: DictConfig) -> list[int]:
     selects_in_memory = any(
         str(c.get("_target_", "")).endswith("BestWeights") for c in cfg.callbacks.values()
     )
-    if not selects_in_memory or cfg.tracking.log_artifacts or cfg.tracking.log_model:
+    logs_files = cfg.tracking.log_artifacts or cfg.tracking.log_model
+    if not selects_in_memory or logs_files or cfg.get("refit"):
         log.warning(
-            "sweep.share_epoch_budgets needs callbacks=sweep and tracking.log_artifacts="
-            "tracking.log_model=false; each max_epochs value is trained on its own"
+            "sweep.share_epoch_budgets needs callbacks=sweep, tracking.log_artifacts="
+            "tracking.log_model=false and no refit; each max_epochs value is trained on its own"
         )
         return []
     return values

@@ -114,3 +114,17 @@ def selected_checkpoint(trainer: pl.Trainer) -> str | None:
         "no model selection: add a ModelCheckpoint or genreclf.sweeps.selection.BestWeights"
         " callback"
     )
+
+
+def selected_epoch(trainer: pl.Trainer) -> int:
+    """The epoch (0-based) of the validation-selected model after ``trainer.fit``.
+
+    From :class:`BestWeights`, or from the best checkpoint of a ``ModelCheckpoint``.
+    """
+    for callback in trainer.callbacks:
+        if isinstance(callback, BestWeights) and callback.best_epoch is not None:
+            return callback.best_epoch
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is not None and checkpoint.best_model_path:
+        return int(torch.load(checkpoint.best_model_path, weights_only=False)["epoch"])
+    raise ValueError("no model selection: no BestWeights epoch and no best checkpoint")
