@@ -70,7 +70,9 @@ def finished_run(
 
     client = MlflowClient(tracking_uri=tracking.uri)
     experiment = experiment_id(tracking.uri, tracking.experiment)
-    query = f"tags.`{HASH_TAG}` = '{digest}'"  # MLflow cannot test status against a list
+    query = f"tags.`{HASH_TAG}` = '{digest}'"
+    if len(statuses) == 1:  # the store filters; MLflow cannot test status against a list
+        query += f" and attributes.status = '{statuses[0]}'"
     runs = with_retry(lambda: client.search_runs([experiment], query, max_results=100))
     runs = [run for run in runs if run.info.status in statuses]
     return runs[0] if runs else None
