@@ -80,6 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
+    from genreclf.datamodule import build_datamodule
     from genreclf.features.build import build_feature_table
     from genreclf.models.build import build_classifier
     from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
@@ -97,13 +98,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg,
         lambda: build_feature_table(source, instantiate(cfg.features), instantiate(cfg.extraction)),
     )
-    datamodule = instantiate(
-        cfg.datamodule,
-        table=table,
-        split=instantiate(cfg.split),
-        transform=instantiate(cfg.transforms),
-    )
-    datamodule.setup()
+    datamodule = build_datamodule(cfg, table)
     module = build_classifier(cfg, datamodule)
 
     tags = {"genreclf.synthetic_data": str(bool(getattr(source, "synthetic", False)))}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Tiny built-in data: 10 genres x 4 clips x 3 s.
 TINY_DATA = ["data.clips_per_genre=4", "data.duration=3.0", "extraction.n_jobs=1"]
@@ -25,3 +26,17 @@ def run_command(
         text=True,
         timeout=timeout,
     )
+
+
+def run_in_new_folder(
+    tmp_path_factory: Any, name: str, module: str, *overrides: str
+) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Run a command that must succeed in a new folder ``name``, with the session's cache.
+
+    Returns the folder, the feature cache shared by the session's runs, and the result.
+    """
+    cwd = tmp_path_factory.mktemp(name)
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    result = run_command(module, *overrides, cwd=cwd, cache=cache)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, cache, result

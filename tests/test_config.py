@@ -64,3 +64,25 @@ def test_tracking_uri_env_and_option(monkeypatch):
 
 def test_config_dir_is_the_repository_conf():
     assert CONFIG_DIR == Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.mark.parametrize("option", group_options("optimizer"))
+def test_optimizer_option_steps_like_the_per_tensor_loop(option):
+    """Each optimizer option builds on CPU; its steps match torch's per-tensor loop."""
+    import torch
+
+    make = instantiate(compose_with([f"optimizer={option}"]).optimizer)
+    assert make.keywords.get("fused") is True  # one kernel per step (conf/optimizer)
+    torch.manual_seed(0)
+    models = [torch.nn.Linear(4, 3) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [make(models[0].parameters()), make(models[1].parameters(), fused=False)]
+    x, start = torch.randn(8, 4), models[0].weight.detach().clone()
+    for _ in range(3):
+        for model, optimizer in zip(models, optimizers, strict=True):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+    for fused, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(fused, loop)
+    assert not torch.equal(models[0].weight, start)  # the steps moved the weights

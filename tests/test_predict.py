@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from genreclf.data.synthetic import GENRES, render_clip
-from tests.e2e import TINY_DATA, run_command
+from tests.e2e import TINY_DATA, run_command, run_in_new_folder
 
 SR = 22050
 
@@ -66,18 +66,15 @@ def audio(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny model on synthetic data, registered as ``tiny`` with alias ``champion``."""
-    cwd = tmp_path_factory.mktemp("predict_run")
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    result = run_command(
+    cwd, cache, result = run_in_new_folder(
+        tmp_path_factory,
+        "predict_run",
         "genreclf.train",
         *TINY_DATA,
         "trainer.max_epochs=3",
         "registry.name=tiny",
         "registry.alias=champion",
-        cwd=cwd,
-        cache=cache,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     run_id = re.search(r"MLflow run: (\w+)", result.stdout).group(1)
     assert "Model: models:/tiny/1" in result.stdout
     return cwd, cache, run_id

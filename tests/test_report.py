@@ -20,7 +20,7 @@ from genreclf.reports.runs import load_runs, swept_params
 from genreclf.reports.tables import fold_table, selection_table
 from genreclf.tracking import flatten_params
 from genreclf.tracking.history import epoch_curves
-from tests.e2e import run_command
+from tests.e2e import run_command, run_in_new_folder
 
 EXPERIMENT = "sweep"
 KFOLD = "genreclf.split.KFoldSplit"
@@ -42,9 +42,9 @@ def _fake_run(client, experiment_id, name, status, params, metrics, tags=None) -
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, shared_data):
     """A real 2-config x 2-fold sweep, plus a FAILED, a RUNNING and an older report run."""
-    cwd = tmp_path_factory.mktemp("sweep")
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    train = run_command(
+    cwd, cache, _ = run_in_new_folder(
+        tmp_path_factory,
+        "sweep",
         "genreclf.train",
         "--multirun",
         "data=table",
@@ -56,10 +56,7 @@ def sweep(tmp_path_factory, shared_data):
         "trainer.max_epochs=2",
         "tracking.log_model=false",
         f"tracking.experiment={EXPERIMENT}",
-        cwd=cwd,
-        cache=cache,
     )
-    assert train.returncode == 0, train.stderr[-3000:]
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id

@@ -7,24 +7,21 @@ import pytest
 from mlflow import MlflowClient
 
 from genreclf.tracking.history import epoch_curves
-from tests.e2e import TINY_DATA, run_command
+from tests.e2e import TINY_DATA, run_in_new_folder
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One real training run of the dense head on tiny synthetic data."""
-    cwd = tmp_path_factory.mktemp("run")
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    result = run_command(
+    cwd, _, result = run_in_new_folder(
+        tmp_path_factory,
+        "run",
         "genreclf.train",
         *TINY_DATA,
         "model=dense",
         "trainer.max_epochs=4",
         "callbacks.early_stopping.patience=2",
-        cwd=cwd,
-        cache=cache,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return cwd, result
 
 

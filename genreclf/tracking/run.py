@@ -253,22 +253,22 @@ def tracked_run(tracking: DictConfig, tags: dict[str, str] | None = None) -> Ite
         tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in pragmas.items())))
     start = time.perf_counter()
     experiment = experiment_id(tracking.uri, tracking.experiment)
+    from mlflow import MlflowClient
+
+    run_tags = _context_tags() | dict(tags or {})
+    run = with_retry(
+        lambda: MlflowClient(tracking.uri).create_run(
+            experiment, run_name=tracking.run_name, tags=run_tags
+        )
+    )
+    # A logger for an existing run: Lightning looks the run up once, on first use.
     logger = BatchedMLFlowLogger(
         flush_every_s=tracking.get("flush_every_s", 0.0),
         experiment_name=tracking.experiment,
         tracking_uri=tracking.uri,
+        run_id=run.info.run_id,
     )
-    client = logger._mlflow_client
-    run_tags = _context_tags() | dict(tags or {})
-    run = with_retry(
-        lambda: client.create_run(experiment, run_name=tracking.run_name, tags=run_tags)
-    )
-    logger._run_id = run.info.run_id
-    logger._experiment_id = experiment
-    logger._initialized = True
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking.uri)  # as MLFlowLogger.experiment does, for mlflow.*
+    client = with_retry(lambda: logger.experiment)  # also sets mlflow's tracking URI
     logger.store_seconds += time.perf_counter() - start
     run_id = run.info.run_id
     _ACTIVE.append(logger)
