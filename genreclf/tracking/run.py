@@ -248,13 +248,13 @@ def tracked_run(tracking: DictConfig, tags: dict[str, str] | None = None) -> Ite
         yield logger
         return
 
+    from mlflow import MlflowClient
+
     pragmas = tracking.get("sqlite_pragmas") or {}
     if pragmas and sqlite_path(tracking.uri) is not None:
         tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in pragmas.items())))
     start = time.perf_counter()
     experiment = experiment_id(tracking.uri, tracking.experiment)
-    from mlflow import MlflowClient
-
     run_tags = _context_tags() | dict(tags or {})
     run = with_retry(
         lambda: MlflowClient(tracking.uri).create_run(
