@@ -48,6 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 PARTS = ("train", "valid", "test")
 
+#: The preset of both protocols (conf/preset/seed_dense.yaml), and each protocol's split.
+PRESET = "seed_dense"
+KFOLD = ["split=kfold"]
+FILES = ["split=files"]
+
 #: Candidate settings (Hydra overrides) on top of the ``+preset=`` preset.
 CANDIDATES: dict[str, list[str]] = {
     "dense256x2-d0.5-lr3e-4-wd0.01": [],
@@ -95,7 +100,7 @@ def run(experiment: str, overrides: list[str], workdir: Path) -> dict:
         f"hydra.runtime.output_dir={tempfile.mkdtemp(dir=workdir)}",
         f"data.path={SHARED / 'seed_features.csv'}",
     ]
-    if experiment.startswith("fault_filtered"):  # absolute list paths, whatever the cwd
+    if "split=files" in overrides:  # absolute list paths, whatever the cwd
         quiet += [f"split.{part}={lists / f'{part}_filtered.txt'}" for part in PARTS]
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(
@@ -157,9 +162,9 @@ def main() -> None:
         print(f"candidates: {', '.join(f'{n} {CANDIDATES[n]}' for n in names)}", flush=True)
         fold_acc, refit_acc, folds = [], [], []
         for fold in range(n_folds):
-            extra = [f"split.fold={fold}"]
-            best, result, val = choose("seed_dense_cv", extra, workdir, names)
-            refit = run("seed_dense_cv", [*CANDIDATES[best], *extra, *REFIT], workdir)
+            extra = [*KFOLD, f"split.fold={fold}"]
+            best, result, val = choose(PRESET, extra, workdir, names)
+            refit = run(PRESET, [*CANDIDATES[best], *extra, *REFIT], workdir)
             fold_acc.append(result["test_acc"])
             refit_acc.append(refit["refit_test_acc"])
             scores = "  ".join(f"{n}={v:.3f}" for n, v in val.items())
@@ -177,8 +182,8 @@ def main() -> None:
                 flush=True,
             )
 
-        best, result, val = choose("fault_filtered_dense", [], workdir, names)
-        refit = run("fault_filtered_dense", [*CANDIDATES[best], *REFIT], workdir)
+        best, result, val = choose(PRESET, FILES, workdir, names)
+        refit = run(PRESET, [*CANDIDATES[best], *FILES, *REFIT], workdir)
         scores = "  ".join(f"{n}={v:.3f}" for n, v in val.items())
         print(f"fault-filtered: validation accuracy {scores} -> chose {best}")
         print(f"fault-filtered test accuracy (validation-selected): {result['test_acc']:.3f}")

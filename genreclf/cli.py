@@ -14,11 +14,15 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str] | None:
-    """Options of a config group (``conf/<group>/*.yaml``), or ``None`` if it is no group."""
+    """Options of a config group (``conf/<group>/*.yaml``), or ``None`` if it is no group.
+
+    Files named ``_*.yaml`` are parts that options include (e.g. ``conf/sweep/_common.yaml``),
+    not options.
+    """
     folder = config_dir / group
     if not folder.is_dir():
         return None
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
 def unknown_group_choice(overrides: list[str], config_dir: Path = CONFIG_DIR) -> str | None:

@@ -13,6 +13,7 @@ from sklearn.preprocessing import LabelEncoder
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from genreclf.features.table import FeatureTable
+from genreclf.transforms import feature_rows, transform_rows
 
 
 class Split(Protocol):
@@ -74,15 +75,10 @@ class GenreDataModule(pl.LightningDataModule):
         return tuple(self.datasets["train"].tensors[0].shape[1:])
 
     def _rows(self, index: np.ndarray) -> pd.DataFrame:
-        x = self.table.X[index]
-        return pd.DataFrame(x.reshape(-1, x.shape[-1]), columns=self.table.columns)
+        return feature_rows(self.table.X[index], self.table.columns)
 
     def _transformed(self, index: np.ndarray) -> np.ndarray:
-        x = self.table.X[index]
-        if self.transform is None:
-            return x
-        out = np.asarray(self.transform.transform(self._rows(index)), dtype=np.float32)
-        return out.reshape(*x.shape[:-1], out.shape[-1])
+        return transform_rows(self.transform, self.table.X[index], self.table.columns)
 
     def setup(self, stage: str | None = None) -> None:
         """Split, fit the transform on training rows, and build the tensors (once)."""

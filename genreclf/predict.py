@@ -1,7 +1,8 @@
 """Name the genre of audio files: ``python -m genreclf.predict inputs=[...] [model_uri=...]``.
 
-Composes ``conf/predict.yaml``. The model (see :mod:`genreclf.tracking.model`) carries
-its feature set, fitted transform and label names, so only its reference is needed.
+Composes ``conf/predict.yaml``. The model package (see :mod:`genreclf.inference.package`)
+carries its feature set, fitted transform and label names, so only its reference is
+needed: :mod:`genreclf.tracking.models` fetches it, :mod:`genreclf.inference` loads it.
 Each file gets the top genres on screen and, with ``output=<file>.csv`` or ``.json``,
 every genre's probability in that file. A file that cannot be classified gets one line
 on stderr naming it and why; the others are still answered, and the exit status is 1.
@@ -13,6 +14,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
@@ -128,6 +130,35 @@ def _inputs(value) -> list[str]:
     return [str(value)]
 
 
+def load_genre_model(model_uri: str, tracking_uri: str, **options: Any) -> Any:
+    """Fetch a model from the store (:mod:`genreclf.tracking.models`) and load it as data.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``runs:/<id>/model``, ``models:/<name>/<version>``, ``models:/<name>@<alias>``,
+        ``best:<experiment>`` or a local model folder.
+    tracking_uri : str
+        The store to resolve it in.
+    **options
+        ``n_jobs``, ``max_windows``, ``trust_pickle`` of
+        :func:`genreclf.inference.load_model`.
+
+    Returns
+    -------
+    GenreModel
+    """
+    import tempfile
+
+    from genreclf.inference import load_model
+    from genreclf.tracking.models import fetch_model
+    from genreclf.tracking.run import open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        uri, folder = fetch_model(open_store(tracking_uri), model_uri, Path(tmp))
+        return load_model(folder, uri=uri, **options)
+
+
 def predict(cfg: DictConfig) -> int:
     """Classify ``cfg.inputs`` with ``cfg.model_uri``; print, write ``cfg.output``.
 
@@ -140,11 +171,10 @@ def predict(cfg: DictConfig) -> int:
     ------
     PredictError
         On bad options (no inputs, unknown output suffix).
-    ModelLoadError
-        If the model cannot be resolved or loaded.
+    ModelRefError, ModelLoadError
+        If the model cannot be resolved, fetched or loaded.
     """
     from genreclf.audio import AudioError
-    from genreclf.tracking.model import load_genre_model
 
     inputs = _inputs(cfg.inputs)
     if not inputs:
@@ -163,7 +193,11 @@ def predict(cfg: DictConfig) -> int:
     if max_windows is not None and int(max_windows) < 1:
         raise PredictError(f"max_windows={max_windows}: must be >= 1 (or null: every window)")
     model = load_genre_model(
-        str(cfg.model_uri), cfg.tracking.uri, n_jobs=int(cfg.n_jobs), max_windows=max_windows
+        str(cfg.model_uri),
+        str(cfg.tracking.uri),
+        n_jobs=int(cfg.n_jobs),
+        max_windows=max_windows,
+        trust_pickle=bool(cfg.get("trust_pickle", False)),
     )
     spec = model.spec
     print(
@@ -199,9 +233,10 @@ def _task(cfg: DictConfig) -> None:
 
 
 def _errors() -> tuple[type[BaseException], ...]:
-    from genreclf.tracking.model import ModelLoadError
+    from genreclf.inference import ModelLoadError
+    from genreclf.tracking.models import ModelRefError
 
-    return (PredictError, ModelLoadError)
+    return (PredictError, ModelLoadError, ModelRefError)
 
 
 main = hydra_app(_task, "predict", _errors())

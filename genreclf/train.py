@@ -65,6 +65,119 @@ def evaluate_selected(
     }
 
 
+def _png(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import io
+
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def log_run_artifacts(
+    store: Any, run_id: str, cfg: DictConfig, result: dict[str, Any], datamodule: Any, table: Any
+) -> None:
+    """Log the resolved config, classification report, confusion matrix, curves and manifest."""
+    from genreclf.reports.figures import confusion_matrix_figure, curves_figure
+    from genreclf.tracking import names
+    from genreclf.tracking.artifacts import log_run_files
+    from genreclf.tracking.history import epoch_curves
+
+    matrix = confusion_matrix_figure(result["y_true"], result["y_pred"], datamodule.class_names)
+    files = {
+        names.CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
+        names.REPORT_ARTIFACT: result["report"],
+        names.SKIPPED_ARTIFACT: table.skipped.to_csv(index=False),
+        names.CONFUSION_ARTIFACT: _png(matrix),
+        names.CURVES_ARTIFACT: _png(curves_figure(epoch_curves(store, run_id))),
+    }
+    log_run_files(store, run_id, files)
+
+
+def head_params(cfg: DictConfig) -> dict[str, Any]:
+    """The ``model`` group's parameters (without Hydra's ``_target_`` and ``_partial_``)."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    return {k: v for k, v in model.items() if not str(k).startswith("_")}
+
+
+def check_packaging(cfg: DictConfig, feature_set: Any, source: Any) -> None:
+    """Refuse, before any work, a run whose model could not be saved as a data package."""
+    from hydra.utils import get_class
+
+    from genreclf.features.sets import FEATURE_SETS
+    from genreclf.models.heads import HEADS
+    from genreclf.registry import RegistryError
+    from genreclf.tracking.models import check_registry_name
+    from genreclf.transforms import check_exportable
+
+    check_registry_name(
+        OmegaConf.select(cfg, "registry.name"), OmegaConf.select(cfg, "registry.alias")
+    )
+    if not cfg.tracking.log_model:
+        return
+    try:
+        HEADS.name_of(get_class(cfg.model._target_))
+        if not hasattr(source, "frame"):
+            FEATURE_SETS.name_of(type(feature_set))
+    except RegistryError as exc:
+        raise ConfigError(f"{exc} (or set tracking.log_model=false)") from exc
+    check_exportable(instantiate_transforms(cfg))
+
+
+def instantiate_transforms(cfg: DictConfig) -> Any:
+    """The run's unfitted transform (``transforms`` group), or ``None``."""
+    from hydra.utils import instantiate
+
+    return None if cfg.get("transforms") is None else instantiate(cfg.transforms)
+
+
+def log_genre_model(
+    writer: Any, cfg: DictConfig, module: Any, datamodule: Any, feature_set: Any, source: Any
+) -> str:
+    """Save the run's model package and log it as the run's ``model`` (see README)."""
+    import tempfile
+    from pathlib import Path
+
+    from genreclf.inference.package import flavor, save_model
+    from genreclf.inference.spec import model_spec
+    from genreclf.models.heads import HEADS
+    from genreclf.tracking.models import log_model
+
+    spec = model_spec(
+        feature_set=feature_set,
+        source=source,
+        columns=list(datamodule.table.columns),
+        class_names=datamodule.class_names,
+        input_shape=datamodule.input_shape,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = save_model(
+            Path(tmp) / "model",
+            head=module.head,
+            head_name=HEADS.name_of(type(module.head)),
+            head_params=head_params(cfg),
+            transform=datamodule.transform,
+            spec=spec,
+        )
+        uri = log_model(
+            writer.store,
+            writer.run_id,
+            folder,
+            flavor(),
+            registry_name=OmegaConf.select(cfg, "registry.name"),
+            registry_alias=OmegaConf.select(cfg, "registry.alias"),
+        )
+    if spec["features"] is None:
+        log.warning(
+            "the logged model cannot classify audio: %s; predict needs the table's recipe",
+            spec["recipe_note"],
+        )
+    return uri
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole path: features, datamodule, model, fit, test, MLflow.
 
@@ -83,34 +196,36 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from genreclf.datamodule import build_datamodule
     from genreclf.features.build import build_feature_table
     from genreclf.models.build import build_classifier
+    from genreclf.models.run_logger import RunLogger
     from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
     from genreclf.sweeps.selection import BestWeights, selected_checkpoint, selected_epoch
-    from genreclf.tracking import flatten_params
-    from genreclf.tracking.artifacts import log_run_artifacts
-    from genreclf.tracking.model import log_genre_model
+    from genreclf.tracking import names
     from genreclf.tracking.run import tracked_run
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     source = instantiate(cfg.data)
+    feature_set = instantiate(cfg.features)
+    check_packaging(cfg, feature_set, source)
     if getattr(source, "synthetic", False):
         log.warning("data=synthetic: procedurally generated toy audio, NOT real music")
     table = _cached_table(
         cfg,
-        lambda: build_feature_table(source, instantiate(cfg.features), instantiate(cfg.extraction)),
+        lambda: build_feature_table(source, feature_set, instantiate(cfg.extraction)),
     )
     datamodule = build_datamodule(cfg, table)
     module = build_classifier(cfg, datamodule)
 
-    tags = {"genreclf.synthetic_data": str(bool(getattr(source, "synthetic", False)))}
-    with tracked_run(cfg.tracking, tags) as logger:
-        client, run_id = logger.experiment, logger.run_id
-        logger.log_hyperparams(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
+    tags = {names.SYNTHETIC_TAG: str(bool(getattr(source, "synthetic", False)))}
+    with tracked_run(cfg.tracking, tags) as writer:
+        run_id = writer.run_id
+        writer.log_params(OmegaConf.to_container(cfg, resolve=True))
+        logger = RunLogger(writer)
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         budgets = epoch_budgets(cfg)
         if budgets:  # one fit to the largest budget answers them all
             selection = next(c for c in callbacks if isinstance(c, BestWeights))
             selection.milestones = tuple(budgets)
-            logger.flush_every_s = math.inf  # the job's own run gets its epochs only
+            writer.flush_every_s = math.inf  # the job's own run gets its epochs only
             trainer = instantiate(
                 cfg.trainer, logger=logger, callbacks=callbacks, max_epochs=budgets[-1]
             )
@@ -124,40 +239,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
         if budgets:
             result = log_budget_runs(
-                cfg, budgets, selection, trainer, module, logger, evaluate, tags
+                cfg, budgets, selection, trainer, module, writer, evaluate, tags
             )
         else:
             result = evaluate()
-            logger.log_metrics({"best_val_acc": result["val_acc"]})
-        report, y_true, y_pred = result["report"], result["y_true"], result["y_pred"]
+            writer.log_metrics({names.BEST_VAL_ACC: result["val_acc"]})
         if cfg.get("refit"):
             epochs = selected_epoch(trainer) + 1
             result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
-            logger.log_metrics({k: v for k, v in result.items() if k.startswith("refit_")})
-        logger.flush()  # artifacts and model read the run's metrics back
+            writer.log_metrics(
+                {k: v for k, v in result.items() if k.startswith(names.REFIT_PREFIX)}
+            )
+        writer.flush()  # artifacts read the run's metrics back
         if cfg.tracking.log_artifacts:
-            log_run_artifacts(
-                client,
-                run_id,
-                cfg,
-                report,
-                y_true,
-                y_pred,
-                datamodule.class_names,
-                table.skipped,
-            )
+            log_run_artifacts(writer.store, run_id, cfg, result, datamodule, table)
         if cfg.tracking.log_model:
-            model_uri = log_genre_model(
-                run_id,
-                module.head,
-                datamodule,
-                cfg.features,
-                source,
-                registry_name=OmegaConf.select(cfg, "registry.name"),
-                registry_alias=OmegaConf.select(cfg, "registry.alias"),
-            )
+            model_uri = log_genre_model(writer, cfg, module, datamodule, feature_set, source)
             print(f"Model: {model_uri}")
 
+    report, y_true = result["report"], result["y_true"]
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
     print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
     if "refit_test_acc" in result:
@@ -176,6 +276,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def _errors() -> tuple[type[BaseException], ...]:
+    from genreclf.registry import RegistryError
+    from genreclf.tracking.models import ModelRefError
+    from genreclf.transforms import TransformExportError
+
+    return (ConfigError, FileNotFoundError, ModelRefError, RegistryError, TransformExportError)
+
+
 def _task(cfg: DictConfig) -> float:
     """Hydra task: train, and return the selected model's validation accuracy (for sweepers)."""
     from genreclf.sweeps import is_multirun, sweep_job
@@ -185,7 +293,7 @@ def _task(cfg: DictConfig) -> float:
     return train(cfg)["val_acc"]
 
 
-main = hydra_app(_task, "config", (ConfigError, FileNotFoundError))
+main = hydra_app(_task, "config", _errors())
 """Entry point of ``python -m genreclf.train``."""
 
 

@@ -37,7 +37,7 @@ def compose_experiment(name: str, *overrides: str):
 
 
 def test_presets_exist():
-    assert {"seed_lstm", "seed_dense", "seed_dense_cv", "fault_filtered_dense"} <= set(EXPERIMENTS)
+    assert {"seed_lstm", "seed_dense", "seed_rnn_cv"} <= set(EXPERIMENTS)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -62,14 +62,13 @@ def test_seed_lstm_is_the_originals_setting():
     assert cfg.callbacks.early_stopping.patience == 10
 
 
-def test_presets_split_as_named():
-    targets = {
-        "seed_dense": "SeedSplit",
-        "seed_dense_cv": "KFoldSplit",
-        "fault_filtered_dense": "FileListSplit",
-    }
-    for name, split in targets.items():
-        assert compose_experiment(name).split._target_ == f"genreclf.split.{split}"
+def test_seed_dense_splits_as_asked():
+    """The preset's split=seed by default; a command-line split= replaces it, the rest stays."""
+    targets = {(): "SeedSplit", ("split=kfold",): "KFoldSplit", ("split=files",): "FileListSplit"}
+    for overrides, split in targets.items():
+        cfg = compose_experiment("seed_dense", *overrides)
+        assert cfg.split._target_ == f"genreclf.split.{split}"
+        assert (cfg.model.hidden_size, cfg.callbacks.early_stopping.patience) == (256, 20)
 
 
 def test_seed_split_test_support_is_the_original_reports(shared_data):

@@ -37,7 +37,9 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_option_composes_and_resolves(group, option, tmp_path):
-    cfg = compose_with([f"{group}={option}"])
+    # tracking=sweep names its experiment after sweep.name: compose it with a sweep.
+    extra = ["sweep=grid_smoke"] if (group, option) == ("tracking", "sweep") else []
+    cfg = compose_with([f"{group}={option}", *extra])
     with open_dict(cfg):  # fill mandatory values (e.g. data.root=???) with a real path
         for key in ("root", "path"):
             if key in cfg.data.keys() and OmegaConf.is_missing(cfg.data, key):

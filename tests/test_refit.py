@@ -21,7 +21,8 @@ def run_train(tmp_path, shared_data, *overrides: str) -> dict:
         cfg = compose(
             "config",
             overrides=[
-                "+preset=seed_dense_cv",
+                "+preset=seed_dense",
+                "split=kfold",
                 f"data.path={shared_data / 'seed_features.csv'}",
                 f"tracking.uri={uri}",
                 "tracking.log_model=false",

@@ -15,6 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
+from genreclf.registry import Registry
+
+#: Data sources by name (the ``conf/data/`` option names). ``synthetic`` is imported on
+#: first :meth:`~genreclf.registry.Registry.get` only (it needs scipy).
+DATA_SOURCES: Registry[object] = Registry("data source")
+DATA_SOURCES.register_lazy("synthetic", "genreclf.data.synthetic.dataset:SyntheticGTZAN")
 
 #: Sub-folders of a GTZAN root that hold the ``<genre>/`` folders, in the order tried.
 GTZAN_LAYOUTS: tuple[str, ...] = ("genres_original", "genres")
@@ -31,6 +37,7 @@ def _existing_dir(path: str | Path, option: str) -> Path:
     return path
 
 
+@DATA_SOURCES.register("gtzan")
 class GTZANSource:
     """The GTZAN collection, in either common folder layout.
 
@@ -79,6 +86,7 @@ class GTZANSource:
         return list_labelled_audio(self.genre_root)
 
 
+@DATA_SOURCES.register("folder")
 class FolderSource:
     """Any ``<root>/<label>/<file>`` tree of audio files; other files are ignored.
 
@@ -113,6 +121,7 @@ class FolderSource:
         return list_labelled_audio(_existing_dir(self.root, "data.root"), self.extensions)
 
 
+@DATA_SOURCES.register("table")
 class TableSource:
     """A precomputed feature table, CSV or Parquet (chosen by the file suffix).
 

@@ -24,6 +24,10 @@ from genreclf.audio import AudioError, load_audio
 from genreclf.data.tracks import Track
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
 from genreclf.features.table import FeatureTable
+from genreclf.registry import Registry
+
+#: Extractors by name (the ``conf/extraction/`` option names).
+EXTRACTORS: Registry[FeatureExtractor] = Registry("extraction")
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +140,7 @@ def save_manifest(skipped: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+@EXTRACTORS.register("default")
 class FeatureExtractor:
     """Turn tracks into a :class:`FeatureTable`, through a content-addressed cache.
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from genreclf.audio import AudioError
+from genreclf.registry import Registry, RegistryError
+
+#: Feature sets by name (the ``conf/features/`` option names, equal to each class's ``name``).
+FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")
 
 
 @dataclass
@@ -65,6 +70,7 @@ class FeatureSet(ABC):
         return np.ascontiguousarray(y[: n_seg * length].reshape(n_seg, length))
 
 
+@FEATURE_SETS.register("seed174")
 @dataclass
 class Seed174(FeatureSet):
     """The original project's 174 summary features (see :mod:`genreclf.features.seed174`).
@@ -93,6 +99,7 @@ class Seed174(FeatureSet):
 _SUMMARY_BLOCKS_SCALAR = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms")
 
 
+@FEATURE_SETS.register("summary")
 @dataclass
 class Summary(FeatureSet):
     """A richer summary set: mean and std over frames of common spectral descriptors.
@@ -186,6 +193,7 @@ class Summary(FeatureSet):
         return np.concatenate(parts).astype(np.float32)
 
 
+@FEATURE_SETS.register("logmel_segments")
 @dataclass
 class LogMelSegments(FeatureSet):
     """Log-mel spectrograms of fixed-length, non-overlapping segments.
@@ -232,6 +240,7 @@ class LogMelSegments(FeatureSet):
         return np.swapaxes(librosa.power_to_db(mel), 1, 2).astype(np.float32)
 
 
+@FEATURE_SETS.register("mfcc_segments")
 @dataclass
 class MfccSegments(FeatureSet):
     """MFCC sequences (optionally with deltas and delta-deltas) of fixed-length segments.
@@ -290,3 +299,50 @@ class MfccSegments(FeatureSet):
         if self.deltas:
             blocks += [librosa.feature.delta(mfcc, order=o, axis=-1) for o in (1, 2)]
         return np.swapaxes(np.concatenate(blocks, axis=1), 1, 2).astype(np.float32)
+
+
+def feature_set_spec(fs: FeatureSet) -> dict[str, Any]:
+    """A feature set as plain data: ``{"name": <registry name>, "params": <its fields>}``.
+
+    Parameters
+    ----------
+    fs : FeatureSet
+        A registered feature set.
+
+    Returns
+    -------
+    dict
+        JSON-able; :func:`build_feature_set` rebuilds an equal feature set from it.
+    """
+    return {"name": FEATURE_SETS.name_of(type(fs)), "params": dataclasses.asdict(fs)}
+
+
+def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
+    """Rebuild a feature set from :func:`feature_set_spec`'s plain data, with checked parameters.
+
+    Parameters
+    ----------
+    spec : Mapping
+        ``{"name": str, "params": Mapping}`` (``params`` may be left out: defaults).
+
+    Returns
+    -------
+    FeatureSet
+
+    Raises
+    ------
+    RegistryError
+        If ``spec`` is not such a mapping, the name is not registered or a parameter
+        is unknown or of the wrong type.
+    """
+    if not isinstance(spec, Mapping):
+        raise RegistryError(f"feature set spec must be a mapping, got {type(spec).__name__}")
+    extra = sorted(str(k) for k in spec if k not in ("name", "params"))
+    if extra:
+        raise RegistryError(f"feature set spec: unknown key(s): {', '.join(extra)}")
+    if not isinstance(spec.get("name"), str):
+        raise RegistryError("feature set spec: 'name' missing or not a str")
+    params = spec.get("params", {})
+    if not isinstance(params, Mapping):
+        raise RegistryError(f"feature set {spec['name']!r}: 'params' must be a mapping")
+    return FEATURE_SETS.build(spec["name"], params)

@@ -8,9 +8,16 @@ Every head takes ``input_shape`` (one example's shape without the batch axis:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+from genreclf.registry import Registry
+
+#: Heads by name (the ``conf/model/`` option names).
+HEADS: Registry[nn.Module] = Registry("head")
 
 
 def _check_knobs(hidden_size: int, num_layers: int, dropout: float) -> None:
@@ -22,6 +29,7 @@ def _check_knobs(hidden_size: int, num_layers: int, dropout: float) -> None:
         raise ValueError(f"model.dropout={dropout}: must be in [0, 1)")
 
 
+@HEADS.register("dense")
 class DenseHead(nn.Module):
     """Multi-layer perceptron; frame-level inputs are flattened.
 
@@ -63,6 +71,7 @@ class DenseHead(nn.Module):
         return self.net(x)
 
 
+@HEADS.register("cnn")
 class CNNHead(nn.Module):
     """1-D convolutional network.
 
@@ -120,6 +129,7 @@ class CNNHead(nn.Module):
         return self.classifier(self.features(nn.functional.pad(x, (0, self.pad))))
 
 
+@HEADS.register("rnn")
 class LSTMHead(nn.Module):
     """LSTM over a sequence; the last layer's final hidden state feeds the classifier.
 
@@ -159,3 +169,38 @@ class LSTMHead(nn.Module):
             x = nn.functional.pad(x, (0, self.pad)).reshape(len(x), -1, self.step_size)
         _, (h, _) = self.lstm(x)
         return self.classifier(self.dropout(h[-1]))
+
+
+def build_head(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    input_shape: Sequence[int],
+    num_classes: int,
+) -> nn.Module:
+    """Build the head registered as ``name`` from checked plain ``params``.
+
+    Parameters
+    ----------
+    name : str
+        ``dense``, ``cnn`` or ``rnn``.
+    params : Mapping
+        Its knobs (``hidden_size``, ...); ``_target_`` (of this head) and ``_partial_``
+        are accepted and dropped.
+    input_shape : sequence of int
+        One example's shape, ``(d,)`` or ``(frames, d)``.
+    num_classes : int
+        Number of output logits.
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    genreclf.registry.RegistryError
+        Unknown head, unknown parameter or a value of the wrong type.
+    """
+    return HEADS.build(
+        name, params, input_shape=tuple(int(n) for n in input_shape), num_classes=int(num_classes)
+    )

@@ -13,12 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from genreclf.reports import html
-from genreclf.reports.best_run import fetch_artifact
 from genreclf.reports.figures import curves_figure
 from genreclf.reports.plots import impact_figure, pca_figure
 from genreclf.reports.runs import (
-    REPORT_TAG,
-    SWEEP_ID_TAG,
     finished_runs,
     live_runs,
     load_runs,
@@ -35,16 +32,15 @@ from genreclf.reports.tables import (
     selection_table,
     top_runs,
 )
+from genreclf.tracking import names
 from genreclf.tracking.history import epoch_curves
-from genreclf.tracking.store import with_retry
+from genreclf.tracking.store import Store
 
 log = logging.getLogger(__name__)
 
 HTML_NAME = "report.html"
 CONFUSION_NAME = "best_confusion_matrix.png"
 REPORT_NAME = "best_classification_report.txt"
-#: Tag of sweep job runs holding the job's command-line overrides.
-OVERRIDES_TAG = "genreclf.job_overrides"
 
 
 @dataclass
@@ -160,14 +156,14 @@ def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[str]:
     return [html.table(selection), html.text(sentence)]
 
 
-def _pca_section(client, run_id: str, write: _Writer) -> list[str]:
+def _pca_section(store: Store, run_id: str, write: _Writer) -> list[str]:
     """PCA map of the best run's features, or a note saying why there is none."""
     from genreclf.reports.pca import features_from_config, pca_map, transform_from_config
     from genreclf.reports.runconfig import run_config
 
     config_path = write.report.output_dir / "best_config.yaml"
     try:
-        config = run_config(client, run_id, config_path)
+        config = run_config(store, run_id, config_path)
         table = features_from_config(config)
     except Exception as exc:  # any failure (data gone, bad config) skips just this figure
         message = f"No PCA map: the features of run {run_id} could not be rebuilt ({exc})."
@@ -189,7 +185,7 @@ def _pca_section(client, run_id: str, write: _Writer) -> list[str]:
     return [blurb, html.image(path, "PCA map of the features")]
 
 
-def _best_run_section(client, best: pd.Series, write: _Writer) -> list[str]:
+def _best_run_section(store: Store, best: pd.Series, write: _Writer) -> list[str]:
     """Curves, confusion matrix and per-genre report of the best run."""
     run_id = best["run_id"]
     blocks = [
@@ -198,24 +194,24 @@ def _best_run_section(client, best: pd.Series, write: _Writer) -> list[str]:
             f"validation accuracy {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}."
         )
     ]
-    curves = epoch_curves(client, run_id)
+    curves = epoch_curves(store, run_id)
     if curves.empty:
         blocks.append(html.text("No per-epoch metrics logged yet.", css_class="note"))
     else:
         fig = curves_figure(curves, f"Training curves of run {run_id}")
         blocks.append(html.image(write.figure(fig, "best_curves.png"), "training curves"))
     folder = write.report.output_dir
-    matrix = fetch_artifact(client, run_id, "confusion_matrix.png", folder / CONFUSION_NAME)
+    matrix = store.fetch_artifact(run_id, names.CONFUSION_ARTIFACT, folder / CONFUSION_NAME)
     if matrix is not None:
         blocks.append(html.image(write.add(matrix), "confusion matrix"))
-    text = fetch_artifact(client, run_id, "classification_report.txt", folder / REPORT_NAME)
+    text = store.fetch_artifact(run_id, names.REPORT_ARTIFACT, folder / REPORT_NAME)
     if text is not None:
         blocks.append(html.text(write.add(text).read_text(), "pre"))
     if matrix is None or text is None:
         missing = "No confusion matrix or per-genre report: the run has not logged them"
         if best["status"] == "FINISHED":
             missing += " (it ran with tracking.log_artifacts=false)"
-        overrides = best.get(f"tags.{OVERRIDES_TAG}")
+        overrides = best.get(f"tags.{names.OVERRIDES_TAG}")
         if isinstance(overrides, str) and overrides:
             missing += (
                 ". To get them, train its config again: python -m genreclf.train "
@@ -253,17 +249,10 @@ def _best_run_id(live: pd.DataFrame, done: pd.DataFrame, folds: pd.DataFrame | N
     return None if ranked.empty else ranked.iloc[0]["run_id"]
 
 
-def _start_report_run(client, experiment_id: str) -> str:
-    """A run tagged :data:`REPORT_TAG`, which later reports leave out."""
+def _start_report_run(store: Store, experiment_id: str) -> str:
+    """A run tagged :data:`genreclf.tracking.names.REPORT_TAG`, which later reports leave out."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    run = with_retry(
-        lambda: client.create_run(
-            experiment_id,
-            run_name=f"report {stamp}",
-            tags={REPORT_TAG: "true"},
-        )
-    )
-    return run.info.run_id
+    return store.create_run(experiment_id, f"report {stamp}", {names.REPORT_TAG: "true"})
 
 
 def make_report(
@@ -283,7 +272,7 @@ def make_report(
     uri : str
         MLflow tracking URI.
     experiment : str
-        Experiment whose runs are reported (runs tagged :data:`REPORT_TAG` excluded).
+        Experiment whose runs are reported (runs tagged :data:`names.REPORT_TAG` excluded).
     output_dir : str or Path
         Folder for the tables, figures and ``report.html``.
     top_k : int
@@ -306,35 +295,33 @@ def make_report(
     ValueError
         If the experiment does not exist or holds no runs.
     """
-    from mlflow import MlflowClient
-
-    runs = load_runs(uri, experiment, sweep_id)
+    store = Store(uri)
+    runs = load_runs(store, experiment, sweep_id)
     if runs.empty:
         which = f"sweep_id={sweep_id} of " if sweep_id else ""
         raise ValueError(f"{which}experiment={experiment}: no runs to report in {uri}")
-    client = MlflowClient(tracking_uri=uri)
     report = Report(Path(output_dir))
     write = _Writer(report)
     if log_to_mlflow:
         experiment_id = runs["experiment_id"].iloc[0]
-        report.report_run_id = _start_report_run(client, experiment_id)
+        report.report_run_id = _start_report_run(store, experiment_id)
     try:
-        sections = _write_sections(client, runs, write, top_k, ignore_params, pca)
+        sections = _write_sections(store, runs, write, top_k, ignore_params, pca)
         page = html.page(f"genreclf sweep report: {experiment}", sections)
         write.path(HTML_NAME).write_text(page, encoding="utf-8")
         if report.report_run_id is not None:
             for path in report.files:
-                with_retry(lambda p=path: client.log_artifact(report.report_run_id, str(p)))
-            with_retry(lambda: client.set_terminated(report.report_run_id, "FINISHED"))
+                store.log_artifact(report.report_run_id, path)
+            store.end_run(report.report_run_id, names.FINISHED)
     except BaseException:
         if report.report_run_id is not None:
-            with_retry(lambda: client.set_terminated(report.report_run_id, "FAILED"))
+            store.end_run(report.report_run_id, names.FAILED)
         raise
     return report
 
 
 def _write_sections(
-    client, runs: pd.DataFrame, write: _Writer, top_k: int, ignore: list[str], pca: bool
+    store: Store, runs: pd.DataFrame, write: _Writer, top_k: int, ignore: list[str], pca: bool
 ) -> list[tuple[str, list[str]]]:
     """Write the tables and figures; return the HTML sections, in page order."""
     report = write.report
@@ -368,9 +355,11 @@ def _write_sections(
             "show finished runs only."
         ),
     ]
-    sweeps = runs.get(f"tags.{SWEEP_ID_TAG}", pd.Series(dtype=object)).dropna().unique()
+    sweeps = runs.get(f"tags.{names.SWEEP_ID_TAG}", pd.Series(dtype=object)).dropna().unique()
     if len(sweeps):
-        overview.append(html.text(f"Sweeps (tag {SWEEP_ID_TAG}): {', '.join(sorted(sweeps))}."))
+        overview.append(
+            html.text(f"Sweeps (tag {names.SWEEP_ID_TAG}): {', '.join(sorted(sweeps))}.")
+        )
     sections = [
         ("Overview", overview),
         ("Validation-chosen best against best on test", _selection_blocks(selection, unit)),
@@ -388,10 +377,10 @@ def _write_sections(
     sections.append(("Hyperparameter impact", _impact_section(done, plotted, write)))
     if report.best_run_id is not None:
         best = runs.set_index("run_id", drop=False).loc[report.best_run_id]
-        blocks = _best_run_section(client, best, write)
+        blocks = _best_run_section(store, best, write)
         sections.append(("Best run (chosen on validation)", blocks))
         if pca:
-            blocks = _pca_section(client, best["run_id"], write)
+            blocks = _pca_section(store, best["run_id"], write)
             sections.append(("PCA map of the features", blocks))
     failed = runs[~runs.index.isin(live.index)]
     if not failed.empty:

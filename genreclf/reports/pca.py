@@ -1,42 +1,52 @@
-"""A 2-D PCA map of the features a run was trained on, rebuilt from its logged config."""
+"""A 2-D PCA map of the features a run was trained on, rebuilt from its logged config.
+
+The run's data source, feature set, extraction and transform are rebuilt by name from
+genreclf's registries, with checked parameters; nothing in the logged config is
+instantiated or imported.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from omegaconf import DictConfig
 
 from genreclf.features.table import FeatureTable
+from genreclf.transforms import feature_rows, transform_rows
 
 
-def features_from_config(config: DictConfig) -> FeatureTable:
-    """The feature table of a run, rebuilt from its resolved config.
+def features_from_config(config: Mapping[str, Any]) -> FeatureTable:
+    """The feature table of a run, rebuilt from its resolved config (plain data).
 
-    Instantiates the ``data``, ``features`` and ``extraction`` nodes as the run did;
-    audio features come from the extraction cache where the run left them.
+    The ``data``, ``features`` and ``extraction`` nodes are rebuilt through
+    ``DATA_SOURCES``, ``FEATURE_SETS`` and ``EXTRACTORS``; audio features come from the
+    extraction cache where the run left them.
 
     Raises
     ------
+    RegistryError
+        If a node names no registered class, or a parameter is not allowed.
     FileNotFoundError
         If the run's data is gone.
     """
-    from hydra.utils import instantiate
-
+    from genreclf.data.sources import DATA_SOURCES
     from genreclf.features.build import build_feature_table
+    from genreclf.features.extraction import EXTRACTORS
+    from genreclf.features.sets import FEATURE_SETS
 
     return build_feature_table(
-        instantiate(config.data), instantiate(config.features), instantiate(config.extraction)
+        DATA_SOURCES.build_config(config["data"]),
+        FEATURE_SETS.build_config(config["features"]),
+        EXTRACTORS.build_config(config["extraction"]),
     )
 
 
-def transform_from_config(config: DictConfig) -> Any:
+def transform_from_config(config: Mapping[str, Any]) -> Any:
     """The run's (unfitted) feature transform, or ``None`` if its config has none."""
-    from hydra.utils import instantiate
+    from genreclf.transforms import build_transform
 
-    transforms = config.get("transforms")
-    return None if transforms is None else instantiate(transforms)
+    return build_transform(config.get("transforms"))
 
 
 def pca_map(
@@ -64,10 +74,9 @@ def pca_map(
 
     X = table.X
     if transform is not None:
-        rows = pd.DataFrame(X.reshape(-1, X.shape[-1]), columns=table.columns)
-        out = np.asarray(clone(transform).fit_transform(rows), dtype=np.float64)
-        X = out.reshape(*X.shape[:-1], out.shape[-1])
-    X = X.reshape(len(table), -1)
+        fitted = clone(transform).fit(feature_rows(X, table.columns))
+        X = transform_rows(fitted, X, table.columns)
+    X = X.reshape(len(table), -1).astype(np.float64)
     keep = np.isfinite(X).all(axis=1)
     pipeline = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0))
     coords = pipeline.fit_transform(X[keep])

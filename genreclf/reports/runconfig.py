@@ -1,29 +1,35 @@
-"""The resolved config of a logged run: its ``config.yaml`` artifact, or rebuilt from params."""
+"""The resolved config of a logged run, as plain data: its ``config.yaml``, or its params.
+
+Nothing read here is instantiated: what a report rebuilds from it goes through
+genreclf's registries (see :mod:`genreclf.reports.pca`).
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+import yaml
 
-from genreclf.reports.best_run import fetch_artifact
+from genreclf.tracking import names
+from genreclf.tracking.store import Store
 
 
 def _value(text: str):
-    """A param string back as the Python value it was logged from, where it parses."""
+    """A param string back as the plain value it was logged from, where it parses."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return text
 
 
-def config_from_params(params: dict[str, str]) -> DictConfig:
+def config_from_params(params: dict[str, str]) -> dict[str, Any]:
     """Nest dotted params (``data.path``, ``model.hidden_size``) back into a config.
 
     Values are parsed as Python literals where they are one (``42``, ``None``,
     ``['a', 'b']``), else kept as text. Params cut short when logged (MLflow keeps
-    250 characters at most in some loggers) may not come back whole.
+    250 characters at most) may not come back whole.
     """
     nested: dict = {}
     for key in sorted(params):
@@ -35,18 +41,33 @@ def config_from_params(params: dict[str, str]) -> DictConfig:
                 break
         else:
             node[leaf] = _value(params[key])
-    return OmegaConf.create(nested)
+    return nested
 
 
-def run_config(client, run_id: str, dst: Path) -> DictConfig:
-    """The resolved config of a run, saved to ``dst``.
+def run_config(store: Store, run_id: str, dst: Path) -> dict[str, Any]:
+    """The resolved config of a run as plain data, also saved to ``dst``.
 
-    Its ``config.yaml`` artifact when it logged one (``tracking.log_artifacts``), else
-    rebuilt from its params with :func:`config_from_params`.
+    Its ``config.yaml`` artifact when it logged one (``tracking.log_artifacts``), read
+    as plain YAML; else rebuilt from its params with :func:`config_from_params`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the run logged neither.
+    ValueError
+        If its ``config.yaml`` is not a YAML mapping.
     """
-    if fetch_artifact(client, run_id, "config.yaml", dst) is None:
-        params = client.get_run(run_id).data.params
-        if not params:
-            raise FileNotFoundError(f"run {run_id} logged neither config.yaml nor params")
-        dst.write_text(OmegaConf.to_yaml(config_from_params(params)))
-    return OmegaConf.load(dst)
+    if store.fetch_artifact(run_id, names.CONFIG_ARTIFACT, dst) is not None:
+        try:
+            config = yaml.safe_load(dst.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ValueError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not YAML") from exc
+        if not isinstance(config, dict):
+            raise ValueError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not a mapping")
+        return config
+    params = store.get_run(run_id).data.params
+    if not params:
+        raise FileNotFoundError(f"run {run_id} logged neither config.yaml nor params")
+    config = config_from_params(params)
+    dst.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: Tag that marks a report run; reports leave such runs out of what they analyse.
-REPORT_TAG = "genreclf.report"
+from genreclf.tracking import names
+from genreclf.tracking.store import Store
 
-#: Tag of a sweep's runs: ``job`` for training jobs; other roles (``parent``) are left out.
-ROLE_TAG = "genreclf.sweep_role"
-
-#: Tag holding the sweep id of a sweep's job runs.
-SWEEP_ID_TAG = "genreclf.sweep_id"
-
-#: Params that differ between jobs without being hyperparameters.
-NOT_HYPERPARAMS: tuple[str, ...] = (
-    "trainer.default_root_dir",
-    "callbacks.model_checkpoint.dirpath",
-    "tracking.run_name",
-    "tracking.uri",
-    "tracking.experiment",
-    "model._target_",
-)
-
-#: Statuses whose runs are analysed; the others (FAILED, KILLED) are only counted.
-LIVE_STATUSES: tuple[str, ...] = ("FINISHED", "RUNNING", "SCHEDULED")
+#: Params that vary between runs of one model type without being a hyperparameter of
+#: it: the model's class is the ``model`` column.
+MODEL_PARAM = "model._target_"
 
 
 def model_type(target: object) -> str:
@@ -35,7 +20,7 @@ def model_type(target: object) -> str:
     return target.rsplit(".", 1)[-1]
 
 
-def load_runs(uri: str, experiment: str, sweep_id: str | None = None) -> pd.DataFrame:
+def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.DataFrame:
     """The training runs of ``experiment``, one row each.
 
     Report runs (tagged :data:`REPORT_TAG`) and a sweep's parent runs (tagged
@@ -43,8 +28,8 @@ def load_runs(uri: str, experiment: str, sweep_id: str | None = None) -> pd.Data
 
     Parameters
     ----------
-    uri : str
-        MLflow tracking URI.
+    store : Store
+        The MLflow store.
     experiment : str
         Experiment name.
     sweep_id : str, optional
@@ -64,15 +49,13 @@ def load_runs(uri: str, experiment: str, sweep_id: str | None = None) -> pd.Data
     ValueError
         If the experiment does not exist.
     """
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient()
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        names = ", ".join(sorted(e.name for e in client.search_experiments())) or "none"
-        raise ValueError(f"experiment={experiment}: no such experiment in {uri} (there: {names})")
-    runs = mlflow.search_runs([found.experiment_id], output_format="pandas")
+    experiment_id = store.experiment_id(experiment, create=False)
+    if experiment_id is None:
+        there = ", ".join(store.experiment_names()) or "none"
+        raise ValueError(
+            f"experiment={experiment}: no such experiment in {store.uri} (there: {there})"
+        )
+    runs = store.runs_frame(experiment_id)
     if runs.empty:
         return runs.assign(run_name=[], model=[], val_acc=[], test_acc=[], test_f1=[])
 
@@ -80,20 +63,21 @@ def load_runs(uri: str, experiment: str, sweep_id: str | None = None) -> pd.Data
         empty = pd.Series(None, index=runs.index, dtype=object)
         return runs.get(f"tags.{name}", empty).astype(object)
 
-    keep = tag(REPORT_TAG).fillna("").astype(str).str.lower() != "true"
-    keep &= tag(ROLE_TAG).fillna("job") == "job"
+    keep = tag(names.REPORT_TAG).fillna("").astype(str).str.lower() != "true"
+    keep &= tag(names.ROLE_TAG).fillna("job") == "job"
     if sweep_id is not None:
-        keep &= tag(SWEEP_ID_TAG) == sweep_id
+        keep &= tag(names.SWEEP_ID_TAG) == sweep_id
     runs = runs[keep].copy()
 
     def column(name: str) -> pd.Series:
         return runs.get(name, pd.Series(float("nan"), index=runs.index))
 
-    runs["run_name"] = tag("mlflow.runName").fillna("")
-    runs["model"] = column("params.model._target_").map(model_type)
-    runs["val_acc"] = column("metrics.best_val_acc").fillna(column("metrics.val_acc"))
-    runs["test_acc"] = column("metrics.test_acc")
-    runs["test_f1"] = column("metrics.test_f1")
+    runs["run_name"] = tag(names.RUN_NAME_TAG).fillna("")
+    runs["model"] = column(f"params.{MODEL_PARAM}").map(model_type)
+    best = column(f"metrics.{names.BEST_VAL_ACC}")
+    runs["val_acc"] = best.fillna(column(f"metrics.{names.VAL_ACC}"))
+    runs["test_acc"] = column(f"metrics.{names.TEST_ACC}")
+    runs["test_f1"] = column(f"metrics.{names.TEST_F1}")
     return runs.sort_values("start_time", kind="stable").reset_index(drop=True)
 
 
@@ -104,25 +88,26 @@ def status_counts(runs: pd.DataFrame) -> pd.Series:
 
 def live_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs that are finished or still going: failed and killed runs left out."""
-    return runs[runs["status"].isin(LIVE_STATUSES)]
+    return runs[runs["status"].isin(names.LIVE_STATUSES)]
 
 
 def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished runs with a validation accuracy: the ones plotted and compared."""
-    return runs[(runs["status"] == "FINISHED") & runs["val_acc"].notna()]
+    return runs[(runs["status"] == names.FINISHED) & runs["val_acc"].notna()]
 
 
 def swept_params(runs: pd.DataFrame, ignore: tuple[str, ...] | list[str] = ()) -> list[str]:
     """Params (without the ``params.`` prefix) that vary between runs of one model type.
 
     A param that only differs between model types (``model.hidden_size`` defaults of
-    two heads) or only exists for one of them is not swept. ``ignore`` and
-    :data:`NOT_HYPERPARAMS` are left out.
+    two heads) or only exists for one of them is not swept. ``ignore``, the model's
+    class and the keys that are no hyperparameters
+    (:data:`genreclf.tracking.names.NOT_HYPERPARAMS`) are left out.
     """
-    skip = set(NOT_HYPERPARAMS) | set(ignore)
-    names = [c.removeprefix("params.") for c in runs.columns if c.startswith("params.")]
+    skip = {MODEL_PARAM, *ignore}
+    params = [c.removeprefix("params.") for c in runs.columns if c.startswith("params.")]
     swept = []
-    for name in sorted(n for n in names if n not in skip):
+    for name in sorted(n for n in params if n not in skip and names.is_hyperparam(n)):
         distinct = runs.groupby("model")[f"params.{name}"].nunique(dropna=True)
         if (distinct > 1).any():
             swept.append(name)

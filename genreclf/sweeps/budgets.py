@@ -26,12 +26,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from genreclf.sweeps.hashing import config_hash
+from genreclf.sweeps.runs import SWEEP_ID_ENV, finished_run, sweep_tags
+from genreclf.tracking import names
+from genreclf.tracking.run import store_for
+from genreclf.tracking.store import flatten_params
+
 log = logging.getLogger("genreclf.sweeps")
 
-#: Tag of every run of a shared training: the id of the run whose job trained it.
-TRAINED_IN_TAG = "genreclf.epoch_budgets_run"
 #: Statuses of a sibling's run that mean it needs no run from this job.
-BUSY = ("FINISHED", "RUNNING")
+BUSY = (names.FINISHED, names.RUNNING)
 #: Key of the swept epoch budget.
 BUDGET_KEY = "trainer.max_epochs"
 
@@ -88,25 +92,22 @@ def wait_for_shared_fit(
     import os
     import time
 
-    from mlflow import MlflowClient
-
-    from genreclf.sweeps.hashing import HASH_TAG, config_hash
-    from genreclf.sweeps.job import SWEEP_ID_ENV, SWEEP_ID_TAG
-    from genreclf.tracking.run import experiment_id
-    from genreclf.tracking.store import with_retry
-
     sweep_id = os.environ.get(SWEEP_ID_ENV)
     if not sweep_id:
         return
     own = int(cfg.trainer.max_epochs)
     siblings = {config_hash(budget_config(cfg, b)) for b in budgets if b != own}
-    client = MlflowClient(tracking_uri=cfg.tracking.uri)
-    experiment = experiment_id(cfg.tracking.uri, cfg.tracking.experiment)
-    query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and attributes.status = 'RUNNING'"
+    store = store_for(cfg.tracking)
+    experiment = store.experiment_id(cfg.tracking.experiment)
     deadline = time.monotonic() + max_wait_s
     while time.monotonic() < deadline:
-        running = with_retry(lambda: client.search_runs([experiment], query, max_results=1000))
-        if not any(run.data.tags.get(HASH_TAG) in siblings for run in running):
+        running = store.find_runs(
+            experiment,
+            tags={names.SWEEP_ID_TAG: sweep_id},
+            statuses=(names.RUNNING,),
+            max_results=1000,
+        )
+        if not any(run.data.tags.get(names.HASH_TAG) in siblings for run in running):
             return
         time.sleep(poll_s)
     log.warning("waited %.0f s for a sibling's shared fit; fitting this job itself", max_wait_s)
@@ -121,16 +122,13 @@ def budget_config(cfg: DictConfig, budget: int) -> DictConfig:
 
 
 def _sibling_tags(tags: dict[str, str], budget: int, digest: str) -> dict[str, str]:
-    from genreclf.sweeps.hashing import HASH_TAG
-    from genreclf.sweeps.job import JOB_NUM_TAG
-
-    out = {k: v for k, v in tags.items() if k != JOB_NUM_TAG}
-    out[HASH_TAG] = digest
-    if "genreclf.job_overrides" in out:
-        out["genreclf.job_overrides"] = re.sub(
+    out = {k: v for k, v in tags.items() if k != names.JOB_NUM_TAG}
+    out[names.HASH_TAG] = digest
+    if names.OVERRIDES_TAG in out:
+        out[names.OVERRIDES_TAG] = re.sub(
             rf"(^| ){re.escape(BUDGET_KEY)}=\S+",
             rf"\g<1>{BUDGET_KEY}={budget}",
-            out["genreclf.job_overrides"],
+            out[names.OVERRIDES_TAG],
         )
     return out
 
@@ -141,7 +139,7 @@ def log_budget_runs(
     selection: Any,
     trainer: Any,
     module: Any,
-    logger: Any,
+    writer: Any,
     evaluate: Callable[[], dict[str, Any]],
     extra_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -157,11 +155,11 @@ def log_budget_runs(
         The fit's selection callback, with a snapshot at every budget the fit reached.
     trainer, module
         The fitted Lightning trainer and module.
-    logger : BatchedMLFlowLogger
-        The job's logger, holding every metric of the fit unwritten.
+    writer : RunWriter
+        The job's run, holding every metric of the fit unwritten.
     evaluate : callable
         Scores the module's current weights on validation and test (logging through
-        ``logger``) and returns ``val_acc``, ``test_acc``, ``test_f1`` and ``report``.
+        ``writer``) and returns ``val_acc``, ``test_acc``, ``test_f1`` and ``report``.
     extra_tags : dict, optional
         Tags of the job's run that the other budgets' runs carry too.
 
@@ -173,15 +171,10 @@ def log_budget_runs(
     """
     from mlflow.entities import Metric
 
-    from genreclf.sweeps.hashing import config_hash
-    from genreclf.sweeps.job import finished_run, sweep_tags
-    from genreclf.tracking.run import log_finished_run
-    from genreclf.tracking.store import flatten_params
-
     own = int(cfg.trainer.max_epochs)
     final = selection.snapshot_now(trainer)
-    fit_metrics = logger.take_metrics()
-    logger.log_tags({TRAINED_IN_TAG: logger.run_id})
+    fit_metrics = writer.take_metrics()
+    writer.log_tags({names.TRAINED_IN_TAG: writer.run_id})
     scored: dict[int, tuple[dict[str, Any], list]] = {}
     own_result: dict[str, Any] = {}
     own_metrics: list = []
@@ -195,10 +188,10 @@ def log_budget_runs(
         if id(snapshot) not in scored:
             module.load_state_dict(snapshot.state)
             result = evaluate()
-            logger.log_metrics({"best_val_acc": result["val_acc"]})
+            writer.log_metrics({names.BEST_VAL_ACC: result["val_acc"]})
             extra = [
                 Metric(m.key, m.value, m.timestamp, snapshot.global_step)
-                for m in logger.take_metrics()
+                for m in writer.take_metrics()
             ]
             scored[id(snapshot)] = (result, extra)
         result, extra = scored[id(snapshot)]
@@ -207,11 +200,13 @@ def log_budget_runs(
             own_result, own_metrics = result, metrics
             continue
         tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
-        tags[TRAINED_IN_TAG] = logger.run_id
+        tags[names.TRAINED_IN_TAG] = writer.run_id
         params = flatten_params(OmegaConf.to_container(sibling, resolve=True))
-        run_id = log_finished_run(logger, tags, params, metrics, cfg.tracking.run_name)
+        run_id = writer.store.log_finished_run(
+            writer.experiment_id, tags, params, metrics, cfg.tracking.run_name
+        )
         logged.append(run_id)
-        log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, logger.run_id)
-    logger.hold_metrics(own_metrics)
+        log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, writer.run_id)
+    writer.hold_metrics(own_metrics)
     module.load_state_dict(selection.snapshots.get(own, final).state)
     return own_result | {"budget_runs": logged}

@@ -18,36 +18,32 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from genreclf.sweeps.job import (
-    PARENT_RUN_ENV,
-    ROLE_TAG,
-    SWEEP_ID_ENV,
-    SWEEP_ID_TAG,
-    SWEEP_NAME_TAG,
-)
+from genreclf.sweeps.runs import PARENT_RUN_ENV, SWEEP_ID_ENV
+from genreclf.tracking import names
+from genreclf.tracking.store import Store
 
 log = logging.getLogger("genreclf.sweeps")
 
 #: Metric that sweeps maximize, logged by every training run.
-SCORE = "best_val_acc"
+SCORE = names.BEST_VAL_ACC
 
 
-def sweep_runs(client, experiment_id: str, sweep_id: str) -> list:
+def model_name(target: object) -> str:
+    """The ``model=`` choice of a run from its ``model._target_`` param (``dense``, ``cnn``)."""
+    from genreclf.models.heads import HEADS
+    from genreclf.registry import RegistryError
+
+    try:
+        return HEADS.name_of(str(target))
+    except RegistryError:
+        return str(target).rsplit(".", 1)[-1] or "unknown"
+
+
+def sweep_runs(store: Store, experiment_id: str, sweep_id: str) -> list:
     """Every job run of sweep ``sweep_id``."""
-    from genreclf.tracking.store import with_retry
-
-    query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and tags.`{ROLE_TAG}` = 'job'"
-    runs, token = [], None
-    while True:
-        page = with_retry(
-            lambda t=token: client.search_runs(
-                [experiment_id], query, max_results=5000, page_token=t
-            )
-        )
-        runs += list(page)
-        token = page.token
-        if not token:
-            return runs
+    return store.find_runs(
+        experiment_id, tags={names.SWEEP_ID_TAG: sweep_id, names.ROLE_TAG: "job"}
+    )
 
 
 class SweepTracking(Callback):
@@ -61,42 +57,37 @@ class SweepTracking(Callback):
     """
 
     def __init__(self) -> None:
-        self.client = None
+        self.store: Store | None = None
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self.sweep_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from mlflow import MlflowClient
-
-        from genreclf.tracking.store import ensure_experiment, with_retry
+        from genreclf.tracking.run import store_for
 
         tracking = config.tracking
         name = str((config.get("sweep") or {}).get("name") or config.hydra.job.name)
         self.sweep_id = f"{name}-{uuid.uuid4().hex[:12]}"
-        self.experiment_id = ensure_experiment(tracking.uri, tracking.experiment)
-        self.client = MlflowClient(tracking_uri=tracking.uri)
+        self.store = store_for(tracking)
+        self.experiment_id = self.store.experiment_id(tracking.experiment)
         overrides = " ".join(config.hydra.overrides.task)
-        run = with_retry(
-            lambda: self.client.create_run(
-                self.experiment_id,
-                run_name=f"sweep {self.sweep_id}",
-                tags={
-                    SWEEP_ID_TAG: self.sweep_id,
-                    SWEEP_NAME_TAG: name,
-                    ROLE_TAG: "parent",
-                    "genreclf.sweep_dir": str(config.hydra.sweep.dir),
-                    "genreclf.sweep_overrides": overrides[:5000],
-                    "genreclf.sweeper": str(config.hydra.sweeper.get("_target_", "")),
-                    "genreclf.launcher": str(config.hydra.launcher.get("_target_", "")),
-                },
-            )
+        self.parent_run_id = self.store.create_run(
+            self.experiment_id,
+            run_name=f"sweep {self.sweep_id}",
+            tags={
+                names.SWEEP_ID_TAG: self.sweep_id,
+                names.SWEEP_NAME_TAG: name,
+                names.ROLE_TAG: "parent",
+                names.SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
+                names.SWEEP_OVERRIDES_TAG: overrides[:5000],
+                names.SWEEPER_TAG: str(config.hydra.sweeper.get("_target_", "")),
+                names.LAUNCHER_TAG: str(config.hydra.launcher.get("_target_", "")),
+            },
         )
-        self.parent_run_id = run.info.run_id
         params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=True)
         if params:
-            self.client.log_text(
-                self.parent_run_id, OmegaConf.to_yaml(params), "sweeper_params.yaml"
+            self.store.log_text(
+                self.parent_run_id, OmegaConf.to_yaml(params), names.SWEEPER_PARAMS_ARTIFACT
             )
         env = {SWEEP_ID_ENV: self.sweep_id, PARENT_RUN_ENV: self.parent_run_id}
         with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
@@ -116,16 +107,13 @@ class SweepTracking(Callback):
             return
         run_id, self.parent_run_id = self.parent_run_id, None
         atexit.unregister(self._end_parent)
-        from genreclf.tracking.store import with_retry
-
-        if status == "KILLED":
+        if status == names.KILLED:
             # Parallel launchers may stop their workers without letting them end their
             # runs (joblib's loky kills its workers with SIGKILL on Ctrl-C).
-            for run in sweep_runs(self.client, self.experiment_id, self.sweep_id):
-                if run.info.status == "RUNNING":
-                    rid = run.info.run_id
-                    with_retry(lambda r=rid: self.client.set_terminated(r, "KILLED"))
-        with_retry(lambda: self.client.set_terminated(run_id, status))
+            for run in sweep_runs(self.store, self.experiment_id, self.sweep_id):
+                if run.info.status == names.RUNNING:
+                    self.store.end_run(run.info.run_id, names.KILLED)
+        self.store.end_run(run_id, status)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:
@@ -136,37 +124,32 @@ class SweepTracking(Callback):
             self._end_parent("FINISHED")
 
     def _summarize(self, config: DictConfig) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric
 
-        from genreclf.tracking.store import with_retry
-
-        runs = sweep_runs(self.client, self.experiment_id, self.sweep_id)
+        runs = sweep_runs(self.store, self.experiment_id, self.sweep_id)
         counts = {s: 0 for s in ("FINISHED", "FAILED", "KILLED", "RUNNING")}
         for run in runs:
             counts[run.info.status] = counts.get(run.info.status, 0) + 1
         metrics = [Metric(f"runs_{s.lower()}", n, 0, 0) for s, n in counts.items()]
-        tags, params = [], []
+        tags: dict[str, str] = {}
+        params: dict[str, str] = {}
         scored = [r for r in runs if r.info.status == "FINISHED" and SCORE in r.data.metrics]
         best = max(scored, key=lambda r: r.data.metrics[SCORE], default=None)
         swept = list((config.hydra.sweeper.get("params") or {}).keys())
         if best is not None:
             metrics.append(Metric(SCORE, best.data.metrics[SCORE], 0, 0))
-            if "test_acc" in best.data.metrics:
-                metrics.append(Metric("best_run_test_acc", best.data.metrics["test_acc"], 0, 0))
-            tags.append(RunTag("genreclf.best_run_id", best.info.run_id))
+            if names.TEST_ACC in best.data.metrics:
+                value = best.data.metrics[names.TEST_ACC]
+                metrics.append(Metric(names.BEST_RUN_TEST_ACC, value, 0, 0))
+            tags[names.BEST_RUN_TAG] = best.info.run_id
             values = best.data.params
-            params += [Param(f"best.{k}", values[k]) for k in swept if k in values]
+            params |= {f"best.{k}": values[k] for k in swept if k in values}
             if "model" in swept:
-                target = best.data.params.get("model._target_", "")
-                params.append(Param("best.model", target.rsplit(".", 1)[-1]))
-        with_retry(
-            lambda: self.client.log_batch(
-                self.parent_run_id, metrics=metrics, params=params, tags=tags
-            )
-        )
+                params["best.model"] = model_name(values.get("model._target_"))
+        self.store.log_batch(self.parent_run_id, params, metrics, tags)
         results = Path(str(config.hydra.sweep.dir)) / "optimization_results.yaml"
         if results.is_file():
-            with_retry(lambda: self.client.log_artifact(self.parent_run_id, str(results)))
+            self.store.log_artifact(self.parent_run_id, results)
         lines = [
             f"Sweep {self.sweep_id}: {len(runs)} new run(s) (finished configs are skipped): "
             + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
@@ -174,7 +157,7 @@ class SweepTracking(Callback):
         if best is not None:
             lines.append(
                 f"best {SCORE}={best.data.metrics[SCORE]:.4f} in run {best.info.run_id}: "
-                + ", ".join(p.key.removeprefix("best.") + "=" + p.value for p in params)
+                + ", ".join(k.removeprefix("best.") + "=" + v for k, v in params.items())
             )
         if counts["FAILED"]:
             lines.append(f"{counts['FAILED']} job(s) FAILED: see traceback.txt of those runs")

@@ -7,37 +7,13 @@ import json
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-#: Run tag holding :func:`config_hash`.
-HASH_TAG = "genreclf.config_hash"
+from genreclf.tracking.names import HASH_TAG, NOT_HYPERPARAMS, is_hyperparam
 
-#: Dotted keys left out of the hash: where things are written or tracked, how fast
-#: features are extracted, and the sweep's own bookkeeping. None of them changes what
-#: a run computes. A trailing ``*`` matches every key of a mapping.
-EXCLUDED_KEYS: tuple[str, ...] = (
-    "hydra",
-    "sweep",
-    "tracking",
-    "registry",
-    "paths",
-    "trainer.default_root_dir",
-    "trainer.enable_progress_bar",
-    "trainer.enable_model_summary",
-    "callbacks.*.dirpath",
-    "callbacks.*.filename",
-    "extraction.cache_dir",
-    "extraction.n_jobs",
-    "extraction.backend",
-    "extraction.batch_size",
-    "extraction.progress",
-)
+__all__ = ["HASH_TAG", "config_hash", "hashed_config"]
 
 
 def _excluded(path: list[str], excluded: tuple[str, ...]) -> bool:
-    for key in excluded:
-        parts = key.split(".")
-        if len(parts) == len(path) and all(p in ("*", q) for p, q in zip(parts, path, strict=True)):
-            return True
-    return False
+    return not is_hyperparam(".".join(path), excluded)
 
 
 def _resolved(node: DictConfig, path: list[str], excluded: tuple[str, ...]) -> dict:
@@ -59,7 +35,7 @@ def _resolved(node: DictConfig, path: list[str], excluded: tuple[str, ...]) -> d
     return out
 
 
-def hashed_config(cfg: DictConfig, excluded: tuple[str, ...] = EXCLUDED_KEYS) -> dict:
+def hashed_config(cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS) -> dict:
     """The resolved config as a plain dict, without the ``excluded`` keys.
 
     Excluded values are never resolved, so ``${hydra:...}`` in them needs no Hydra job.
@@ -67,7 +43,7 @@ def hashed_config(cfg: DictConfig, excluded: tuple[str, ...] = EXCLUDED_KEYS) ->
     return _resolved(cfg, [], excluded)
 
 
-def config_hash(cfg: DictConfig, excluded: tuple[str, ...] = EXCLUDED_KEYS) -> str:
+def config_hash(cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS) -> str:
     """SHA-256 (first 16 hex digits) of the resolved config without ``excluded`` keys.
 
     Two jobs that would compute the same thing get the same hash, whatever their output

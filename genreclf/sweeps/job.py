@@ -13,14 +13,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from genreclf.sweeps.hashing import HASH_TAG, config_hash
+from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
+from genreclf.sweeps.hashing import config_hash
+from genreclf.sweeps.runs import claim, finished_run, sweep_tags
+from genreclf.tracking import names
 
 log = logging.getLogger("genreclf.sweeps")
-
-#: Environment variables that :class:`genreclf.sweeps.callbacks.SweepTracking` sets in
-#: every job (through ``hydra.job.env_set``).
-SWEEP_ID_ENV = "GENRECLF_SWEEP_ID"
-PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
 
 #: File each job writes in its output folder: job number, model, status, run id, runs
 #: logged, seconds in all, seconds spent in the tracking store, and seconds waited for a
@@ -28,12 +26,6 @@ PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
 TIMING_FILE = "sweep_job.json"
 
 _JOBS_IN_PROCESS = 0
-
-#: Run tags of sweep jobs.
-SWEEP_ID_TAG = "genreclf.sweep_id"
-SWEEP_NAME_TAG = "genreclf.sweep_name"
-JOB_NUM_TAG = "genreclf.job_num"
-ROLE_TAG = "genreclf.sweep_role"
 
 #: Launchers whose jobs share the machine's cores with other jobs.
 PARALLEL_LAUNCHERS = ("joblib", "ray_launcher", "ray_aws", "submitit", "rq_launcher")
@@ -57,66 +49,6 @@ def job_threads(launcher: DictConfig | dict) -> int | None:
     if not any(name in target for name in PARALLEL_LAUNCHERS):
         return None
     return int(launcher.get("cpus_per_task") or 1)
-
-
-def finished_run(
-    tracking: DictConfig, digest: str, statuses: tuple[str, ...] = ("FINISHED",)
-) -> Any | None:
-    """A run of the experiment with config hash ``digest`` and a status in ``statuses``."""
-    from mlflow import MlflowClient
-
-    from genreclf.tracking.run import experiment_id
-    from genreclf.tracking.store import with_retry
-
-    client = MlflowClient(tracking_uri=tracking.uri)
-    experiment = experiment_id(tracking.uri, tracking.experiment)
-    query = f"tags.`{HASH_TAG}` = '{digest}'"
-    if len(statuses) == 1:  # the store filters; MLflow cannot test status against a list
-        query += f" and attributes.status = '{statuses[0]}'"
-    runs = with_retry(lambda: client.search_runs([experiment], query, max_results=100))
-    runs = [run for run in runs if run.info.status in statuses]
-    return runs[0] if runs else None
-
-
-def _claim(tracking: DictConfig, run: Any) -> None:
-    """Tag ``run`` with this job's number if another job of this sweep logged it for us.
-
-    Jobs that share epoch budgets (:mod:`genreclf.sweeps.budgets`) log their siblings'
-    runs; a sibling job that then finds its run adds its job number to it.
-    """
-    from hydra.core.hydra_config import HydraConfig
-    from mlflow import MlflowClient
-
-    from genreclf.tracking.store import with_retry
-
-    tags = run.data.tags
-    sweep_id = os.environ.get(SWEEP_ID_ENV)
-    if JOB_NUM_TAG in tags or not sweep_id or tags.get(SWEEP_ID_TAG) != sweep_id:
-        return
-    client = MlflowClient(tracking_uri=tracking.uri)
-    job_num = str(HydraConfig.get().job.num)
-    with_retry(lambda: client.set_tag(run.info.run_id, JOB_NUM_TAG, job_num))
-
-
-def sweep_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
-    """Tags of a sweep job's run: sweep id and name, job number, config hash, parent run."""
-    from hydra.core.hydra_config import HydraConfig
-
-    hydra = HydraConfig.get()
-    tags = {
-        HASH_TAG: digest,
-        JOB_NUM_TAG: str(hydra.job.num),
-        ROLE_TAG: "job",
-        "genreclf.job_overrides": " ".join(hydra.overrides.task)[:5000],
-    }
-    sweep = cfg.get("sweep") or {}
-    if sweep.get("name"):
-        tags[SWEEP_NAME_TAG] = str(sweep.name)
-    if os.environ.get(SWEEP_ID_ENV):
-        tags[SWEEP_ID_TAG] = os.environ[SWEEP_ID_ENV]
-    if os.environ.get(PARENT_RUN_ENV):
-        tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
-    return tags
 
 
 def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> float:
@@ -149,8 +81,6 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     digest = config_hash(cfg)
     sweep = cfg.get("sweep") or {}
     if sweep.get("resume", True):
-        from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
-
         budgets = epoch_budgets(cfg)
         if budgets:
             waited = time.perf_counter()
@@ -158,7 +88,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             timing["waited_seconds"] = time.perf_counter() - waited
         done = finished_run(cfg.tracking, digest)
         if done is not None:
-            _claim(cfg.tracking, done)
+            claim(cfg.tracking, done)
             log.info(
                 "job %s: config %s already FINISHED as run %s; skipped",
                 hydra.job.num,
@@ -170,7 +100,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             _write_timing(
                 timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
             )
-            return float(done.data.metrics.get("best_val_acc", math.nan))
+            return float(done.data.metrics.get(names.BEST_VAL_ACC, math.nan))
     lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
     threads = job_threads(hydra.launcher)
     if threads is not None:
@@ -181,27 +111,26 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
         logging.getLogger(name).setLevel(logging.WARNING)  # no per-job banners
 
     from genreclf.tracking.run import tracked_run
-    from genreclf.tracking.store import flatten_params
 
-    status, value, logger = "KILLED", math.nan, None
+    status, value, writer = names.KILLED, math.nan, None
     try:
-        with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as logger:
-            logger.log_hyperparams(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
+        with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as writer:
+            writer.log_params(OmegaConf.to_container(cfg, resolve=True))
             result = train(cfg)
             value = float(result["val_acc"])
             timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
-        status = "FINISHED"
+        status = names.FINISHED
     except Exception:
-        status = "FAILED"
+        status = names.FAILED
         log.exception("job %s failed; its run is FAILED, the sweep goes on", hydra.job.num)
     finally:
         _write_timing(
             timing
             | {
                 "status": status,
-                "run_id": None if logger is None else logger.run_id,
+                "run_id": None if writer is None else writer.run_id,
                 "seconds": time.perf_counter() - start,
-                "mlflow_seconds": lookup_seconds + getattr(logger, "store_seconds", 0.0),
+                "mlflow_seconds": lookup_seconds + getattr(writer, "store_seconds", 0.0),
             }
         )
     return value

@@ -1,5 +1,16 @@
-"""Tracking: MLflow stores, runs, and what each run logs (``conf/tracking/``)."""
+"""Tracking: MLflow and nothing else (``conf/tracking/``).
 
-from genreclf.tracking.store import ensure_experiment, flatten_params, with_retry
+- :mod:`~genreclf.tracking.names`: every tag, metric and artifact name;
+- :mod:`~genreclf.tracking.store`: :class:`Store`, the one MLflow client, with retries;
+- :mod:`~genreclf.tracking.run`: a training job's run, written in batches, always ended;
+- :mod:`~genreclf.tracking.models`: model folders logged, registered, found and fetched;
+- :mod:`~genreclf.tracking.history`, :mod:`~genreclf.tracking.artifacts`: curves read
+  back, files logged.
 
-__all__ = ["ensure_experiment", "flatten_params", "with_retry"]
+Nothing here imports torch, librosa or matplotlib, and nothing sets MLflow's global
+tracking URI.
+"""
+
+from genreclf.tracking.store import Store, flatten_params, with_retry
+
+__all__ = ["Store", "flatten_params", "with_retry"]

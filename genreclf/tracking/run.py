@@ -1,85 +1,91 @@
-"""The MLflow run of one training job: created, tagged, and always ended with a status.
+"""The MLflow run of one training job: created, tagged, written in batches, always ended.
 
-A run's metrics go through :class:`BatchedMLFlowLogger`, which can hold them in memory
-and write them in a few ``log_batch`` calls (``tracking.flush_every_s``), so that a
-sweep of thousands of short runs spends little time in the tracking store.
+:class:`RunWriter` holds a run's params, tags and metrics in memory and writes them in
+a few ``log_batch`` calls (``tracking.flush_every_s``), so that a sweep of thousands of
+short runs spends little time in the tracking store. :func:`tracked_run` opens the run
+and ends it FINISHED, FAILED or KILLED.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import re
 import time
 import traceback
-from argparse import Namespace
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from omegaconf import DictConfig
-from pytorch_lightning.loggers import MLFlowLogger
+from genreclf.tracking import names
+from genreclf.tracking.store import MAX_PARAM_LENGTH, Store, flatten_params
 
-from genreclf.tracking.store import ensure_experiment, flatten_params, sqlite_path, with_retry
-
-log = logging.getLogger(__name__)
-
-#: MLflow's limit on metrics per ``log_batch`` call.
-MAX_METRICS_PER_BATCH = 1000
-#: MLflow's limit on params per ``log_batch`` call.
-MAX_PARAMS_PER_BATCH = 100
-
-_ACTIVE: list[BatchedMLFlowLogger] = []
+_ACTIVE: list[RunWriter] = []
 
 
-class BatchedMLFlowLogger(MLFlowLogger):
-    """Lightning's ``MLFlowLogger`` for a run that :func:`tracked_run` owns.
+@functools.cache
+def open_store(uri: str, sqlite_pragmas: tuple[tuple[str, str], ...] = ()) -> Store:
+    """This process's :class:`Store` for ``uri`` (one client, experiment ids looked up once)."""
+    return Store(uri, dict(sqlite_pragmas))
 
-    Metrics are kept in memory and written with ``log_batch`` once they are
-    ``flush_every_s`` seconds old (``0`` writes every call at once; ``inf`` holds them
-    all until the run ends, even past the end of ``fit``), and always when the run
-    ends. One value per metric and step is kept (Lightning logs ``epoch`` twice per
-    epoch). Parameters already logged with the same value are not sent again.
-    ``finalize`` writes pending metrics (unless they are held for the run's end) but
-    does not end the run: :func:`tracked_run` ends it once, with its final status.
+
+def store_for(tracking: Mapping[str, Any]) -> Store:
+    """The store of a ``tracking`` config group (``uri``, optional ``sqlite_pragmas``)."""
+    pragmas = tracking.get("sqlite_pragmas") or {}
+    return open_store(
+        str(tracking["uri"]), tuple(sorted((str(k), str(v)) for k, v in pragmas.items()))
+    )
+
+
+class RunWriter:
+    """Params, tags and metrics of one open run, written in batches.
+
+    Metrics are kept in memory and written once they are ``flush_every_s`` seconds old
+    (``0`` writes every call at once; ``inf`` holds them all until the run ends), and
+    always when the run ends. One value per metric and step is kept. Params already
+    logged with the same value are not sent again.
 
     Parameters
     ----------
+    store : Store
+    run_id, experiment_id : str
     flush_every_s : float
-        Largest age of a held metric before the buffer is written.
-    **kwargs
-        Passed to ``MLFlowLogger``.
+        Largest age of a held item before the buffer is written.
     """
 
-    def __init__(self, flush_every_s: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, store: Store, run_id: str, experiment_id: str, flush_every_s: float = 0.0
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.experiment_id = experiment_id
         self.flush_every_s = float(flush_every_s)
         self._pending: dict[tuple[str, int], Any] = {}
         self._pending_params: dict[str, str] = {}
         self._pending_tags: dict[str, str] = {}
         self._oldest: float | None = None
         self._params: dict[str, str] = {}
-        #: Seconds spent in calls to the tracking store by this logger.
-        self.store_seconds = 0.0
+        self._store_start = store.seconds
 
-    def _timed(self, fn: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return with_retry(fn)
-        finally:
-            self.store_seconds += time.perf_counter() - start
+    @property
+    def store_seconds(self) -> float:
+        """Seconds this process spent in the store since the run was opened."""
+        return self.store.seconds - self._store_start
 
-    def log_hyperparams(self, params: Any) -> None:
-        """Log params (not already logged with the same value); held like metrics."""
-        params = vars(params) if isinstance(params, Namespace) else dict(params or {})
-        flat = flatten_params(params) if params else {}
-        new = {k: str(v)[:250] for k, v in flat.items() if self._params.get(k) != str(v)[:250]}
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params (nested mappings are flattened to dotted keys); held like metrics."""
+        flat = flatten_params(params)
+        new = {
+            k: str(v)[:MAX_PARAM_LENGTH]
+            for k, v in flat.items()
+            if self._params.get(k) != str(v)[:MAX_PARAM_LENGTH]
+        }
         self._params.update(new)
         self._pending_params.update(new)
         self._maybe_flush()
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log numeric metrics at ``step``; held like params."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -106,7 +112,13 @@ class BatchedMLFlowLogger(MLFlowLogger):
         params, tags, metrics = self._pending_params, self._pending_tags, self._pending
         self._pending_params, self._pending_tags, self._pending = {}, {}, {}
         self._oldest = None
-        write_batches(self, self.run_id, params, list(metrics.values()), tags)
+        if params or tags or metrics:
+            self.store.log_batch(self.run_id, params, list(metrics.values()), tags)
+
+    def stage_done(self) -> None:
+        """End of a training stage: write held items, unless they are held for the run's end."""
+        if math.isfinite(self.flush_every_s):
+            self.flush()
 
     def take_metrics(self) -> list:
         """Hand over the held metrics (as MLflow ``Metric`` records) unwritten; hold none."""
@@ -119,171 +131,65 @@ class BatchedMLFlowLogger(MLFlowLogger):
         for metric in metrics:
             self._pending[(metric.key, metric.step)] = metric
 
-    def finalize(self, status: str = "success") -> None:
-        """Lightning's end of a stage: write held metrics, unless held for the run's end."""
-        if math.isfinite(self.flush_every_s):
-            self.flush()
-
     def end(self, status: str) -> None:
-        """Write held metrics and end the run with ``status`` (FINISHED, FAILED, KILLED)."""
+        """Write held items and end the run with ``status`` (FINISHED, FAILED, KILLED)."""
         try:
             self.flush()
         finally:
-            self._timed(lambda: self.experiment.set_terminated(self.run_id, status))
+            self.store.end_run(self.run_id, status)
 
 
-def write_batches(
-    logger: BatchedMLFlowLogger,
-    run_id: str,
-    params: Mapping[str, Any],
-    metrics: list,
-    tags: Mapping[str, str] | None = None,
-) -> None:
-    """Write params, MLflow ``Metric`` records and tags to a run in few ``log_batch`` calls.
-
-    Each call holds at most 100 params and 1000 items in all (MLflow's limits); the
-    calls are counted in ``logger.store_seconds`` and retried on a busy SQLite store.
-    """
-    from mlflow.entities import Param, RunTag
-
-    client = logger.experiment
-    left_params = [Param(k, str(v)[:250]) for k, v in params.items()]
-    left_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-    left_metrics = list(metrics)
-    while left_params or left_metrics or left_tags:
-        p, left_params = left_params[:MAX_PARAMS_PER_BATCH], left_params[MAX_PARAMS_PER_BATCH:]
-        t, left_tags = left_tags[:MAX_PARAMS_PER_BATCH], left_tags[MAX_PARAMS_PER_BATCH:]
-        room = MAX_METRICS_PER_BATCH - len(p) - len(t)
-        m, left_metrics = left_metrics[:room], left_metrics[room:]
-        logger._timed(lambda p=p, m=m, t=t: client.log_batch(run_id, metrics=m, params=p, tags=t))
-
-
-def log_finished_run(
-    logger: BatchedMLFlowLogger,
-    tags: Mapping[str, str],
-    params: Mapping[str, Any],
-    metrics: list,
-    run_name: str | None = None,
-) -> str:
-    """Write a whole FINISHED run into ``logger``'s experiment; return its id.
-
-    For a result computed inside another run (see :mod:`genreclf.sweeps.budgets`): one
-    ``create_run``, ``log_batch`` calls for the params and the MLflow ``Metric``
-    records, and ``set_terminated``, all counted in ``logger.store_seconds``.
-    """
-    client = logger.experiment
-    run_tags = _context_tags() | dict(tags)
-    run = logger._timed(
-        lambda: client.create_run(logger.experiment_id, run_name=run_name, tags=run_tags)
-    )
-    run_id = run.info.run_id
-    write_batches(logger, run_id, params, metrics)
-    logger._timed(lambda: client.set_terminated(run_id, "FINISHED"))
-    return run_id
-
-
-@functools.cache
-def _context_tags() -> dict[str, str]:
-    """MLflow's context tags (user, source), resolved once per process."""
-    from mlflow.tracking.context.registry import resolve_tags
-
-    return dict(resolve_tags({}))
-
-
-@functools.cache
-def experiment_id(uri: str, name: str) -> str:
-    """The experiment's id, looked up (or created) once per process."""
-    return ensure_experiment(uri, name)
-
-
-@functools.cache
-def tune_sqlite(pragmas: tuple[tuple[str, str], ...]) -> None:
-    """Run ``PRAGMA key=value`` on every new SQLite connection of this process.
-
-    For instance ``journal_mode=WAL`` and ``synchronous=NORMAL``: commits then skip the
-    disk flush and readers do not block the writer. Only for a database on a local disk
-    (WAL does not work over network file systems).
-    """
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    @event.listens_for(Engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        if type(dbapi_connection).__module__.startswith("sqlite3"):
-            cursor = dbapi_connection.cursor()
-            for key, value in pragmas:
-                cursor.execute(f"PRAGMA {key}={value}")
-            cursor.close()
-
-
-def active_logger() -> BatchedMLFlowLogger | None:
-    """The logger of the run that :func:`tracked_run` holds open in this process, if any."""
+def active_writer() -> RunWriter | None:
+    """The writer of the run that :func:`tracked_run` holds open in this process, if any."""
     return _ACTIVE[-1] if _ACTIVE else None
 
 
 @contextmanager
-def tracked_run(tracking: DictConfig, tags: dict[str, str] | None = None) -> Iterator:
-    """Open an MLflow run for a training job and yield its Lightning logger.
+def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> Iterator:
+    """Open an MLflow run for a training job and yield its :class:`RunWriter`.
 
     The run ends FINISHED when the block completes, KILLED on Ctrl-C (or exit), and FAILED
     on any other exception, with the traceback logged as ``traceback.txt``. No
     run is left RUNNING.
 
     Nested calls in one process share the outer run: the inner block adds its ``tags``
-    and yields the same logger, and the outer block ends the run. A sweep job opens the
+    and yields the same writer, and the outer block ends the run. A sweep job opens the
     run first, so that a failure anywhere in training still ends as that job's run.
 
     Parameters
     ----------
-    tracking : DictConfig
+    tracking : mapping
         The ``tracking`` config group: ``uri``, ``experiment``, ``run_name``, and
-        optionally ``flush_every_s`` (seconds metrics may be held before they are
+        optionally ``flush_every_s`` (seconds items may be held before they are
         written; default 0) and ``sqlite_pragmas`` (mapping applied to SQLite stores).
-    tags : dict, optional
+    tags : mapping, optional
         Extra run tags.
     """
     if _ACTIVE:
-        logger = _ACTIVE[-1]
-        logger.log_tags(dict(tags or {}))
-        yield logger
+        writer = _ACTIVE[-1]
+        writer.log_tags(dict(tags or {}))
+        yield writer
         return
 
-    from mlflow import MlflowClient
-
-    pragmas = tracking.get("sqlite_pragmas") or {}
-    if pragmas and sqlite_path(tracking.uri) is not None:
-        tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in pragmas.items())))
-    start = time.perf_counter()
-    experiment = experiment_id(tracking.uri, tracking.experiment)
-    run_tags = _context_tags() | dict(tags or {})
-    run = with_retry(
-        lambda: MlflowClient(tracking.uri).create_run(
-            experiment, run_name=tracking.run_name, tags=run_tags
-        )
-    )
-    # A logger for an existing run: Lightning looks the run up once, on first use.
-    logger = BatchedMLFlowLogger(
-        flush_every_s=tracking.get("flush_every_s", 0.0),
-        experiment_name=tracking.experiment,
-        tracking_uri=tracking.uri,
-        run_id=run.info.run_id,
-    )
-    client = with_retry(lambda: logger.experiment)  # also sets mlflow's tracking URI
-    logger.store_seconds += time.perf_counter() - start
-    run_id = run.info.run_id
-    _ACTIVE.append(logger)
+    store = store_for(tracking)
+    start = store.seconds
+    experiment = store.experiment_id(str(tracking["experiment"]))
+    run_id = store.create_run(experiment, tracking.get("run_name"), dict(tags or {}))
+    writer = RunWriter(store, run_id, experiment, tracking.get("flush_every_s", 0.0) or 0.0)
+    writer._store_start = start
+    _ACTIVE.append(writer)
     try:
-        yield logger
+        yield writer
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
-        logger.end("KILLED")
+        writer.end(names.KILLED)
         raise
     except BaseException:
         try:
-            logger._timed(lambda: client.log_text(run_id, traceback.format_exc(), "traceback.txt"))
+            store.log_text(run_id, traceback.format_exc(), names.TRACEBACK_ARTIFACT)
         finally:
-            logger.end("FAILED")
+            writer.end(names.FAILED)
         raise
     else:
-        logger.end("FINISHED")
+        writer.end(names.FINISHED)
     finally:
-        _ACTIVE.remove(logger)
+        _ACTIVE.remove(writer)

@@ -1,24 +1,42 @@
-"""MLflow stores: experiments, SQLite artifact locations, retries on a busy database."""
+"""The MLflow store of a tracking URI: one client, with retries, and what genreclf asks of it.
+
+:class:`Store` is the only place that builds an ``MlflowClient``. It never sets MLflow's
+global tracking URI, so two stores (a local SQLite file and a server) can be used in
+one process.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy.engine import make_url
+
+from genreclf.tracking import names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: MLflow's limit on metrics per ``log_batch`` call.
+MAX_METRICS_PER_BATCH = 1000
+#: MLflow's limit on params (and tags) per ``log_batch`` call.
+MAX_PARAMS_PER_BATCH = 100
+#: MLflow keeps at most this many characters of a param value.
+MAX_PARAM_LENGTH = 250
 
 
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI, else ``None``."""
     if not uri.startswith("sqlite:"):
         return None
+    from sqlalchemy.engine import make_url
+
     return Path(make_url(uri).database or "")
 
 
@@ -45,36 +63,356 @@ def with_retry(fn: Callable[[], T], attempts: int = 20, delay: float = 0.2) -> T
     raise AssertionError("unreachable")
 
 
-def ensure_experiment(uri: str, name: str) -> str:
-    """Return the id of experiment ``name`` in the store at ``uri``, creating it once.
-
-    A SQLite store's folder is created if needed, and its artifacts are kept beside
-    the database. Safe to call from several processes at once.
-    """
-    from mlflow import MlflowClient
-
-    db = sqlite_path(uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri)
-
-    def get_or_create() -> str:
-        found = client.get_experiment_by_name(name)
-        if found is not None:
-            if found.lifecycle_stage == "deleted":
-                client.restore_experiment(found.experiment_id)
-            return found.experiment_id
-        try:
-            return client.create_experiment(name, default_artifact_location(uri, name))
-        except Exception:
-            found = client.get_experiment_by_name(name)  # created meanwhile by another job
-            if found is None:
-                raise
-            return found.experiment_id
-
-    return with_retry(get_or_create)
-
-
-def flatten_params(config: dict[str, Any]) -> dict[str, Any]:
+def flatten_params(config: Mapping[str, Any]) -> dict[str, Any]:
     """Flatten a nested config into dotted MLflow params (``model.hidden_size``)."""
-    return pd.json_normalize(config, sep=".").iloc[0].to_dict()
+    if not config:
+        return {}
+    return pd.json_normalize(dict(config), sep=".").iloc[0].to_dict()
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (MLflow's are often long)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@functools.cache
+def tune_sqlite(pragmas: tuple[tuple[str, str], ...]) -> None:
+    """Run ``PRAGMA key=value`` on every new SQLite connection of this process.
+
+    For instance ``journal_mode=WAL`` and ``synchronous=NORMAL``: commits then skip the
+    disk flush and readers do not block the writer. Only for a database on a local disk
+    (WAL does not work over network file systems).
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            cursor = dbapi_connection.cursor()
+            for key, value in pragmas:
+                cursor.execute(f"PRAGMA {key}={value}")
+            cursor.close()
+
+
+@functools.cache
+def context_tags() -> dict[str, str]:
+    """MLflow's context tags (user, source), resolved once per process."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return dict(resolve_tags({}))
+
+
+class Store:
+    """One MLflow tracking store: experiments, runs, batched logging, artifacts, registry.
+
+    Every call goes through :func:`with_retry` and is timed in :attr:`seconds`.
+
+    Parameters
+    ----------
+    uri : str
+        Tracking URI (``sqlite:///mlruns/mlflow.db``, ``http://host:5000``, ...); it is
+        the registry URI too.
+    sqlite_pragmas : mapping, optional
+        ``PRAGMA`` settings for every connection to a SQLite store (see :func:`tune_sqlite`).
+    """
+
+    def __init__(self, uri: str, sqlite_pragmas: Mapping[str, Any] | None = None) -> None:
+        self.uri = str(uri)
+        if sqlite_pragmas and sqlite_path(self.uri) is not None:
+            tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in sqlite_pragmas.items())))
+        self._client = None
+        self._experiments: dict[str, str] = {}
+        #: Seconds spent in calls to the store.
+        self.seconds = 0.0
+
+    @property
+    def client(self):
+        """The store's ``MlflowClient`` (built on first use)."""
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            db = sqlite_path(self.uri)
+            if db is not None:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        return self._client
+
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """``fn(client)``, retried on a busy SQLite store and timed."""
+        start = time.perf_counter()
+        try:
+            return with_retry(lambda: fn(self.client))
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    # ------------------------------------------------------------------ experiments
+    def experiment_id(self, name: str, create: bool = True) -> str | None:
+        """The id of experiment ``name``, created once if ``create`` (else ``None`` if absent).
+
+        A deleted experiment is restored. Safe to call from several processes at once.
+        """
+        if name in self._experiments:
+            return self._experiments[name]
+
+        def get_or_create(client) -> str | None:
+            found = client.get_experiment_by_name(name)
+            if found is not None:
+                if found.lifecycle_stage == "deleted" and create:
+                    client.restore_experiment(found.experiment_id)
+                return found.experiment_id
+            if not create:
+                return None
+            try:
+                return client.create_experiment(name, default_artifact_location(self.uri, name))
+            except Exception:
+                found = client.get_experiment_by_name(name)  # created meanwhile by another job
+                if found is None:
+                    raise
+                return found.experiment_id
+
+        found = self.call(get_or_create)
+        if found is not None:
+            self._experiments[name] = found
+        return found
+
+    def experiment_names(self) -> list[str]:
+        """Names of the store's experiments."""
+        return sorted(e.name for e in self.call(lambda c: c.search_experiments()))
+
+    # ------------------------------------------------------------------------- runs
+    def find_runs(
+        self,
+        experiment_id: str,
+        tags: Mapping[str, str] | None = None,
+        statuses: Iterable[str] | None = None,
+        order_by: list[str] | None = None,
+        max_results: int | None = None,
+    ) -> list:
+        """Runs of an experiment whose tags equal ``tags`` and whose status is in ``statuses``.
+
+        Every page is read unless ``max_results`` caps the count.
+        """
+        statuses = tuple(statuses or ())
+        terms = [f"tags.`{key}` = '{value}'" for key, value in (tags or {}).items()]
+        if len(statuses) == 1:  # the store filters; MLflow cannot test status against a list
+            terms.append(f"attributes.status = '{statuses[0]}'")
+        query = " and ".join(terms)
+        runs: list = []
+        token = None
+        page_size = min(max_results or 5000, 5000)
+        while True:
+            page = self.call(
+                lambda c, t=token: c.search_runs(
+                    [experiment_id],
+                    query,
+                    order_by=order_by,
+                    max_results=page_size,
+                    page_token=t,
+                )
+            )
+            runs += list(page)
+            token = page.token
+            if not token or (max_results and len(runs) >= max_results):
+                break
+        if statuses:
+            runs = [run for run in runs if run.info.status in statuses]
+        return runs[:max_results] if max_results else runs
+
+    def runs_frame(self, experiment_id: str) -> pd.DataFrame:
+        """Every run of an experiment, one row each, with ``mlflow.search_runs``' columns.
+
+        ``run_id``, ``experiment_id``, ``status``, ``start_time``, ``end_time``,
+        ``artifact_uri``, ``params.*``, ``metrics.*`` and ``tags.*``.
+        """
+        rows = []
+        for run in self.find_runs(experiment_id):
+            info, data = run.info, run.data
+            row: dict[str, Any] = {
+                "run_id": info.run_id,
+                "experiment_id": info.experiment_id,
+                "status": info.status,
+                "artifact_uri": info.artifact_uri,
+                "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
+                "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True)
+                if info.end_time
+                else pd.NaT,
+            }
+            row |= {f"metrics.{k}": v for k, v in data.metrics.items()}
+            row |= {f"params.{k}": v for k, v in data.params.items()}
+            row |= {f"tags.{k}": v for k, v in data.tags.items()}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def get_run(self, run_id: str):
+        """The run ``run_id``."""
+        return self.call(lambda c: c.get_run(run_id))
+
+    def create_run(
+        self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] = ()
+    ) -> str:
+        """A new RUNNING run with MLflow's context tags and ``tags``; its id."""
+        run_tags = context_tags() | {k: str(v) for k, v in dict(tags).items()}
+        run = self.call(lambda c: c.create_run(experiment_id, run_name=run_name, tags=run_tags))
+        return run.info.run_id
+
+    def end_run(self, run_id: str, status: str) -> None:
+        """End a run with ``status`` (FINISHED, FAILED, KILLED)."""
+        self.call(lambda c: c.set_terminated(run_id, status))
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        """Set one tag of a run."""
+        self.call(lambda c: c.set_tag(run_id, key, str(value)))
+
+    def log_batch(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Iterable[Any] = (),
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write params, MLflow ``Metric`` records and tags in as few ``log_batch`` calls as fit.
+
+        Each call holds at most 100 params, 100 tags and 1000 items in all (MLflow's
+        limits). Param values are cut to 250 characters.
+        """
+        from mlflow.entities import Param, RunTag
+
+        left_params = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in (params or {}).items()]
+        left_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        left_metrics = list(metrics)
+        while left_params or left_metrics or left_tags:
+            p, left_params = left_params[:MAX_PARAMS_PER_BATCH], left_params[MAX_PARAMS_PER_BATCH:]
+            t, left_tags = left_tags[:MAX_PARAMS_PER_BATCH], left_tags[MAX_PARAMS_PER_BATCH:]
+            room = MAX_METRICS_PER_BATCH - len(p) - len(t)
+            m, left_metrics = left_metrics[:room], left_metrics[room:]
+            self.call(lambda c, p=p, m=m, t=t: c.log_batch(run_id, metrics=m, params=p, tags=t))
+
+    def log_finished_run(
+        self,
+        experiment_id: str,
+        tags: Mapping[str, str],
+        params: Mapping[str, Any],
+        metrics: list,
+        run_name: str | None = None,
+    ) -> str:
+        """Write a whole FINISHED run (params, ``Metric`` records, tags); return its id."""
+        run_id = self.create_run(experiment_id, run_name, tags)
+        self.log_batch(run_id, params, metrics)
+        self.end_run(run_id, names.FINISHED)
+        return run_id
+
+    def metric_history(self, run_id: str, keys: Iterable[str]) -> pd.DataFrame:
+        """Per-step values of ``keys`` for one run: one row per step, one column per key."""
+        series = {
+            key: pd.Series(
+                {
+                    m.step: m.value
+                    for m in self.call(lambda c, k=key: c.get_metric_history(run_id, k))
+                }
+            )
+            for key in keys
+        }
+        frame = pd.DataFrame(series).sort_index()
+        frame.index.name = "step"
+        return frame
+
+    # -------------------------------------------------------------------- artifacts
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        """Log ``text`` as the artifact file ``name``."""
+        self.call(lambda c: c.log_text(run_id, text, name))
+
+    def log_artifacts(self, run_id: str, folder: str | Path, path: str | None = None) -> None:
+        """Log every file of ``folder`` as artifacts of the run (under ``path``)."""
+        self.call(lambda c: c.log_artifacts(run_id, str(folder), path))
+
+    def log_artifact(self, run_id: str, file: str | Path, path: str | None = None) -> None:
+        """Log one file as an artifact of the run (under ``path``)."""
+        self.call(lambda c: c.log_artifact(run_id, str(file), path))
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        """Paths of the run's artifacts directly under ``path``."""
+        return [a.path for a in self.call(lambda c: c.list_artifacts(run_id, path))]
+
+    def fetch_artifact(self, run_id: str, name: str, dst: Path) -> Path | None:
+        """Copy the artifact file ``name`` of a run to ``dst``; ``None`` if it has none."""
+        parent = name.rsplit("/", 1)[0] if "/" in name else None
+        if name not in self.list_artifacts(run_id, parent):
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self.call(lambda c: c.download_artifacts(run_id, name, tmp))
+            if not Path(local).is_file():
+                return None
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, dst)
+        return dst
+
+    def download(self, artifact_uri: str, dst: Path) -> Path:
+        """Download the artifacts at ``artifact_uri`` (``runs:/``, a storage URI) into ``dst``."""
+        import mlflow.artifacts
+
+        local = self.call(
+            lambda _c: mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri,
+                dst_path=str(dst),
+                tracking_uri=self.uri,
+                registry_uri=self.uri,
+            )
+        )
+        return Path(local)
+
+    def list_uri(self, artifact_uri: str) -> list[str]:
+        """Names of the artifacts directly under ``artifact_uri`` (a storage or ``runs:/`` URI)."""
+        import mlflow.artifacts
+
+        found = self.call(
+            lambda _c: mlflow.artifacts.list_artifacts(
+                artifact_uri=artifact_uri, tracking_uri=self.uri
+            )
+        )
+        return [a.path.rsplit("/", 1)[-1] for a in found]
+
+    # --------------------------------------------------------------------- registry
+    def register(self, name: str, source: str, run_id: str, alias: str | None = None) -> str:
+        """Register ``source`` (the run's model artifacts) as a new version of ``name``.
+
+        Returns
+        -------
+        str
+            The new version number.
+        """
+
+        def create(client) -> None:
+            try:
+                client.create_registered_model(name)
+            except Exception as exc:
+                if "already exists" not in str(exc).lower():
+                    raise
+
+        self.call(create)
+        version = self.call(lambda c: c.create_model_version(name, source, run_id=run_id)).version
+        if alias:
+            self.call(lambda c: c.set_registered_model_alias(name, alias, str(version)))
+        return str(version)
+
+    def model_version(self, name: str, version: str | None = None, alias: str | None = None):
+        """A registered model version, by number or by alias."""
+        if alias is not None:
+            return self.call(lambda c: c.get_model_version_by_alias(name, alias))
+        return self.call(lambda c: c.get_model_version(name, str(version)))
+
+    def runs_with_logged_models(self, experiment_id: str, name: str) -> set[str]:
+        """Ids of the runs that logged an MLflow 3 "logged model" called ``name``."""
+        found: set[str] = set()
+        token = None
+        while True:
+            page = self.call(
+                lambda c, t=token: c.search_logged_models(
+                    experiment_ids=[experiment_id], filter_string=f"name = '{name}'", page_token=t
+                )
+            )
+            found |= {m.source_run_id for m in page}
+            token = page.token
+            if not token:
+                return found

@@ -1,0 +1,176 @@
+"""Audio to genre probabilities: windows, features, transform, head, one object.
+
+:class:`GenreModel` is used the same way by ``predict``, ``report`` and the tests, like
+an sklearn ``Pipeline``: a loaded model package (see :mod:`genreclf.inference.package`)
+carries raw audio to a :class:`Prediction`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genreclf.audio import AudioError, load_audio
+from genreclf.inference.spec import CLIP_SECONDS
+from genreclf.transforms import transform_rows
+
+
+@dataclass
+class Prediction:
+    """Genre probabilities of one file.
+
+    Attributes
+    ----------
+    file : str
+    probabilities : dict of str to float
+        Every genre's probability (they sum to 1), in the model's label order.
+    windows : int
+        Number of windows (segments or clips) averaged.
+    duration : float
+        Seconds of audio.
+    """
+
+    file: str
+    probabilities: dict[str, float]
+    windows: int
+    duration: float
+
+    @property
+    def genre(self) -> str:
+        """The most probable genre."""
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable genres with their probabilities, best first."""
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+
+@dataclass
+class GenreModel:
+    """A loaded genre model: feature set, fitted transform, head and label names.
+
+    Attributes
+    ----------
+    uri : str
+        Where the model came from (for messages).
+    head : torch.nn.Module
+        In eval mode.
+    feature_set : FeatureSet
+        Rebuilt by name from the registry.
+    transform : object or None
+        The fitted transform (``.transform(rows)``), or ``None``.
+    spec : dict
+        The package's spec (see :func:`genreclf.inference.spec.model_spec`).
+    n_jobs : int
+        Threads computing the windows of one file (``-1``: one per core).
+    max_windows : int or None
+        Classify at most this many windows of a long track, evenly spread over it
+        (faster, less thorough); ``None``: every window.
+    """
+
+    uri: str
+    head: Any
+    feature_set: Any
+    transform: Any
+    spec: dict
+    n_jobs: int = -1
+    max_windows: int | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec["class_names"])
+
+    def _spread(self, n: int) -> np.ndarray:
+        """Indices of the windows kept out of ``n`` (all, or ``max_windows`` evenly spread)."""
+        if not self.max_windows or n <= self.max_windows:
+            return np.arange(n)
+        return np.unique(np.linspace(0, n - 1, int(self.max_windows)).round().astype(int))
+
+    def windows(self, y: np.ndarray, sr: int) -> list[np.ndarray]:
+        """Cut a signal into the pieces features are computed on.
+
+        Frame-level sets cut their own segments, so the whole signal is one piece.
+        Summary sets get ``round(duration / clip_seconds)`` (at least 1) equal
+        consecutive clips, each about ``clip_seconds`` long (training clips' length);
+        at most ``max_windows`` of them are kept.
+        """
+        if self.spec["frame_level"]:
+            return [y]
+        clip = float(self.spec.get("clip_seconds") or CLIP_SECONDS)
+        pieces = np.array_split(y, max(1, int(round(len(y) / sr / clip))))
+        return [pieces[i] for i in self._spread(len(pieces))]
+
+    def _compute(self, pieces: list[np.ndarray], sr: int) -> list[np.ndarray]:
+        """Features of each piece; several pieces run in threads, one BLAS thread each."""
+        from joblib import effective_n_jobs
+
+        fs = self.feature_set
+        threads = min(len(pieces), max(1, effective_n_jobs(self.n_jobs)))
+        if threads <= 1:
+            return [np.asarray(fs.compute(w, sr), dtype=np.float32) for w in pieces]
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1), ThreadPoolExecutor(threads) as pool:
+            values = pool.map(fs.compute, pieces, [sr] * len(pieces))
+            return [np.asarray(v, dtype=np.float32) for v in values]
+
+    def features(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Transformed head inputs of one signal: ``(windows, *input_shape)``.
+
+        Raises
+        ------
+        AudioError
+            If the signal is too short for one segment, or its features are not finite.
+        """
+        fs = self.feature_set
+        parts = self._compute(self.windows(y, sr), sr)
+        if fs.frame_level:
+            x = np.concatenate(parts)
+            x = x[self._spread(len(x))]
+        else:
+            x = np.stack(parts)
+        if not np.all(np.isfinite(x)):
+            raise AudioError(None, "non-finite features (NaN or inf)")
+        if self.transform is not None:
+            order = [list(fs.columns).index(c) for c in self.spec["columns"]]
+            x = transform_rows(self.transform, x[..., order], self.spec["columns"])
+        want = tuple(self.spec["input_shape"])
+        if x.shape[1:] != want:
+            raise AudioError(None, f"features of shape {x.shape[1:]}, the model expects {want}")
+        return x
+
+    def predict_signal(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+        """Mean class probabilities over the windows of one mono signal, and their count."""
+        import torch
+
+        x = self.features(y, sr)
+        with torch.no_grad():
+            probs = torch.softmax(self.head(torch.from_numpy(x)), dim=1).double().numpy()
+        mean = probs.mean(axis=0)
+        return mean / mean.sum(), len(x)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """Load an audio file at the training audio's rate and predict its genre.
+
+        Raises
+        ------
+        AudioError
+            Naming the file, if it is missing, empty, not audio, corrupt, silent or too short.
+        """
+        fs = self.feature_set
+        y, sr = load_audio(path, sr=self.spec.get("sample_rate") or fs.sr, mono=fs.mono)
+        try:
+            probs, n = self.predict_signal(y, sr)
+        except AudioError as exc:
+            raise AudioError(path, exc.reason) from exc
+        return Prediction(
+            file=str(path),
+            probabilities={c: float(p) for c, p in zip(self.class_names, probs, strict=True)},
+            windows=n,
+            duration=len(y) / sr,
+        )

@@ -1,0 +1,416 @@
+"""Registries: genreclf's own classes, rebuilt by name with checked plain parameters.
+
+Nothing read from an MLflow store, a model folder or a logged config is executed,
+unpickled or instantiated by its ``_target_``: a stored object is a registry name (or
+a ``_target_`` string, mapped back to a name without importing it) and plain
+parameters (``None``, bool, int, float, str, or lists of those), each checked against
+the registered class's ``__init__`` before the class is called.
+
+This module imports nothing from genreclf, so that any module can register its classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pathlib
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Scalars a stored parameter may hold (lists and tuples of them are plain too).
+PLAIN_SCALARS: tuple[type, ...] = (type(None), bool, int, float, str)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEQUENCE_ORIGINS = (list, tuple, Sequence, typing.Sequence)
+
+
+class RegistryError(ValueError):
+    """One line naming the kind, the name and the parameter at fault."""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_plain(value: Any) -> bool:
+    """True for ``None``, bool, int, float, str, or a list/tuple of those (not nested)."""
+    if isinstance(value, PLAIN_SCALARS):
+        return True
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, PLAIN_SCALARS) for v in value)
+    return False
+
+
+def as_plain(value: Any) -> Any:
+    """``value`` with any non-string sequence (e.g. an OmegaConf ``ListConfig``) as a list.
+
+    Anything else is returned as it is, for :func:`is_plain` to judge.
+    """
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | tuple | list):
+        return list(value)
+    return value
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def fits(value: Any, annotation: Any) -> bool:
+    """Whether a plain ``value`` fits a type ``annotation``.
+
+    Handled: ``int``, ``float`` (an int is accepted), ``bool`` (only a bool; a bool is
+    never an int or a float), ``str``, ``Path`` (a str is accepted), ``X | None`` and
+    other unions, ``Literal``, and ``list[...]``, ``tuple[...]``, ``Sequence[...]`` of
+    those. Any other annotation accepts any plain value.
+    """
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return True
+    if annotation is None or annotation is type(None):
+        return value is None
+    if _is_union(annotation):
+        return any(fits(value, a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(type(value) is type(a) and value == a for a in typing.get_args(annotation))
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
+        return isinstance(value, str)
+    origin = typing.get_origin(annotation)
+    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
+        if not isinstance(value, list | tuple):
+            return False
+        args = typing.get_args(annotation)
+        if not args:
+            return True
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return len(value) == len(args) and all(
+                fits(v, a) for v, a in zip(value, args, strict=True)
+            )
+        return all(fits(v, args[0]) for v in value)
+    return True
+
+
+def describe(annotation: Any) -> str:
+    """A short human name of ``annotation``, e.g. ``int or None``, ``list of str``."""
+    if annotation is None or annotation is type(None):
+        return "None"
+    if _is_union(annotation):
+        return " or ".join(dict.fromkeys(describe(a) for a in typing.get_args(annotation)))
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
+        return "a path (str)"
+    origin = typing.get_origin(annotation)
+    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return "a list" + (f" of {' / '.join(describe(a) for a in args)}" if args else "")
+    return getattr(annotation, "__name__", None) or str(annotation)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """Resolved ``__init__`` annotations of ``cls`` (empty where they cannot be resolved)."""
+    try:
+        if dataclasses.is_dataclass(cls):
+            return typing.get_type_hints(cls)
+        return typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation naming something unimportable: accept plain values
+        return {}
+
+
+def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The named ``__init__`` parameters of ``cls`` (``*args`` and ``**kwargs`` left out)."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError) as err:
+        raise RegistryError(f"{cls.__qualname__}: no inspectable __init__ ({err})") from None
+    return {name: p for name, p in signature.parameters.items() if p.kind in named}
+
+
+class Registry(Generic[T]):
+    """Classes of one kind, by name; builds them from checked plain parameters.
+
+    Parameters
+    ----------
+    kind : str
+        What is registered, for messages: ``feature set``, ``head``, ``data source``,
+        ``extraction``.
+
+    Examples
+    --------
+    >>> HEADS = Registry("head")
+    >>> @HEADS.register("dense")
+    ... class DenseHead: ...
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._classes: dict[str, type[T]] = {}
+        self._lazy: dict[str, tuple[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}: {', '.join(self.names())})"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes or name in self._lazy
+
+    def _known(self) -> str:
+        return ", ".join(self.names()) or "(none)"
+
+    def _check_new(self, name: str, module: str, qualname: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{self.kind} {name!r}: a name must be a non-empty str")
+        if name in self and self.target_of(name) != f"{module}.{qualname}":
+            raise RegistryError(
+                f"{self.kind} {name!r}: already registered as {self.target_of(name)}"
+            )
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        """Class decorator: register the class under ``name``.
+
+        Raises
+        ------
+        RegistryError
+            If ``name`` is taken by another class.
+        """
+
+        def decorate(cls: type[T]) -> type[T]:
+            if not isinstance(cls, type):
+                raise RegistryError(f"{self.kind} {name!r}: only classes can be registered")
+            self._check_new(name, cls.__module__, cls.__qualname__)
+            self._lazy.pop(name, None)
+            self._classes[name] = cls
+            return cls
+
+        return decorate
+
+    def register_lazy(self, name: str, target: str) -> None:
+        """Register ``target`` (``"package.module:ClassName"``, genreclf's own code) by name.
+
+        The module is imported by :meth:`get` only, so that registering stays cheap.
+        :meth:`name_of` maps the class back to ``name`` without importing it.
+        """
+        module, sep, qualname = target.partition(":")
+        if not sep or not all(_IDENTIFIER.fullmatch(p) for p in [*module.split("."), qualname]):
+            raise RegistryError(f"{self.kind} {name!r}: lazy target must be 'module:Class'")
+        self._check_new(name, module, qualname)
+        if name not in self._classes:
+            self._lazy[name] = (module, qualname)
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted({*self._classes, *self._lazy})
+
+    def target_of(self, name: str) -> str:
+        """The ``module.QualName`` of the class registered as ``name`` (without importing it)."""
+        if name in self._classes:
+            cls = self._classes[name]
+            return f"{cls.__module__}.{cls.__qualname__}"
+        if name in self._lazy:
+            return ".".join(self._lazy[name])
+        raise RegistryError(f"{self.kind} {_short(name)}: not registered; known: {self._known()}")
+
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``.
+
+        Raises
+        ------
+        RegistryError
+            ``head 'foo': not registered; known: cnn, dense, rnn``.
+        """
+        if isinstance(name, str) and name in self._lazy:
+            module, qualname = self._lazy[name]
+            cls = getattr(importlib.import_module(module), qualname)
+            if not isinstance(cls, type):
+                raise RegistryError(f"{self.kind} {name!r}: {module}.{qualname} is not a class")
+            self._lazy.pop(name)
+            self._classes[name] = cls
+        if not isinstance(name, str) or name not in self._classes:
+            raise RegistryError(
+                f"{self.kind} {_short(name)}: not registered; known: {self._known()}"
+            )
+        return self._classes[name]
+
+    def _targets(self) -> dict[str, tuple[str, str]]:
+        """``name -> (module, qualname)`` for every entry, loaded or lazy."""
+        out = {n: (c.__module__, c.__qualname__) for n, c in self._classes.items()}
+        return {**self._lazy, **out}
+
+    def name_of(self, what: type | str) -> str:
+        """The registered name of a class, or of a dotted ``_target_`` string.
+
+        A string matches the exact ``module.QualName`` of a registered class, or any
+        ``genreclf.<...>.<ClassName>`` whose last part is the name of a registered class
+        of genreclf (classes are re-exported from package ``__init__`` modules). The
+        string is never imported.
+
+        Raises
+        ------
+        RegistryError
+            ``_target_ 'os.system' is not a registered head; known: ...``.
+        """
+        targets = self._targets()
+        if isinstance(what, type):
+            for name, cls in self._classes.items():
+                if cls is what:
+                    return name
+            exact = [n for n, t in self._lazy.items() if t == (what.__module__, what.__qualname__)]
+            if exact:
+                return exact[0]
+            raise RegistryError(
+                f"class {what.__module__}.{what.__qualname__} is not a registered {self.kind}; "
+                f"known: {self._known()}"
+            )
+        if isinstance(what, str):
+            exact = [n for n, (m, q) in targets.items() if f"{m}.{q}" == what]
+            if exact:
+                return exact[0]
+            parts = what.split(".")
+            if (
+                len(parts) >= 3
+                and parts[0] == "genreclf"
+                and all(_IDENTIFIER.fullmatch(p) for p in parts)
+            ):
+                tail = [
+                    n
+                    for n, (m, q) in targets.items()
+                    if q == parts[-1] and m.split(".")[0] == "genreclf"
+                ]
+                if len(tail) == 1:
+                    return tail[0]
+        raise RegistryError(
+            f"_target_ {_short(what)} is not a registered {self.kind}; known: {self._known()}"
+        )
+
+    def check(
+        self, name: str, params: Mapping[str, Any], /, *, fixed: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """The checked keyword arguments of ``name`` (see :meth:`build`), without building.
+
+        Parameters
+        ----------
+        name : str
+            Registered name.
+        params : Mapping
+            Stored parameters.
+        fixed : iterable of str
+            Parameters the caller gives itself (they may not come from ``params``).
+
+        Returns
+        -------
+        dict
+            ``params`` less ``_target_``/``_partial_``, sequences as lists (or tuples where
+            the annotation asks only for a tuple).
+        """
+        cls = self.get(name)
+        where = f"{self.kind} {name!r}"
+        if not isinstance(params, Mapping):
+            raise RegistryError(f"{where}: parameters must be a mapping, got {_short(params)}")
+        fixed = set(fixed)
+        known = _init_parameters(cls)
+        hints = _hints(cls)
+        out: dict[str, Any] = {}
+        for key, raw in params.items():
+            if not isinstance(key, str):
+                raise RegistryError(f"{where}: parameter name {_short(key)} is not a str")
+            value = as_plain(raw)
+            if key == "_target_":
+                try:
+                    same = isinstance(value, str) and self.name_of(value) == name
+                except RegistryError:
+                    same = False
+                if not same:
+                    raise RegistryError(
+                        f"{where}: _target_ {_short(value)} names another class than "
+                        f"{self.target_of(name)}"
+                    )
+                continue
+            if key == "_partial_":
+                if not isinstance(value, bool):
+                    raise RegistryError(f"{where}: _partial_={_short(value)} must be bool")
+                continue
+            if key.startswith("_"):
+                raise RegistryError(f"{where}: parameter {key!r} is not allowed")
+            if key in fixed:
+                raise RegistryError(f"{where}: parameter {key!r} is fixed, not configurable")
+            if key not in known:
+                options = ", ".join(k for k in known if k not in fixed) or "(none)"
+                raise RegistryError(f"{where}: unknown parameter {key!r}; known: {options}")
+            if not is_plain(value):
+                raise RegistryError(
+                    f"{where}: parameter {key!r}={_short(value)} is not a plain value "
+                    "(None, bool, int, float, str, or a list of those)"
+                )
+            annotation = hints.get(key, known[key].annotation)
+            if isinstance(annotation, str):  # unresolved: accept plain values
+                annotation = Any
+            if not fits(value, annotation):
+                raise RegistryError(
+                    f"{where}: parameter {key!r}={_short(value)} must be {describe(annotation)}"
+                )
+            if isinstance(value, list | tuple):
+                only_tuple = annotation is tuple or typing.get_origin(annotation) is tuple
+                value = tuple(value) if only_tuple else list(value)
+            out[key] = value
+        missing = [
+            k
+            for k, p in known.items()
+            if p.default is inspect.Parameter.empty and k not in out and k not in fixed
+        ]
+        if missing:
+            raise RegistryError(f"{where}: missing parameter(s): {', '.join(missing)}")
+        return out
+
+    def build(self, name: str, params: Mapping[str, Any], /, **fixed: Any) -> T:
+        """Build the class registered as ``name`` from checked plain ``params``.
+
+        Every key of ``params`` must be an ``__init__`` parameter (the ``fixed`` ones
+        excluded), every value a plain value that fits its annotation. ``_target_`` is
+        accepted only if it names this same class; ``_partial_`` is dropped; any other
+        key starting with ``_`` is refused.
+
+        Parameters
+        ----------
+        name : str
+            Registered name.
+        params : Mapping
+            Stored parameters.
+        **fixed
+            Arguments the caller supplies (e.g. ``input_shape``, ``num_classes``).
+
+        Returns
+        -------
+        ``cls(**params, **fixed)``
+
+        Raises
+        ------
+        RegistryError
+            One line, e.g. ``head 'dense': parameter 'hidden_size'='abc' must be int``.
+        """
+        kwargs = self.check(name, params, fixed=fixed)
+        return self.get(name)(**kwargs, **fixed)
+
+    def build_config(self, node: Mapping[str, Any], /, **fixed: Any) -> T:
+        """Build from a config node with a ``_target_`` (e.g. from a logged ``config.yaml``).
+
+        The ``_target_`` is mapped to a name with :meth:`name_of`, then :meth:`build`.
+        """
+        if not isinstance(node, Mapping):
+            raise RegistryError(f"{self.kind} config must be a mapping, got {_short(node)}")
+        if "_target_" not in node:
+            raise RegistryError(f"{self.kind} config has no _target_")
+        return self.build(self.name_of(node["_target_"]), node, **fixed)

@@ -1,0 +1,66 @@
+"""The MLflow runs of a sweep's jobs: their tags, and finding a config's finished run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from omegaconf import DictConfig
+
+from genreclf.sweeps.hashing import config_hash
+from genreclf.tracking import names
+from genreclf.tracking.run import store_for
+
+#: Environment variables that :class:`genreclf.sweeps.callbacks.SweepTracking` sets in
+#: every job (through ``hydra.job.env_set``).
+SWEEP_ID_ENV = "GENRECLF_SWEEP_ID"
+PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
+
+
+def finished_run(
+    tracking: DictConfig, digest: str, statuses: tuple[str, ...] = (names.FINISHED,)
+) -> Any | None:
+    """A run of the experiment with config hash ``digest`` and a status in ``statuses``."""
+    store = store_for(tracking)
+    experiment = store.experiment_id(tracking.experiment)
+    runs = store.find_runs(
+        experiment, tags={names.HASH_TAG: digest}, statuses=statuses, max_results=100
+    )
+    return runs[0] if runs else None
+
+
+def claim(tracking: DictConfig, run: Any) -> None:
+    """Tag ``run`` with this job's number if another job of this sweep logged it for us.
+
+    Jobs that share epoch budgets (:mod:`genreclf.sweeps.budgets`) log their siblings'
+    runs; a sibling job that then finds its run adds its job number to it.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    tags = run.data.tags
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if names.JOB_NUM_TAG in tags or not sweep_id or tags.get(names.SWEEP_ID_TAG) != sweep_id:
+        return
+    job_num = str(HydraConfig.get().job.num)
+    store_for(tracking).set_tag(run.info.run_id, names.JOB_NUM_TAG, job_num)
+
+
+def sweep_tags(cfg: DictConfig, digest: str | None = None) -> dict[str, str]:
+    """Tags of a sweep job's run: sweep id and name, job number, config hash, parent run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra = HydraConfig.get()
+    tags = {
+        names.HASH_TAG: digest or config_hash(cfg),
+        names.JOB_NUM_TAG: str(hydra.job.num),
+        names.ROLE_TAG: "job",
+        names.OVERRIDES_TAG: " ".join(hydra.overrides.task)[:5000],
+    }
+    sweep = cfg.get("sweep") or {}
+    if sweep.get("name"):
+        tags[names.SWEEP_NAME_TAG] = str(sweep.name)
+    if os.environ.get(SWEEP_ID_ENV):
+        tags[names.SWEEP_ID_TAG] = os.environ[SWEEP_ID_ENV]
+    if os.environ.get(PARENT_RUN_ENV):
+        tags[names.PARENT_RUN_TAG] = os.environ[PARENT_RUN_ENV]
+    return tags

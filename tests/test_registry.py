@@ -1,0 +1,288 @@
+"""Registries: classes rebuilt by name from checked plain parameters, never from a string."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from genreclf.data.sources import DATA_SOURCES
+from genreclf.data.synthetic import SyntheticGTZAN
+from genreclf.features.extraction import EXTRACTORS
+from genreclf.features.sets import (
+    FEATURE_SETS,
+    MfccSegments,
+    Seed174,
+    Summary,
+    build_feature_set,
+    feature_set_spec,
+)
+from genreclf.models.heads import HEADS, DenseHead, LSTMHead, build_head
+from genreclf.registry import Registry, RegistryError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+WIDGETS: Registry[object] = Registry("widget")
+
+
+@WIDGETS.register("gear")
+class Gear:
+    def __init__(
+        self,
+        teeth: int,
+        ratio: float = 1.0,
+        oiled: bool = False,
+        label: str = "g",
+        where: Path | None = None,
+        size: int | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        shape: tuple[int, ...] = (1,),
+        weights: Sequence[float] = (),
+        blob: object = None,
+    ) -> None:
+        self.kwargs = dict(
+            teeth=teeth,
+            ratio=ratio,
+            oiled=oiled,
+            label=label,
+            where=where,
+            size=size,
+            tags=tags,
+            shape=shape,
+            weights=weights,
+            blob=blob,
+        )
+
+
+@WIDGETS.register("spring")
+class Spring:
+    def __init__(self, k: float = 1.0) -> None:
+        self.k = k
+
+
+def one_line_error(fn, *args, match: str, **kwargs) -> RegistryError:
+    with pytest.raises(RegistryError, match=match) as info:
+        fn(*args, **kwargs)
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+# --- Registry itself --------------------------------------------------------------------
+
+
+def test_register_get_names():
+    assert WIDGETS.names() == ["gear", "spring"]
+    assert WIDGETS.get("gear") is Gear and "spring" in WIDGETS
+    WIDGETS.register("gear")(Gear)  # the same class again: a no-op
+    one_line_error(WIDGETS.register("gear"), Spring, match="'gear': already registered")
+    err = one_line_error(HEADS.get, "foo", match="not registered")
+    assert str(err) == "head 'foo': not registered; known: cnn, dense, rnn"
+
+
+def test_name_of_by_class_and_target_string():
+    assert WIDGETS.name_of(Gear) == "gear"
+    assert WIDGETS.name_of(f"{__name__}.Gear") == "gear"
+    assert HEADS.name_of(DenseHead) == "dense"
+    assert HEADS.name_of("genreclf.models.heads.LSTMHead") == "rnn"
+    assert HEADS.name_of("genreclf.models.CNNHead") == "cnn"  # re-exported
+    # never imported: a module that does not exist still maps by its last part
+    assert HEADS.name_of("genreclf.no_such_module.DenseHead") == "dense"
+    assert "genreclf.no_such_module" not in sys.modules
+    err = one_line_error(HEADS.name_of, "os.system", match="not a registered head")
+    assert str(err) == "_target_ 'os.system' is not a registered head; known: cnn, dense, rnn"
+    for bad in ("genreclf.models.heads.Nope", "other.DenseHead", "genreclf.x-y.DenseHead", 3):
+        one_line_error(HEADS.name_of, bad, match="not a registered head")
+    one_line_error(HEADS.name_of, torch.nn.Linear, match="not a registered head")
+    one_line_error(WIDGETS.name_of, "genreclf.anything.Gear", match="not a registered")
+
+
+def test_lazy_entry_imports_on_get_only():
+    assert DATA_SOURCES.name_of("genreclf.data.synthetic.SyntheticGTZAN") == "synthetic"
+    assert DATA_SOURCES.name_of(SyntheticGTZAN) == "synthetic"
+    assert DATA_SOURCES.get("synthetic") is SyntheticGTZAN
+    lazy: Registry[object] = Registry("thing")
+    lazy.register_lazy("fraction", "fractions:Fraction")
+    assert lazy.names() == ["fraction"] and lazy.name_of("fractions.Fraction") == "fraction"
+    from fractions import Fraction
+
+    assert lazy.build("fraction", {"numerator": 3}) == Fraction(3)
+    assert lazy.name_of(Fraction) == "fraction"
+    one_line_error(lazy.register_lazy, "x", "os.system", match="module:Class")
+
+
+def test_build_checks_parameters():
+    gear = WIDGETS.build(
+        "gear",
+        {
+            "teeth": 3,
+            "ratio": 2,  # an int is a float
+            "oiled": True,
+            "where": "/tmp/x",  # a str is a path
+            "size": None,
+            "tags": ["a", "b"],
+            "shape": [2, 3],
+            "weights": [0.5, 1],
+            "blob": ["anything", 1, None],  # unknown annotation: any plain value
+        },
+    )
+    assert gear.kwargs["ratio"] == 2 and gear.kwargs["tags"] == ["a", "b"]
+    assert gear.kwargs["shape"] == (2, 3)  # tuple-only annotation: a tuple
+    assert WIDGETS.build("gear", OmegaConf.create({"teeth": 1, "tags": ["x"]})).kwargs["tags"] == [
+        "x"
+    ]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"teeth": "abc"}, r"widget 'gear': parameter 'teeth'='abc' must be int"),
+        ({"teeth": True}, "'teeth'=True must be int"),  # a bool is not an int
+        ({"teeth": 2.0}, "'teeth'=2.0 must be int"),
+        ({"teeth": 1, "oiled": 1}, "'oiled'=1 must be bool"),
+        ({"teeth": 1, "ratio": False}, "'ratio'=False must be float"),
+        ({"teeth": 1, "label": 3}, "'label'=3 must be str"),
+        ({"teeth": 1, "where": 3}, "must be a path"),
+        ({"teeth": 1, "where": Path("/tmp")}, "not a plain value"),
+        ({"teeth": 1, "size": "4"}, "must be int or None"),
+        ({"teeth": 1, "tags": "ab"}, "must be a list of str"),
+        ({"teeth": 1, "tags": [1]}, "must be a list of str"),
+        ({"teeth": 1, "tags": [["a"]]}, "not a plain value"),
+        ({"teeth": 1, "weights": ["x"]}, "must be a list of float"),
+        ({"teeth": 1, "blob": {"a": 1}}, "not a plain value"),
+        ({"teeth": 1, "blob": print}, "not a plain value"),
+        ({"teeth": 1, "cogs": 2}, "unknown parameter 'cogs'; known: teeth, ratio"),
+        ({}, "missing parameter"),
+        ({"teeth": 1, "_target_": f"{__name__}.Spring"}, "names another class"),
+        ({"teeth": 1, "_target_": "os.system"}, "names another class"),
+        ({"teeth": 1, "_args_": ["x"]}, "'_args_' is not allowed"),
+        ({"teeth": 1, "_recursive_": False}, "'_recursive_' is not allowed"),
+        ({"teeth": 1, "_partial_": "yes"}, "_partial_"),
+        ({1: 2}, "is not a str"),
+    ],
+)
+def test_build_refuses(params, match):
+    one_line_error(WIDGETS.build, "gear", params, match=match)
+
+
+def test_build_target_partial_and_fixed():
+    params = {"_target_": f"{__name__}.Gear", "_partial_": True}
+    assert WIDGETS.build("gear", params, teeth=4).kwargs["teeth"] == 4
+    one_line_error(WIDGETS.build, "gear", {"teeth": 1}, teeth=2, match="'teeth' is fixed")
+    one_line_error(WIDGETS.build, "gear", ["teeth"], match="must be a mapping")
+    one_line_error(WIDGETS.build, "nope", {}, match="widget 'nope': not registered")
+    assert WIDGETS.check("gear", {"teeth": 1}) == {"teeth": 1}
+
+
+def test_build_config():
+    assert WIDGETS.build_config({"_target_": f"{__name__}.Spring", "k": 2}).k == 2
+    for target in ("os.system", "builtins.eval", "genreclf.models.heads.DenseHead"):
+        one_line_error(WIDGETS.build_config, {"_target_": target}, match="not a registered widget")
+    one_line_error(WIDGETS.build_config, {"k": 2}, match="no _target_")
+    one_line_error(WIDGETS.build_config, "os.system", match="must be a mapping")
+
+
+def test_head_and_feature_set_helpers():
+    head = build_head("rnn", {"hidden_size": 8, "num_layers": 1}, input_shape=[174], num_classes=3)
+    assert isinstance(head, LSTMHead) and head(torch.randn(2, 174)).shape == (2, 3)
+    one_line_error(
+        build_head,
+        "dense",
+        {"hidden_size": "abc"},
+        input_shape=(4,),
+        num_classes=2,
+        match=r"head 'dense': parameter 'hidden_size'='abc' must be int",
+    )
+    one_line_error(
+        build_head, "dense", {"num_classes": 3}, input_shape=(4,), num_classes=2, match="fixed"
+    )
+    fs = MfccSegments(n_mfcc=13, deltas=False)
+    spec = feature_set_spec(fs)
+    assert spec == {"name": "mfcc_segments", "params": dataclasses.asdict(fs)}
+    assert build_feature_set(spec) == fs
+    assert build_feature_set({"name": "seed174"}) == Seed174()
+    for bad, match in [
+        ("seed174", "must be a mapping"),
+        ({"params": {}}, "'name' missing"),
+        ({"name": "seed174", "params": [1]}, "'params' must be a mapping"),
+        ({"name": "seed174", "extra": 1}, "unknown key"),
+        ({"name": "nope"}, "feature set 'nope': not registered"),
+        ({"name": "summary", "params": {"n_mfcc": "20"}}, "'n_mfcc'='20' must be int"),
+        ({"name": "summary", "params": {"deltas": True}}, "unknown parameter 'deltas'"),
+        ({"name": "mfcc_segments", "params": {"deltas": 1}}, "'deltas'=1 must be bool"),
+    ]:
+        one_line_error(build_feature_set, bad, match=match)
+
+
+# --- registries against conf/ -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "registry, group",
+    [
+        (FEATURE_SETS, "features"),
+        (HEADS, "model"),
+        (DATA_SOURCES, "data"),
+        (EXTRACTORS, "extraction"),
+    ],
+)
+def test_names_are_the_conf_options(registry, group):
+    assert registry.names() == sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", FEATURE_SETS.names())
+def test_feature_conf_builds_as_instantiate(name):
+    cfg = OmegaConf.load(CONF / "features" / f"{name}.yaml")
+    built = FEATURE_SETS.build_config(OmegaConf.to_container(cfg))
+    expected = instantiate(cfg)
+    assert type(built) is type(expected) and built.name == name
+    assert dataclasses.asdict(built) == dataclasses.asdict(expected)
+    assert build_feature_set(feature_set_spec(expected)) == expected
+    assert FEATURE_SETS.build_config(cfg) == expected  # a DictConfig works too
+
+
+@pytest.mark.parametrize("name", HEADS.names())
+@pytest.mark.parametrize("input_shape", [(174,), (130, 20)])
+def test_model_conf_builds_as_instantiate(name, input_shape):
+    cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    built = HEADS.build_config(OmegaConf.to_container(cfg), input_shape=input_shape, num_classes=10)
+    expected = instantiate(cfg)(input_shape=input_shape, num_classes=10)
+    assert type(built) is type(expected)
+    shapes = {k: v.shape for k, v in built.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in expected.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", DATA_SOURCES.names())
+def test_data_conf_builds_as_instantiate(name, tmp_path):
+    cfg = OmegaConf.load(CONF / "data" / f"{name}.yaml")
+    key = "path" if name == "table" else "root"
+    cfg[key] = str(tmp_path / "x.csv" if name == "table" else tmp_path)  # ??? or ${paths...}
+    built = DATA_SOURCES.build_config(OmegaConf.to_container(cfg, resolve=True))
+    expected = instantiate(cfg)
+    assert type(built) is type(expected)
+    assert vars(built) == vars(expected)
+
+
+def test_extraction_conf_builds_as_instantiate(tmp_path):
+    cfg = OmegaConf.load(CONF / "extraction" / "default.yaml")
+    cfg.cache_dir = str(tmp_path)
+    built = EXTRACTORS.build_config(OmegaConf.to_container(cfg))
+    expected = instantiate(cfg)
+    assert type(built) is type(expected)
+    plain = {k: v for k, v in vars(expected).items() if k != "cache"}
+    assert {k: v for k, v in vars(built).items() if k != "cache"} == plain
+    assert built.cache.root == expected.cache.root
+    one_line_error(
+        EXTRACTORS.build, "default", {"cache_dir": "c", "n_jobs": "4"}, match="must be int"
+    )
+
+
+def test_summary_params_are_checked_against_dataclass_fields():
+    one_line_error(FEATURE_SETS.build, "summary", {"roll_percent": "0.5"}, match="must be float")
+    assert FEATURE_SETS.build("summary", {"roll_percent": 1}) == Summary(roll_percent=1)
+    one_line_error(FEATURE_SETS.build, "summary", {"name": "x"}, match="unknown parameter 'name'")
