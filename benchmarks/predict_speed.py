@@ -58,14 +58,13 @@ def three_minute_track(out: Path) -> dict[str, Path]:
 
 def log_table_model(folder: Path) -> tuple[str, str]:
     """Log an untrained default dense head on seed_features.csv; return (model, tracking) URIs."""
-    import mlflow
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
     from genreclf.datamodule import GenreDataModule
     from genreclf.features.build import build_feature_table
-    from genreclf.tracking.model import log_genre_model
-    from genreclf.tracking.store import ensure_experiment
+    from genreclf.tracking.store import Store
+    from genreclf.train import head_params, log_genre_model
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(
@@ -80,13 +79,22 @@ def log_table_model(folder: Path) -> tuple[str, str]:
         input_shape=datamodule.input_shape, num_classes=datamodule.num_classes
     )
     uri = f"sqlite:///{folder}/mlruns/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    run = mlflow.MlflowClient().create_run(ensure_experiment(uri, "benchmark"))
-    return log_genre_model(run.info.run_id, head, datamodule, cfg.features, source), uri
+    store = Store(uri)
+    run_id = store.create_run(store.experiment_id("benchmark"))
+    model_uri = log_genre_model(
+        store,
+        run_id,
+        head=head,
+        head_params=head_params(cfg),
+        datamodule=datamodule,
+        feature_set=instantiate(cfg.features),
+        source=source,
+    )
+    return model_uri, uri
 
 
 def warm(model_uri: str, tracking_uri: str, tracks: dict[str, Path], repeat: int) -> None:
-    from genreclf.tracking.model import load_genre_model
+    from genreclf.predict import load_genre_model
 
     start = time.perf_counter()
     model = load_genre_model(model_uri, tracking_uri)

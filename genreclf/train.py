@@ -135,9 +135,41 @@ def instantiate_transforms(cfg: DictConfig) -> Any:
 
 
 def log_genre_model(
-    writer: Any, cfg: DictConfig, module: Any, datamodule: Any, feature_set: Any, source: Any
+    store: Any,
+    run_id: str,
+    *,
+    head: Any,
+    head_params: dict[str, Any],
+    datamodule: Any,
+    feature_set: Any,
+    source: Any,
+    registry_name: str | None = None,
+    registry_alias: str | None = None,
 ) -> str:
-    """Save the run's model package and log it as the run's ``model`` (see README)."""
+    """Save a trained head as a model package and log it as the run's ``model``.
+
+    Parameters
+    ----------
+    store : Store
+    run_id : str
+    head : torch.nn.Module
+        A registered head (``HEADS``), trained.
+    head_params : dict
+        Its ``model`` parameters (see :func:`head_params`).
+    datamodule : GenreDataModule
+        Set up: its fitted ``transform``, ``class_names``, ``input_shape``, ``table``.
+    feature_set : FeatureSet
+        The run's feature set (for audio sources).
+    source : object
+        The run's data source.
+    registry_name, registry_alias : str, optional
+        Register the model under this name and point this alias at it.
+
+    Returns
+    -------
+    str
+        ``runs:/<run_id>/model``, or ``models:/<name>/<version>`` if registered.
+    """
     import tempfile
     from pathlib import Path
 
@@ -156,20 +188,14 @@ def log_genre_model(
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_model(
             Path(tmp) / "model",
-            head=module.head,
-            head_name=HEADS.name_of(type(module.head)),
-            head_params=head_params(cfg),
+            head=head,
+            head_name=HEADS.name_of(type(head)),
+            head_params=head_params,
             transform=datamodule.transform,
             spec=spec,
         )
-        uri = log_model(
-            writer.store,
-            writer.run_id,
-            folder,
-            flavor(),
-            registry_name=OmegaConf.select(cfg, "registry.name"),
-            registry_alias=OmegaConf.select(cfg, "registry.alias"),
-        )
+        shapes = (tuple(datamodule.input_shape), datamodule.num_classes)
+        uri = log_model(store, run_id, folder, flavor(), registry_name, registry_alias, shapes)
     if spec["features"] is None:
         log.warning(
             "the logged model cannot classify audio: %s; predict needs the table's recipe",
@@ -254,7 +280,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if cfg.tracking.log_artifacts:
             log_run_artifacts(writer.store, run_id, cfg, result, datamodule, table)
         if cfg.tracking.log_model:
-            model_uri = log_genre_model(writer, cfg, module, datamodule, feature_set, source)
+            model_uri = log_genre_model(
+                writer.store,
+                run_id,
+                head=module.head,
+                head_params=head_params(cfg),
+                datamodule=datamodule,
+                feature_set=feature_set,
+                source=source,
+                registry_name=OmegaConf.select(cfg, "registry.name"),
+                registry_alias=OmegaConf.select(cfg, "registry.alias"),
+            )
             print(f"Model: {model_uri}")
 
     report, y_true = result["report"], result["y_true"]

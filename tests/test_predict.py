@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,7 +152,7 @@ def test_bad_inputs_are_named_and_others_answered(trained, audio):
 
 
 def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run):
-    from genreclf.tracking.model import load_genre_model
+    from genreclf.predict import load_genre_model
 
     cwd, _, _ = trained
     _, files = audio
@@ -169,18 +168,17 @@ def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run
 
 
 def test_best_run_of_experiment(trained):
-    from genreclf.tracking.model import ModelLoadError, resolve_model_uri
+    from genreclf.tracking.models import ModelRefError, best_model_uri
+    from genreclf.tracking.store import Store
 
     cwd, _, run_id = trained
-    uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
-    assert resolve_model_uri("best:genreclf", uri) == f"runs:/{run_id}/model"
-    with pytest.raises(ModelLoadError, match="no experiment 'nope'"):
-        resolve_model_uri("best:nope", uri)
-    # The logged model is still a PyTorch model with a tensor signature.
-    mlflow.set_tracking_uri(uri)
-    info = mlflow.models.get_model_info(f"runs:/{run_id}/model")
-    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 174]
-    assert "pytorch" in info.flavors
+    store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    assert best_model_uri(store, "genreclf") == f"runs:/{run_id}/model"
+    with pytest.raises(ModelRefError, match="no experiment 'nope'"):
+        best_model_uri(store, "nope")
+    # The logged model is an MLflow model of flavor genreclf, whose files are data.
+    files = {p.rsplit("/", 1)[-1] for p in store.list_artifacts(run_id, "model")}
+    assert files == {"MLmodel", "genreclf.json", "weights.safetensors", "transform.npz"}
 
 
 # ------------------------------------------- models trained on a feature table (in-process)
@@ -196,8 +194,8 @@ def _table_model(tmp_path, csv, recipe=None):
     from genreclf.features.build import build_feature_table
     from genreclf.models.heads import DenseHead
     from genreclf.split import HoldoutSplit
-    from genreclf.tracking.model import log_genre_model
-    from genreclf.tracking.store import ensure_experiment
+    from genreclf.tracking.store import Store
+    from genreclf.train import log_genre_model
     from genreclf.transforms import log_columns
 
     source = TableSource(csv, recipe=recipe)
@@ -206,17 +204,26 @@ def _table_model(tmp_path, csv, recipe=None):
         table, HoldoutSplit(), make_pipeline(log_columns(), StandardScaler())
     )
     datamodule.setup()
-    head = DenseHead(datamodule.input_shape, datamodule.num_classes, hidden_size=8, num_layers=1)
+    params = {"hidden_size": 8, "num_layers": 1}
+    head = DenseHead(datamodule.input_shape, datamodule.num_classes, **params)
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    run = mlflow.MlflowClient().create_run(ensure_experiment(uri, "tables"))
-    model_uri = log_genre_model(run.info.run_id, head, datamodule, {}, source)
+    store = Store(uri)
+    run_id = store.create_run(store.experiment_id("tables"))
+    model_uri = log_genre_model(
+        store,
+        run_id,
+        head=head,
+        head_params=params,
+        datamodule=datamodule,
+        feature_set=None,
+        source=source,
+    )
     return model_uri, uri, datamodule
 
 
 def test_table_model_infers_seed174_and_reproduces_its_features(shared_data, tmp_path):
     from genreclf.audio import load_audio
-    from genreclf.tracking.model import load_genre_model
+    from genreclf.predict import load_genre_model
 
     csv = shared_data / "seed_features.csv"
     model_uri, uri, datamodule = _table_model(tmp_path, csv)
@@ -235,7 +242,9 @@ def test_table_model_infers_seed174_and_reproduces_its_features(shared_data, tmp
 
 
 def test_table_model_without_known_recipe_says_what_it_needs(shared_data, tmp_path):
-    from genreclf.tracking.model import ModelLoadError, load_genre_model, recipe_for_table
+    from genreclf.inference import ModelLoadError
+    from genreclf.inference.spec import recipe_for_table
+    from genreclf.predict import load_genre_model
 
     frame = pd.read_csv(shared_data / "seed_features.csv").groupby("label").head(5)
     features = [c for c in frame.columns if c not in ("label", "filename")]
@@ -254,7 +263,7 @@ def test_table_model_without_known_recipe_says_what_it_needs(shared_data, tmp_pa
 def test_native_rate_features_remember_the_training_files_rate(tmp_path):
     from genreclf.data.sources import FolderSource
     from genreclf.features.sets import LogMelSegments, Seed174
-    from genreclf.tracking.model import training_sample_rate
+    from genreclf.inference.spec import training_sample_rate
 
     for i, rate in enumerate((44100, 44100, 48000)):
         _write(tmp_path / "rock" / f"{i}.wav", np.zeros(rate // 10, np.float32), rate)

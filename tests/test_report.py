@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from matplotlib import image as mpimg
 from mlflow import MlflowClient
-from omegaconf import OmegaConf
 
 from genreclf.reports.build import make_report
 from genreclf.reports.pca import transform_from_config
@@ -20,6 +19,7 @@ from genreclf.reports.runs import load_runs, swept_params
 from genreclf.reports.tables import fold_table, selection_table
 from genreclf.tracking import flatten_params
 from genreclf.tracking.history import epoch_curves
+from genreclf.tracking.store import Store
 from tests.e2e import run_command, run_in_new_folder
 
 EXPERIMENT = "sweep"
@@ -174,7 +174,9 @@ def test_best_run_section_and_report_run(sweep):
     result = sweep["result"]
     best = re.search(r"Best run on validation: (\w+)", result.stdout).group(1)
     assert best in sweep["trained"]
-    curves = epoch_curves(client, best)  # what best_curves.png draws: the 2 trained epochs
+    curves = epoch_curves(
+        Store(sweep["uri"]), best
+    )  # what best_curves.png draws: the 2 trained epochs
     assert list(curves.index) == [0, 1] and {"train_loss", "val_acc"} <= set(curves.columns)
     logged = client.download_artifacts(best, "classification_report.txt", str(sweep["cwd"]))
     report_text = (out / "best_classification_report.txt").read_text()
@@ -214,7 +216,7 @@ def test_report_says_why_pca_is_missing_when_data_is_gone(tmp_path):
     assert not (tmp_path / "out" / "pca.png").exists()
     assert "No confusion matrix or per-genre report" in page
     with pytest.raises(ValueError, match="no such experiment"):
-        load_runs(uri, "nope")
+        load_runs(Store(uri), "nope")
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -310,7 +312,7 @@ def test_config_is_rebuilt_from_logged_params():
     }
     logged = {key: str(value) for key, value in flatten_params(config).items()}
     rebuilt = config_from_params(logged)
-    assert OmegaConf.to_container(rebuilt) == config
+    assert rebuilt == config
     assert [type(step).__name__ for _, step in transform_from_config(rebuilt).steps] == [
         "ColumnTransformer",
         "StandardScaler",

@@ -24,9 +24,9 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from genreclf.cli import CONFIG_DIR
-from genreclf.sweeps.budgets import TRAINED_IN_TAG
-from genreclf.sweeps.hashing import HASH_TAG, config_hash
-from genreclf.sweeps.job import JOB_NUM_TAG, SWEEP_ID_TAG, job_threads
+from genreclf.sweeps.hashing import config_hash
+from genreclf.sweeps.job import job_threads
+from genreclf.tracking.names import HASH_TAG, JOB_NUM_TAG, SWEEP_ID_TAG, TRAINED_IN_TAG
 
 GRID_SPACE = {
     "model": {"rnn", "cnn", "dense"},
@@ -168,22 +168,22 @@ def test_batched_logger_writes_metrics_once_per_step_when_the_run_ends(tmp_path)
         }
     )
     client = MlflowClient(tracking_uri=tracking.uri)
-    with tracked_run(tracking, {"a": "1"}) as logger:
+    with tracked_run(tracking, {"a": "1"}) as writer:
         for step in range(3):
-            logger.log_metrics({"train_loss": 1.0 / (step + 1), "epoch": step}, step=step)
-            logger.log_metrics({"val_loss": 2.0, "epoch": step}, step=step)
-        assert client.get_run(logger.run_id).data.metrics == {}  # held in memory
+            writer.log_metrics({"train_loss": 1.0 / (step + 1), "epoch": step}, step=step)
+            writer.log_metrics({"val_loss": 2.0, "epoch": step}, step=step)
+        assert client.get_run(writer.run_id).data.metrics == {}  # held in memory
         with tracked_run(tracking, {"b": "2"}) as inner:  # a nested block joins the run
-            assert inner is logger
-        logger.log_hyperparams({"x": 1})
-        logger.log_hyperparams({"x": 1})  # same value again: not re-sent, no error
-        run_id = logger.run_id
+            assert inner is writer
+        writer.log_params({"x": 1})
+        writer.log_params({"x": 1})  # same value again: not re-sent, no error
+        run_id = writer.run_id
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert {"a", "b"} <= set(run.data.tags) and run.data.params == {"x": "1"}
     assert [m.step for m in client.get_metric_history(run_id, "epoch")] == [0, 1, 2]
     assert len(client.get_metric_history(run_id, "val_loss")) == 3
-    assert logger.store_seconds > 0
+    assert writer.store_seconds > 0
 
 
 def test_batched_logger_flushes_on_failure(tmp_path):
@@ -197,11 +197,11 @@ def test_batched_logger_flushes_on_failure(tmp_path):
             "flush_every_s": 3600,
         }
     )
-    with pytest.raises(RuntimeError), tracked_run(tracking) as logger:
-        logger.log_metrics({"val_loss": 1.5}, step=0)
+    with pytest.raises(RuntimeError), tracked_run(tracking) as writer:
+        writer.log_metrics({"val_loss": 1.5}, step=0)
         raise RuntimeError("boom")
     client = MlflowClient(tracking_uri=tracking.uri)
-    run = client.get_run(logger.run_id)
+    run = client.get_run(writer.run_id)
     assert run.info.status == "FAILED" and run.data.metrics == {"val_loss": 1.5}
 
 

@@ -7,6 +7,7 @@ import pytest
 from mlflow import MlflowClient
 
 from genreclf.tracking.history import epoch_curves
+from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_in_new_folder
 
 
@@ -49,7 +50,7 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
     assert params["model.hidden_size"] == "256"
     assert params["optimizer._target_"] == "torch.optim.Adam"
     assert params["trainer.max_epochs"] == "4"
-    curves = epoch_curves(client, run.info.run_id)
+    curves = epoch_curves(Store(uri), run.info.run_id)
     assert 1 <= len(curves) <= 4  # one row per trained epoch
     assert curves[["train_loss", "val_loss", "train_acc", "val_acc"]].notna().all().all()
     metrics = run.data.metrics
@@ -68,7 +69,7 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
         assert open(local, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     report = open(client.download_artifacts(run.info.run_id, "classification_report.txt", str(cwd)))
     assert "blues" in report.read()
-    mlflow.set_tracking_uri(uri)
-    info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+    local = client.download_artifacts(run.info.run_id, "model/MLmodel", str(cwd))
+    info = mlflow.models.Model.load(local)
     assert info.signature is not None
     assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 174]

@@ -44,16 +44,35 @@ def check_registry_name(name: str | None, alias: str | None = None) -> None:
         raise ModelRefError(f"registry.alias={alias}: use letters, digits, '_' and '-'")
 
 
-def write_mlmodel(folder: Path, run_id: str | None, flavor: Mapping[str, Any]) -> None:
+def write_mlmodel(
+    folder: Path,
+    run_id: str | None,
+    flavor: Mapping[str, Any],
+    io_shapes: tuple[tuple[int, ...], int] | None = None,
+) -> None:
     """Write the ``MLmodel`` file that makes ``folder`` an MLflow model of flavor ``genreclf``.
 
     ``flavor`` (plain values) is what MLflow shows of the model: the package format and
-    the files it holds.
+    the files it holds. ``io_shapes`` (one example's input shape, number of classes)
+    gives the model a tensor signature: float32 ``(-1, *shape)`` in, ``(-1, classes)`` out.
     """
+    import numpy as np
     from mlflow.models import Model
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
 
+    signature = None
+    if io_shapes is not None:
+        shape, classes = io_shapes
+        signature = ModelSignature(
+            inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),
+            outputs=Schema([TensorSpec(np.dtype("float32"), (-1, classes))]),
+        )
     model = Model(
-        artifact_path=names.MODEL_ARTIFACT, run_id=run_id, flavors={"genreclf": dict(flavor)}
+        artifact_path=names.MODEL_ARTIFACT,
+        run_id=run_id,
+        flavors={"genreclf": dict(flavor)},
+        signature=signature,
     )
     model.save(str(folder / MLMODEL_FILE))
 
@@ -65,6 +84,7 @@ def log_model(
     flavor: Mapping[str, Any],
     registry_name: str | None = None,
     registry_alias: str | None = None,
+    io_shapes: tuple[tuple[int, ...], int] | None = None,
 ) -> str:
     """Log a model folder as the run's ``model`` artifacts (and register it).
 
@@ -79,13 +99,15 @@ def log_model(
         run's tag ``genreclf.model_format``.
     registry_name, registry_alias : str, optional
         Register the model as a new version of this name, and point this alias at it.
+    io_shapes : (tuple of int, int), optional
+        Input shape of one example and number of classes, for the tensor signature.
 
     Returns
     -------
     str
         ``runs:/<run_id>/model``, or ``models:/<name>/<version>`` if registered.
     """
-    write_mlmodel(folder, run_id, flavor)
+    write_mlmodel(folder, run_id, flavor, io_shapes)
     store.log_artifacts(run_id, folder, names.MODEL_ARTIFACT)
     store.set_tag(run_id, names.MODEL_FORMAT_TAG, str(flavor.get("format", "")))
     uri = f"runs:/{run_id}/{names.MODEL_ARTIFACT}"
