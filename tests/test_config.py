@@ -1,7 +1,5 @@
 """Every option of every config group composes, resolves and instantiates."""
 
-from pathlib import Path
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
@@ -9,6 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from genreclf.cli import CONFIG_DIR, group_options
+from tests.paths import CONF
 
 # Groups whose options are objects built by instantiate; others are plain settings.
 BUILT = {"data", "features", "extraction", "split", "transforms", "model", "optimizer"}
@@ -65,7 +64,7 @@ def test_tracking_uri_env_and_option(monkeypatch):
 
 
 def test_config_dir_is_the_repository_conf():
-    assert CONFIG_DIR == Path(__file__).resolve().parents[1] / "conf"
+    assert CONFIG_DIR == CONF
 
 
 @pytest.mark.parametrize("option", group_options("optimizer"))

@@ -12,6 +12,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_config_error_is_one_line(case, tmp_path):
     override, allowed = CASES[case]
@@ -24,6 +25,7 @@ def test_config_error_is_one_line(case, tmp_path):
     assert not (tmp_path / "mlruns").exists()  # nothing was started
 
 
+@pytest.mark.slow
 def test_print_composed_config(tmp_path):
     result = run_command("genreclf.train", "--cfg", "job", cwd=tmp_path, cache=tmp_path / "c")
     assert result.returncode == 0, result.stderr

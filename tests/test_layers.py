@@ -6,13 +6,17 @@ import shutil
 import sys
 from pathlib import Path
 
+import importlinter.cli
 import pytest
 from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def _lint(root: Path, monkeypatch) -> bool:
+    # lint-imports configures logging for a command line (disabling every other logger);
+    # in the test process it must not.
+    monkeypatch.setattr(importlinter.cli, "_configure_logging", lambda verbose: None)
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))
     status = lint_imports(config_filename=str(root / "pyproject.toml"), no_logo=True, no_cache=True)

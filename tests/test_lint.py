@@ -2,11 +2,13 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+from tests.paths import ROOT
 
 
+@pytest.mark.slow
 def test_ruff_check():
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
@@ -14,6 +16,7 @@ def test_ruff_check():
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 def test_ruff_format():
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "."],

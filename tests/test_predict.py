@@ -106,6 +106,7 @@ def good_run(trained, audio):
     return result, json.loads((cwd / "out.json").read_text()) if result.returncode == 0 else None
 
 
+@pytest.mark.slow
 def test_predicts_every_good_input(good_run, audio):
     result, entries = good_run
     _, files = audio
@@ -128,6 +129,7 @@ def test_predicts_every_good_input(good_run, audio):
     assert len(lines) == 1 and len(re.findall(r"\b[a-z]+ [01]\.\d\d\b", lines[0])) == 3
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_named_and_others_answered(trained, audio):
     cwd, _, _ = trained
     _, files = audio
@@ -151,6 +153,7 @@ def test_bad_inputs_are_named_and_others_answered(trained, audio):
     assert table.loc[0, "probability"] == pytest.approx(probs.max())
 
 
+@pytest.mark.slow
 def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run):
     from genreclf.predict import load_genre_model
 
@@ -167,6 +170,7 @@ def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run
         assert prediction.probabilities[genre] == pytest.approx(p, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_best_run_of_experiment(trained):
     from genreclf.tracking.models import ModelRefError, best_model_uri
     from genreclf.tracking.store import Store

@@ -25,8 +25,7 @@ from genreclf.features.sets import (
 )
 from genreclf.models.heads import HEADS, DenseHead, LSTMHead, build_head
 from genreclf.registry import Registry, RegistryError
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from tests.paths import CONF
 
 WIDGETS: Registry[object] = Registry("widget")
 

@@ -13,8 +13,9 @@ from sklearn.model_selection import train_test_split
 
 from genreclf.data.sources import TableSource
 from genreclf.split import FileListSplit, HoldoutSplit, KFoldSplit, SeedSplit, SplitIndices
+from tests.paths import CONF
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "split"
+SPLIT_CONF = CONF / "split"
 GENRES = ["blues", "jazz", "rock"]
 
 
@@ -43,7 +44,7 @@ def file_lists(directory: Path, ids: np.ndarray) -> dict[str, str]:
 
 def make(name: str, tmp_path: Path, ids: np.ndarray, **overrides):
     """Instantiate ``conf/split/<name>.yaml``; ``files`` gets lists written under ``tmp_path``."""
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = OmegaConf.load(SPLIT_CONF / f"{name}.yaml")
     if name == "files":
         cfg = OmegaConf.merge(cfg, file_lists(tmp_path, ids))
     return instantiate(OmegaConf.merge(cfg, overrides))

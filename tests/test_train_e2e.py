@@ -26,6 +26,7 @@ def trained(tmp_path_factory):
     return cwd, result
 
 
+@pytest.mark.slow
 def test_prints_report_run_id_and_ui_command(trained):
     _, result = trained
     out = result.stdout
@@ -35,6 +36,7 @@ def test_prints_report_run_id_and_ui_command(trained):
     assert "NOT real music" in result.stdout + result.stderr  # synthetic data is said plainly
 
 
+@pytest.mark.slow
 def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
     cwd, result = trained
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"

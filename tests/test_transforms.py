@@ -29,13 +29,14 @@ from genreclf.transforms import (
     transform_rows,
     transform_to_data,
 )
+from tests.paths import CONF
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "transforms"
+TRANSFORMS_CONF = CONF / "transforms"
 
 
 def make(name: str, overrides: dict[str, object] | None = None):
     """Instantiate ``conf/transforms/<name>.yaml`` with dotted-key ``overrides``."""
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = OmegaConf.load(TRANSFORMS_CONF / f"{name}.yaml")
     for key, value in (overrides or {}).items():
         OmegaConf.update(cfg, key, value)
     return instantiate(cfg)
@@ -116,7 +117,7 @@ def test_log_standard_pca(features, train_rows) -> None:
 
 # --- transforms as plain data, and built from a logged config ---------------------------
 
-TRANSFORM_NAMES = sorted(p.stem for p in CONF.glob("*.yaml"))
+TRANSFORM_NAMES = sorted(p.stem for p in TRANSFORMS_CONF.glob("*.yaml"))
 
 
 def seed_like(n: int, seed: int, frames: int | None = None) -> np.ndarray:
@@ -159,7 +160,7 @@ FITTED_VARIANTS = [(name, {}) for name in TRANSFORM_NAMES] + [
 
 @pytest.mark.parametrize("name, overrides", FITTED_VARIANTS)
 def test_transform_data_round_trip_equals_sklearn(name, overrides, seed_rows) -> None:
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = OmegaConf.load(TRANSFORMS_CONF / f"{name}.yaml")
     for key, value in overrides.items():
         OmegaConf.update(cfg, key.lstrip("+"), value, force_add=True)
     fitted = instantiate(cfg).fit(seed_rows)
@@ -304,7 +305,7 @@ def test_transform_from_data_copies_its_input(seed_rows) -> None:
 
 @pytest.mark.parametrize("name", TRANSFORM_NAMES)
 def test_build_transform_equals_instantiate(name, seed_rows) -> None:
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = OmegaConf.load(TRANSFORMS_CONF / f"{name}.yaml")
     built = build_transform(OmegaConf.to_container(cfg))
     expected = instantiate(cfg)
     assert type(built) is type(expected)

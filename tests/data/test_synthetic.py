@@ -20,10 +20,11 @@ from genreclf.data.synthetic import (
     render_clip,
     write_dataset,
 )
+from tests.paths import CONF
 
 SR = 22050
 SMALL = {"clips_per_genre": 2, "duration": 2.0, "sr": SR, "seed": 0}
-CONF = Path(__file__).resolve().parents[1] / "conf" / "data" / "synthetic.yaml"
+SYNTHETIC_CONF = CONF / "data" / "synthetic.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,9 @@ def test_rewrite_is_skipped_then_config_change_replaces_files(tmp_path):
 
 
 def test_source_from_config_lists_tracks_per_config_folder(tmp_path, caplog):
-    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path)}, "data": OmegaConf.load(CONF)})
+    cfg = OmegaConf.create(
+        {"paths": {"cache_dir": str(tmp_path)}, "data": OmegaConf.load(SYNTHETIC_CONF)}
+    )
     cfg.data.clips_per_genre, cfg.data.duration = 1, 0.5
     source = instantiate(cfg.data)
     assert isinstance(source, SyntheticGTZAN) and source.synthetic is True

@@ -16,9 +16,9 @@ from genreclf.audio import load_audio
 from genreclf.data.tracks import Track, list_labelled_audio
 from genreclf.features.extraction import FeatureExtractor, save_manifest
 from genreclf.features.sets import FeatureSet, LogMelSegments, Seed174
+from tests.paths import CONF
 
 SR = 16000
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def tone(seconds: float, sr: int = SR, freq: float = 440.0, channels: int = 1) -> np.ndarray:

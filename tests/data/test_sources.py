@@ -15,13 +15,14 @@ from omegaconf.errors import MissingMandatoryValue
 from genreclf.data.sources import FolderSource, GTZANSource, TableSource
 from genreclf.data.synthetic import GENRES
 from genreclf.features.table import FeatureTable
+from tests.paths import CONF
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
+DATA_CONF = CONF / "data"
 
 
 def build(name: str, **overrides) -> object:
     """Instantiate ``conf/data/<name>.yaml`` with ``overrides``."""
-    cfg = OmegaConf.merge(OmegaConf.load(CONF / f"{name}.yaml"), overrides)
+    cfg = OmegaConf.merge(OmegaConf.load(DATA_CONF / f"{name}.yaml"), overrides)
     return instantiate(cfg)
 
 

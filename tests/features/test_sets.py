@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hydra.utils import instantiate
@@ -11,8 +9,9 @@ from omegaconf import OmegaConf
 
 from genreclf.audio import AudioError
 from genreclf.features.sets import LogMelSegments, MfccSegments, Seed174, Summary
+from tests.paths import CONF
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "features"
+FEATURES_CONF = CONF / "features"
 SR = 22050
 
 
@@ -37,7 +36,7 @@ def clicks_and_tone(seconds: float, sr: int = SR, bpm: float = 120.0) -> np.ndar
     ],
 )
 def test_yaml_instantiates_its_set(name, cls):
-    fs = instantiate(OmegaConf.load(CONF / f"{name}.yaml"))
+    fs = instantiate(OmegaConf.load(FEATURES_CONF / f"{name}.yaml"))
     assert type(fs) is cls and fs.name == name
     assert len(fs.columns) == len(set(fs.columns))
     assert fs.mono is True
@@ -46,7 +45,7 @@ def test_yaml_instantiates_its_set(name, cls):
 def test_seed174_set_uses_native_rate_and_seed_columns():
     from genreclf.features.seed174 import SEED174_COLUMNS
 
-    fs = instantiate(OmegaConf.load(CONF / "seed174.yaml"))
+    fs = instantiate(OmegaConf.load(FEATURES_CONF / "seed174.yaml"))
     assert fs.sr is None and fs.frame_level is False
     assert fs.columns == SEED174_COLUMNS and len(fs.columns) == 174
 

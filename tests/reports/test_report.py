@@ -106,6 +106,7 @@ def sweep(tmp_path_factory, shared_data):
     }
 
 
+@pytest.mark.slow
 def test_every_png_is_a_real_image_embedded_in_the_html(sweep):
     pngs = sorted(sweep["out"].glob("*.png"))
     names = {p.name for p in pngs}
@@ -121,6 +122,7 @@ def test_every_png_is_a_real_image_embedded_in_the_html(sweep):
     assert len(re.findall(r"<img ", sweep["html"])) == len(pngs)
 
 
+@pytest.mark.slow
 def test_top_runs_table_matches_mlflow(sweep):
     client, top = sweep["client"], pd.read_csv(sweep["out"] / "top_runs.csv")
     running = sweep["fakes"]["running"]
@@ -142,6 +144,7 @@ def test_top_runs_table_matches_mlflow(sweep):
         assert row["test_f1"] == pytest.approx(metrics["test_f1"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_failed_and_report_runs_are_counted_or_left_out(sweep):
     fakes, html = sweep["fakes"], sweep["html"]
     runs = pd.read_csv(sweep["out"] / "runs.csv")
@@ -151,6 +154,7 @@ def test_failed_and_report_runs_are_counted_or_left_out(sweep):
     assert re.search(r"Failed or killed runs \(1\).*" + fakes["failed"], html, re.S)
 
 
+@pytest.mark.slow
 def test_kfold_summary_is_mean_and_std_over_folds(sweep):
     client = sweep["client"]
     folds = pd.read_csv(sweep["out"] / "folds.csv")
@@ -169,6 +173,7 @@ def test_kfold_summary_is_mean_and_std_over_folds(sweep):
     assert selection.loc[1, "test_acc"] == pytest.approx(folds["test_acc_mean"].max())
 
 
+@pytest.mark.slow
 def test_best_run_section_and_report_run(sweep):
     client, out = sweep["client"], sweep["out"]
     result = sweep["result"]
