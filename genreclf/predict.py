@@ -153,7 +153,10 @@ def load_genre_model(model_uri: str, tracking_uri: str, **options: Any) -> Any:
     from genreclf.inference import load_model
     from genreclf.tracking.models import fetch_model
     from genreclf.tracking.run import open_store
+    from genreclf.tracking.store import check_store
 
+    if ":" in model_uri and not Path(model_uri).expanduser().is_dir():
+        check_store(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         uri, folder = fetch_model(open_store(tracking_uri), model_uri, Path(tmp))
         return load_model(folder, uri=uri, **options)
@@ -235,8 +238,9 @@ def _task(cfg: DictConfig) -> None:
 def _errors() -> tuple[type[BaseException], ...]:
     from genreclf.inference import ModelLoadError
     from genreclf.tracking.models import ModelRefError
+    from genreclf.tracking.store import StoreError
 
-    return (PredictError, ModelLoadError, ModelRefError)
+    return (PredictError, ModelLoadError, ModelRefError, StoreError)
 
 
 main = hydra_app(_task, "predict", _errors())

@@ -17,6 +17,9 @@ def report(cfg: DictConfig) -> str:
     if OmegaConf.is_missing(cfg, "experiment"):
         raise ValueError("experiment: give the MLflow experiment to report, e.g. experiment=demo")
     from genreclf.reports.build import make_report
+    from genreclf.tracking.store import check_store
+
+    check_store(str(cfg.tracking.uri))
 
     result = make_report(
         uri=cfg.tracking.uri,
@@ -38,7 +41,7 @@ def report(cfg: DictConfig) -> str:
     return str(result.html_path)
 
 
-_app = hydra_app(report, "report", (ValueError, FileNotFoundError))
+_app = hydra_app(report, "report", (ValueError, FileNotFoundError))  # StoreError is a ValueError
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ def check_packaging(cfg: DictConfig, feature_set: Any, source: Any) -> None:
     from genreclf.models.heads import HEADS
     from genreclf.registry import RegistryError
     from genreclf.tracking.models import check_registry_name
-    from genreclf.transforms import check_exportable
+    from genreclf.transforms import TransformExportError, check_exportable
 
     check_registry_name(
         OmegaConf.select(cfg, "registry.name"), OmegaConf.select(cfg, "registry.alias")
@@ -122,9 +122,9 @@ def check_packaging(cfg: DictConfig, feature_set: Any, source: Any) -> None:
         HEADS.name_of(get_class(cfg.model._target_))
         if not hasattr(source, "frame"):
             FEATURE_SETS.name_of(type(feature_set))
-    except RegistryError as exc:
+        check_exportable(instantiate_transforms(cfg))
+    except (RegistryError, TransformExportError) as exc:
         raise ConfigError(f"{exc} (or set tracking.log_model=false)") from exc
-    check_exportable(instantiate_transforms(cfg))
 
 
 def instantiate_transforms(cfg: DictConfig) -> Any:
@@ -216,6 +216,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ``refit=train_val`` the ``refit_*`` figures of :mod:`genreclf.refit`.
     """
     check_train_config(cfg)
+    from genreclf.tracking.store import check_store
+
+    check_store(str(cfg.tracking.uri))
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
@@ -315,9 +318,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def _errors() -> tuple[type[BaseException], ...]:
     from genreclf.registry import RegistryError
     from genreclf.tracking.models import ModelRefError
+    from genreclf.tracking.store import StoreError
     from genreclf.transforms import TransformExportError
 
-    return (ConfigError, FileNotFoundError, ModelRefError, RegistryError, TransformExportError)
+    return (
+        ConfigError,
+        FileNotFoundError,
+        ModelRefError,
+        RegistryError,
+        StoreError,
+        TransformExportError,
+    )
 
 
 def _task(cfg: DictConfig) -> float:

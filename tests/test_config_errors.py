@@ -4,24 +4,35 @@ import pytest
 
 from tests.e2e import run_command
 
+#: overrides, then what the one line must say: the option (or value) and what is allowed.
 CASES = {
-    "model=foo": ["model=foo", "choose one of: cnn, dense, rnn"],
-    "optimizer.lr=-1": ["optimizer.lr=-1", "must be > 0"],
-    "trainer.max_epochs=0": ["trainer.max_epochs=0", "must be >= 1"],
-    "data.root": ["data.root=/no/such/folder", "no such file or folder"],
+    "model=foo": (["model=foo"], "model=foo", "choose one of: cnn, dense, rnn"),
+    "optimizer.lr=-1": (["optimizer.lr=-1"], "optimizer.lr=-1", "must be > 0"),
+    "trainer.max_epochs=0": (["trainer.max_epochs=0"], "trainer.max_epochs=0", "must be >= 1"),
+    "data.root": (
+        ["data=gtzan", "data.root=/no/such/folder"],
+        "data.root=/no/such/folder",
+        "no such file or folder",
+    ),
+    "registry.name": (["registry.name=bad/name"], "registry.name=bad/name", "no '/'"),
+    # A model is saved as data: a transform that cannot be is refused before any work.
+    "transforms": (
+        ["transforms._target_=sklearn.preprocessing.RobustScaler"],
+        "RobustScaler",
+        "tracking.log_model=false",
+    ),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_config_error_is_one_line(case, tmp_path):
-    override, allowed = CASES[case]
-    extra = ["data=gtzan"] if case == "data.root" else []
-    result = run_command("genreclf.train", *extra, override, cwd=tmp_path, cache=tmp_path / "c")
+    overrides, named, allowed = CASES[case]
+    result = run_command("genreclf.train", *overrides, cwd=tmp_path, cache=tmp_path / "c")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and override in lines[0] and allowed in lines[0]
+    assert lines[0].startswith("error: ") and named in lines[0] and allowed in lines[0]
     assert not (tmp_path / "mlruns").exists()  # nothing was started
 
 

@@ -29,6 +29,76 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 #: MLflow keeps at most this many characters of a param value.
 MAX_PARAM_LENGTH = 250
+#: Tracking URI schemes genreclf can use (MLflow 3.13+ has no file store).
+SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+#: Seconds a tracking server gets to answer its health check.
+SERVER_TIMEOUT_S = 5.0
+
+
+class StoreError(ValueError):
+    """A tracking store that cannot be used; the message is one line naming ``tracking.uri``."""
+
+
+def check_store(uri: str) -> None:
+    """Refuse, before any work, a tracking URI that cannot be used, in one line.
+
+    A SQLite store's folder must be creatable and writable, and an existing database
+    must be an SQLite file; a server must answer its health check within
+    :data:`SERVER_TIMEOUT_S` seconds.
+
+    Raises
+    ------
+    StoreError
+    """
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    if scheme not in SCHEMES:
+        raise StoreError(
+            f"tracking.uri={uri}: not a tracking URI genreclf can use; give "
+            "sqlite:///<file>.db or http(s)://<host>:<port> (or another MLflow database URI)"
+        )
+    db = sqlite_path(uri)
+    if db is not None:
+        _check_sqlite(uri, db)
+    elif scheme in ("http", "https"):
+        _check_server(uri)
+
+
+def _check_sqlite(uri: str, db: Path) -> None:
+    import os
+
+    folder = db.parent if str(db.parent) else Path(".")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise StoreError(f"tracking.uri={uri}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StoreError(f"tracking.uri={uri}: {existing} is not writable")
+    if db.exists():
+        if not db.is_file():
+            raise StoreError(f"tracking.uri={uri}: {db} is not a file")
+        if not os.access(db, os.R_OK | os.W_OK):
+            raise StoreError(f"tracking.uri={uri}: {db} is not writable")
+        with open(db, "rb") as handle:
+            header = handle.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise StoreError(f"tracking.uri={uri}: {db} is not an SQLite database")
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S) as response:  # noqa: S310
+            if response.status != 200:
+                raise StoreError(f"tracking.uri={uri}: the server answers {response.status}")
+    except StoreError:
+        raise
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StoreError(
+            f"tracking.uri={uri}: no MLflow server answers within {SERVER_TIMEOUT_S:g} s ({reason})"
+        ) from exc
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -120,6 +190,13 @@ class Store:
 
     def __init__(self, uri: str, sqlite_pragmas: Mapping[str, Any] | None = None) -> None:
         self.uri = str(uri)
+        if self.uri.startswith(("http:", "https:")):
+            import os
+
+            # Bounded: a server that stops answering fails a call in about a minute at
+            # most, not after MLflow's default of seven retries of two minutes each.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         if sqlite_pragmas and sqlite_path(self.uri) is not None:
             tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in sqlite_pragmas.items())))
         self._client = None
@@ -129,14 +206,28 @@ class Store:
 
     @property
     def client(self):
-        """The store's ``MlflowClient`` (built on first use)."""
+        """The store's ``MlflowClient`` (built on first use).
+
+        A new SQLite store is created and migrated under a file lock
+        (``<database>.lock``), so any number of processes may start on it at once.
+        """
         if self._client is None:
             from mlflow import MlflowClient
 
             db = sqlite_path(self.uri)
-            if db is not None:
-                db.parent.mkdir(parents=True, exist_ok=True)
-            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            if db is None:
+                self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                return self._client
+            from filelock import FileLock
+
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(f"{db}.lock"):
+                # MLflow creates the tables, or brings their schema up to date, when it
+                # first opens the database: the client and its first call.
+                client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                with_retry(lambda: client.search_experiments(max_results=1))
+                with_retry(lambda: client.search_registered_models(max_results=1))
+            self._client = client
         return self._client
 
     def call(self, fn: Callable[[Any], T]) -> T:

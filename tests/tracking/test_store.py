@@ -55,3 +55,26 @@ def test_artifacts_and_registry(store, tmp_path):
     assert version == "1"
     assert store.model_version("genres", alias="champion").source == f"runs:/{run_id}/notes"
     assert store.register("genres", f"runs:/{run_id}/notes", run_id) == "2"
+
+
+def test_unusable_stores_are_refused_in_one_line(tmp_path):
+    import time
+
+    from genreclf.tracking.store import StoreError, check_store
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "mlflow.db").write_text("not a database")
+    cases = {
+        "garbage://x": "not a tracking URI",
+        f"sqlite:///{tmp_path}/afile/mlflow.db": "is a file, not a folder",
+        f"sqlite:///{tmp_path}/db/mlflow.db": "not an SQLite database",
+        "http://127.0.0.1:9": "no MLflow server answers",
+    }
+    for uri, message in cases.items():
+        start = time.monotonic()
+        with pytest.raises(StoreError, match=message) as info:
+            check_store(uri)
+        assert "\n" not in str(info.value) and f"tracking.uri={uri}" in str(info.value)
+        assert time.monotonic() - start < 15
+    check_store(f"sqlite:///{tmp_path}/new/folder/mlflow.db")  # created when first used

@@ -77,7 +77,9 @@ def _read_marker(path: Path) -> dict | None:
 def write_dataset(root, *, clips_per_genre: int, duration: float, sr: int, seed: int) -> Path:
     """Write the synthetic set as ``<root>/genres_original/<genre>/<genre>.000NN.wav``.
 
-    Files are 16-bit PCM WAV, written atomically. A JSON marker
+    Files are 16-bit PCM WAV, written atomically, by one process at a time (a file lock
+    ``<root>/.lock``: processes that start together on a new cache wait for the first
+    one's clips instead of racing to write them). A JSON marker
     (:data:`MARKER_NAME`) holding :func:`dataset_config` is written into ``root``
     last; when it matches and the folder holds exactly the expected files, nothing
     is rendered. Otherwise the files are (re)written and stale clips of this
@@ -107,7 +109,15 @@ def write_dataset(root, *, clips_per_genre: int, duration: float, sr: int, seed:
     """
     if clips_per_genre < 1 or clips_per_genre > 99999:
         raise ValueError(f"clips_per_genre must be in [1, 99999], got {clips_per_genre}")
+    from filelock import FileLock
+
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".lock")):
+        return _write_dataset(root, clips_per_genre, duration, sr, seed)
+
+
+def _write_dataset(root: Path, clips_per_genre: int, duration: float, sr: int, seed: int) -> Path:
     audio_root = root / "genres_original"
     marker = root / MARKER_NAME
     cfg = dataset_config(clips_per_genre=clips_per_genre, duration=duration, sr=sr, seed=seed)
