@@ -107,6 +107,9 @@ def wait_for_shared_fit(
             statuses=(names.RUNNING,),
             max_results=1000,
         )
+        from genreclf.tracking.liveness import is_ghost
+
+        running = [run for run in running if not is_ghost(run)]
         if not any(run.data.tags.get(names.HASH_TAG) in siblings for run in running):
             return
         time.sleep(poll_s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from genreclf.sweeps.runs import PARENT_RUN_ENV, SWEEP_ID_ENV
+from genreclf.sweeps.runs import LAUNCHER_ENV, PARENT_RUN_ENV, SWEEP_ID_ENV
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 
@@ -26,6 +27,22 @@ log = logging.getLogger("genreclf.sweeps")
 
 #: Metric that sweeps maximize, logged by every training run.
 SCORE = names.BEST_VAL_ACC
+
+
+def own_sweep_dir(base: Path) -> Path:
+    """A sweep folder no other sweep uses: ``base``, or ``base-2``, ``base-3``, ...
+
+    Created here (an atomic ``mkdir``), so two sweeps started in the same second do not
+    share, and overwrite, one folder.
+    """
+    for n in range(1, 1000):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"hydra.sweep.dir={base}: 999 sweep folders of this name already exist")
 
 
 def model_name(target: object) -> str:
@@ -61,8 +78,14 @@ class SweepTracking(Callback):
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self.sweep_id: str | None = None
+        self.heartbeat = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Launchers send the callback to their workers: without the launcher's threads."""
+        return self.__dict__ | {"heartbeat": None}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from genreclf.tracking.liveness import Heartbeat, host, owner_tags, reap_ghosts
         from genreclf.tracking.run import store_for
 
         tracking = config.tracking
@@ -70,15 +93,18 @@ class SweepTracking(Callback):
         self.sweep_id = f"{name}-{uuid.uuid4().hex[:12]}"
         self.store = store_for(tracking)
         self.experiment_id = self.store.experiment_id(tracking.experiment)
+        ghosts = reap_ghosts(self.store, self.experiment_id)
+        sweep_dir = own_sweep_dir(Path(str(config.hydra.sweep.dir)))
         overrides = " ".join(config.hydra.overrides.task)
         self.parent_run_id = self.store.create_run(
             self.experiment_id,
             run_name=f"sweep {self.sweep_id}",
-            tags={
+            tags=owner_tags()
+            | {
                 names.SWEEP_ID_TAG: self.sweep_id,
                 names.SWEEP_NAME_TAG: name,
                 names.ROLE_TAG: "parent",
-                names.SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
+                names.SWEEP_DIR_TAG: str(sweep_dir),
                 names.SWEEP_OVERRIDES_TAG: overrides[:5000],
                 names.SWEEPER_TAG: str(config.hydra.sweeper.get("_target_", "")),
                 names.LAUNCHER_TAG: str(config.hydra.launcher.get("_target_", "")),
@@ -89,24 +115,39 @@ class SweepTracking(Callback):
             self.store.log_text(
                 self.parent_run_id, OmegaConf.to_yaml(params), names.SWEEPER_PARAMS_ARTIFACT
             )
-        env = {SWEEP_ID_ENV: self.sweep_id, PARENT_RUN_ENV: self.parent_run_id}
-        with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
+        self.heartbeat = Heartbeat(self.store, self.parent_run_id).start()
+        env = {
+            SWEEP_ID_ENV: self.sweep_id,
+            PARENT_RUN_ENV: self.parent_run_id,
+            LAUNCHER_ENV: f"{host()}:{os.getpid()}",
+        }
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.sweep.dir = str(sweep_dir)
             config.hydra.overrides.hydra = [
                 *config.hydra.overrides.hydra,
+                f"hydra.sweep.dir='{sweep_dir}'",
                 *(f"++hydra.job.env_set.{k}={v}" for k, v in env.items()),
             ]
         atexit.register(self._end_parent, "KILLED")
         print(
             f"Sweep {self.sweep_id}: experiment '{tracking.experiment}' "
-            f"(id {self.experiment_id}), parent run {self.parent_run_id}",
+            f"(id {self.experiment_id}), parent run {self.parent_run_id}, folder {sweep_dir}",
             flush=True,
         )
+        if ghosts:
+            print(
+                f"{len(ghosts)} RUNNING run(s) of earlier sweeps had lost their process: ended "
+                "KILLED; their configs are trained again",
+                flush=True,
+            )
 
     def _end_parent(self, status: str) -> None:
         if self.parent_run_id is None:
             return
         run_id, self.parent_run_id = self.parent_run_id, None
         atexit.unregister(self._end_parent)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         if status == names.KILLED:
             # Parallel launchers may stop their workers without letting them end their
             # runs (joblib's loky kills its workers with SIGKILL on Ctrl-C).

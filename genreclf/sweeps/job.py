@@ -15,7 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
-from genreclf.sweeps.runs import claim, finished_run, sweep_tags
+from genreclf.sweeps.runs import (
+    LAUNCHER_ENV,
+    claim,
+    finished_run,
+    live_claims,
+    rival_claim,
+    sweep_tags,
+)
 from genreclf.tracking import names
 
 log = logging.getLogger("genreclf.sweeps")
@@ -26,6 +33,7 @@ log = logging.getLogger("genreclf.sweeps")
 TIMING_FILE = "sweep_job.json"
 
 _JOBS_IN_PROCESS = 0
+_WATCHING = False
 
 #: Launchers whose jobs share the machine's cores with other jobs.
 PARALLEL_LAUNCHERS = ("joblib", "ray_launcher", "ray_aws", "submitit", "rq_launcher")
@@ -80,7 +88,8 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     _JOBS_IN_PROCESS += 1
     digest = config_hash(cfg)
     sweep = cfg.get("sweep") or {}
-    if sweep.get("resume", True):
+    resume = bool(sweep.get("resume", True))
+    if resume:
         budgets = epoch_budgets(cfg)
         if budgets:
             waited = time.perf_counter()
@@ -101,6 +110,17 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
                 timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
             )
             return float(done.data.metrics.get(names.BEST_VAL_ACC, math.nan))
+        live = live_claims(cfg.tracking, digest)
+        if live:
+            log.info(
+                "job %s: config %s is being trained by run %s (another sweep); skipped",
+                hydra.job.num,
+                digest,
+                live[0].info.run_id,
+            )
+            seconds = time.perf_counter() - start
+            _write_timing(timing | {"status": "CLAIMED", "seconds": seconds, "mlflow_seconds": 0})
+            return math.nan
     lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
     threads = job_threads(hydra.launcher)
     if threads is not None:
@@ -112,14 +132,25 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
 
     from genreclf.tracking.run import tracked_run
 
+    watch_launcher()
     status, value, writer = names.KILLED, math.nan, None
     try:
         with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as writer:
-            writer.log_params(OmegaConf.to_container(cfg, resolve=True))
-            result = train(cfg)
-            value = float(result["val_acc"])
-            timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
-        status = names.FINISHED
+            rival = rival_claim(cfg.tracking, digest, writer.run_id) if resume else None
+            if rival is not None:  # another job opened its run for this config first
+                writer.discard()
+                log.info(
+                    "job %s: config %s is claimed by run %s; skipped",
+                    hydra.job.num,
+                    digest,
+                    rival.info.run_id,
+                )
+            else:
+                writer.log_params(OmegaConf.to_container(cfg, resolve=True))
+                result = train(cfg)
+                value = float(result["val_acc"])
+                timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
+        status = "CLAIMED" if rival is not None else names.FINISHED
     except Exception:
         status = names.FAILED
         log.exception("job %s failed; its run is FAILED, the sweep goes on", hydra.job.num)
@@ -134,6 +165,53 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             }
         )
     return value
+
+
+def watch_launcher(poll_s: float = 2.0) -> None:
+    """End this worker process when the process that launched the sweep has died.
+
+    The launching process's host and PID reach every job as ``GENRECLF_SWEEP_LAUNCHER``
+    (``<host>:<pid>``, set by :class:`~genreclf.sweeps.callbacks.SweepTracking`). A job
+    that runs in another process on the same host (a joblib/loky worker) watches it
+    from a daemon thread, so that workers do not live on as orphans after a
+    ``kill -9`` of the sweep: the job's run is then a ghost, ended KILLED by the next
+    sweep or report.
+    """
+    global _WATCHING
+    value = os.environ.get(LAUNCHER_ENV, "")
+    host, _, pid = value.rpartition(":")
+    if _WATCHING or not pid.isdigit() or int(pid) == os.getpid():
+        return
+    from genreclf.tracking.liveness import host as this_host
+
+    if host != this_host():
+        return
+    import threading
+
+    launcher, child = int(pid), os.getppid() == int(pid)
+
+    def gone() -> bool:
+        if child:  # re-parented: the launcher died (even as an unreaped zombie)
+            return os.getppid() != launcher
+        try:
+            os.kill(launcher, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a zombie is dead too
+            return Path(f"/proc/{launcher}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except (OSError, IndexError):
+            return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(poll_s)
+        log.warning("the sweep's launching process %s is gone; this worker exits", launcher)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="genreclf-launcher-watch", daemon=True).start()
+    _WATCHING = True
 
 
 def _write_timing(record: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ from genreclf.tracking.run import store_for
 #: every job (through ``hydra.job.env_set``).
 SWEEP_ID_ENV = "GENRECLF_SWEEP_ID"
 PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
+#: ``<host>:<pid>`` of the process that launched the sweep (see ``watch_launcher``).
+LAUNCHER_ENV = "GENRECLF_SWEEP_LAUNCHER"
 
 
 def finished_run(
@@ -27,6 +29,46 @@ def finished_run(
         experiment, tags={names.HASH_TAG: digest}, statuses=statuses, max_results=100
     )
     return runs[0] if runs else None
+
+
+def live_claims(tracking: DictConfig, digest: str) -> list:
+    """RUNNING runs of config hash ``digest`` whose process is alive.
+
+    Ghosts among them (see :mod:`genreclf.tracking.liveness`) are ended KILLED here, so
+    their config is trained again.
+    """
+    from genreclf.tracking.liveness import reap_ghosts
+
+    store = store_for(tracking)
+    experiment = store.experiment_id(tracking.experiment)
+    running = store.find_runs(experiment, tags={names.HASH_TAG: digest}, statuses=(names.RUNNING,))
+    reaped = set(reap_ghosts(store, experiment, running))
+    return [run for run in running if run.info.run_id not in reaped]
+
+
+def rival_claim(tracking: DictConfig, digest: str, run_id: str) -> Any | None:
+    """The run that holds config ``digest`` instead of the just-opened run ``run_id``.
+
+    A job claims its config by opening its RUNNING run, then looks again: a FINISHED
+    run of the same hash, or a live RUNNING one opened earlier (ties: the smaller run
+    id), wins, and the job gives way. Every job that opens a run looks after opening
+    it, so of any number of jobs racing for one config exactly one goes on.
+    """
+    from genreclf.tracking.liveness import is_ghost
+
+    store = store_for(tracking)
+    experiment = store.experiment_id(tracking.experiment)
+    runs = store.find_runs(
+        experiment, tags={names.HASH_TAG: digest}, statuses=(names.FINISHED, names.RUNNING)
+    )
+    own = next((r for r in runs if r.info.run_id == run_id), None) or store.get_run(run_id)
+    mine = (own.info.start_time, own.info.run_id)
+    for run in runs:
+        if run.info.run_id == run_id or is_ghost(run):
+            continue
+        if run.info.status == names.FINISHED or (run.info.start_time, run.info.run_id) < mine:
+            return run
+    return None
 
 
 def claim(tracking: DictConfig, run: Any) -> None:

@@ -27,6 +27,12 @@ TRAINED_IN_TAG = "genreclf.epoch_budgets_run"
 REPORT_TAG = "genreclf.report"
 #: Set on a run that logged a genre model (the format version of its package).
 MODEL_FORMAT_TAG = "genreclf.model_format"
+#: The process holding a RUNNING run open: host, PID, last heartbeat (seconds since the
+#: epoch), and when a run found without its process was ended KILLED.
+HOST_TAG = "genreclf.host"
+PID_TAG = "genreclf.pid"
+HEARTBEAT_TAG = "genreclf.heartbeat"
+REAPED_TAG = "genreclf.reaped"
 #: MLflow's own tags.
 PARENT_RUN_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"

@@ -66,6 +66,7 @@ class RunWriter:
         self._oldest: float | None = None
         self._params: dict[str, str] = {}
         self._store_start = store.seconds
+        self.discarded = False
 
     @property
     def store_seconds(self) -> float:
@@ -133,10 +134,18 @@ class RunWriter:
 
     def end(self, status: str) -> None:
         """Write held items and end the run with ``status`` (FINISHED, FAILED, KILLED)."""
+        if self.discarded:
+            return
         try:
             self.flush()
         finally:
             self.store.end_run(self.run_id, status)
+
+    def discard(self) -> None:
+        """Delete the run (it lost a claim to another run): nothing more is written."""
+        self._pending_params, self._pending_tags, self._pending = {}, {}, {}
+        self.discarded = True
+        self.store.delete_run(self.run_id)
 
 
 def active_writer() -> RunWriter | None:
@@ -171,25 +180,33 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
         yield writer
         return
 
+    from genreclf.tracking.liveness import Heartbeat, owner_tags
+
     store = store_for(tracking)
     start = store.seconds
     experiment = store.experiment_id(str(tracking["experiment"]))
-    run_id = store.create_run(experiment, tracking.get("run_name"), dict(tags or {}))
+    run_tags = owner_tags() | dict(tags or {})
+    run_id = store.create_run(experiment, tracking.get("run_name"), run_tags)
     writer = RunWriter(store, run_id, experiment, tracking.get("flush_every_s", 0.0) or 0.0)
     writer._store_start = start
+    heartbeat = Heartbeat(store, run_id).start()
     _ACTIVE.append(writer)
     try:
         yield writer
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
+        heartbeat.stop()
         writer.end(names.KILLED)
         raise
     except BaseException:
+        heartbeat.stop()
         try:
             store.log_text(run_id, traceback.format_exc(), names.TRACEBACK_ARTIFACT)
         finally:
             writer.end(names.FAILED)
         raise
     else:
+        heartbeat.stop()
         writer.end(names.FINISHED)
     finally:
+        heartbeat.stop()
         _ACTIVE.remove(writer)

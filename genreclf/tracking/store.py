@@ -352,6 +352,10 @@ class Store:
         """End a run with ``status`` (FINISHED, FAILED, KILLED)."""
         self.call(lambda c: c.set_terminated(run_id, status))
 
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run (MLflow keeps it as deleted; searches leave it out)."""
+        self.call(lambda c: c.delete_run(run_id))
+
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         """Set one tag of a run."""
         self.call(lambda c: c.set_tag(run_id, key, str(value)))
