@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by the Hydra apps: one-line errors for bad options."""
+"""Command-line plumbing shared by the Hydra apps: one-line errors for bad options and data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from genreclf.data.errors import DataError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -61,7 +63,11 @@ def exit_on_bad_choice(argv: list[str] | None = None) -> None:
 
 
 def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> Callable:
-    """Wrap a Hydra task so that expected user errors print one line and exit with status 2."""
+    """Wrap a Hydra task so that expected user errors print one line and exit.
+
+    The exit status is the error's ``exit_status`` attribute where it has one (e.g.
+    :class:`~genreclf.data.errors.DataError`: 1), else 2.
+    """
 
     @functools.wraps(task)
     def wrapped(cfg):
@@ -69,7 +75,7 @@ def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> 
             return task(cfg)
         except errors as exc:
             print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(getattr(exc, "exit_status", 2))
 
     return wrapped
 
@@ -80,11 +86,12 @@ def hydra_app(
     """The ``main()`` of a genreclf command: ``task`` as a Hydra app on ``conf/<config_name>``.
 
     Bad group choices and the expected ``errors`` end the command with one line and
-    status 2 (see :func:`exit_on_bad_choice` and :func:`one_line_errors`).
+    status 2; bad data (:class:`~genreclf.data.errors.DataError`, always handled) with
+    one line and status 1 (see :func:`exit_on_bad_choice` and :func:`one_line_errors`).
     """
     hydra_main = hydra.main(
         config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3"
-    )(one_line_errors(task, errors))
+    )(one_line_errors(task, (DataError, *errors)))
 
     def main() -> None:
         exit_on_bad_choice()

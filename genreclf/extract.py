@@ -39,8 +39,10 @@ def extract(cfg: DictConfig):
     """
     from hydra.utils import instantiate
 
+    from genreclf.config_checks import check_config
     from genreclf.features.extraction import save_manifest
 
+    check_config(cfg, "extract")
     source = instantiate(cfg.data)
     if not hasattr(source, "tracks"):
         choice = _group_choice("data")
@@ -75,7 +77,13 @@ def _task(cfg: DictConfig) -> None:
     extract(cfg)
 
 
-main = hydra_app(_task, "extract", (ExtractError, FileNotFoundError))
+def _errors() -> tuple[type[BaseException], ...]:
+    from genreclf.config_checks import ConfigError
+
+    return (ConfigError, ExtractError, FileNotFoundError)
+
+
+main = hydra_app(_task, "extract", _errors())
 """Entry point of ``python -m genreclf.extract``."""
 
 

@@ -19,13 +19,16 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig
 
 from genreclf.cli import hydra_app
+from genreclf.config_checks import ConfigError, check_predict_config
 from genreclf.data.tracks import AUDIO_EXTENSIONS
-
-OUTPUT_SUFFIXES = (".csv", ".json")
 
 
 class PredictError(ValueError):
-    """A bad ``predict`` option; the message is one line naming it."""
+    """A bad ``predict`` request; the message is one line naming it.
+
+    Options are checked by :func:`genreclf.config_checks.check_predict_config`, which
+    raises :class:`~genreclf.config_checks.ConfigError`.
+    """
 
 
 def expand_inputs(
@@ -172,29 +175,22 @@ def predict(cfg: DictConfig) -> int:
 
     Raises
     ------
-    PredictError
-        On bad options (no inputs, unknown output suffix).
+    ConfigError
+        On bad options (checked first, before any file is read; see
+        :func:`genreclf.config_checks.check_predict_config`).
     ModelRefError, ModelLoadError
         If the model cannot be resolved, fetched or loaded.
     """
+    check_predict_config(cfg)
     from genreclf.audio import AudioError
 
     inputs = _inputs(cfg.inputs)
-    if not inputs:
-        raise PredictError("inputs=[...]: give at least one audio file or folder")
     output = cfg.get("output")
-    if output and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
-        raise PredictError(f"output={output}: the file name must end in .csv or .json")
     top_k = int(cfg.top_k)
-    if top_k < 1:
-        raise PredictError(f"top_k={top_k}: must be >= 1")
-
+    max_windows = cfg.get("max_windows")
     files, failures = expand_inputs(inputs)
     for name, reason in failures:
         print(f"error: {name}: {reason}", file=sys.stderr)
-    max_windows = cfg.get("max_windows")
-    if max_windows is not None and int(max_windows) < 1:
-        raise PredictError(f"max_windows={max_windows}: must be >= 1 (or null: every window)")
     model = load_genre_model(
         str(cfg.model_uri),
         str(cfg.tracking.uri),
@@ -240,7 +236,7 @@ def _errors() -> tuple[type[BaseException], ...]:
     from genreclf.tracking.models import ModelRefError
     from genreclf.tracking.store import StoreError
 
-    return (PredictError, ModelLoadError, ModelRefError, StoreError)
+    return (ConfigError, PredictError, ModelLoadError, ModelRefError, StoreError)
 
 
 main = hydra_app(_task, "predict", _errors())

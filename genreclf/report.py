@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import os
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app
+from genreclf.config_checks import check_report_config
 
 
 def report(cfg: DictConfig) -> str:
     """Write the report of ``cfg.experiment``; return the path of its HTML page."""
-    if OmegaConf.is_missing(cfg, "experiment"):
-        raise ValueError("experiment: give the MLflow experiment to report, e.g. experiment=demo")
+    check_report_config(cfg)  # every option, before the store is opened
     from genreclf.reports.build import make_report
     from genreclf.tracking.store import check_store
 
@@ -31,6 +31,8 @@ def report(cfg: DictConfig) -> str:
         log_to_mlflow=cfg.log_to_mlflow,
         sweep_id=cfg.sweep_id,
     )
+    if result.ghosts:
+        print(f"note: {len(result.ghosts)} RUNNING run(s) had lost their process: ended KILLED")
     for note in result.notes:
         print(f"note: {note}")
     print(f"Report: {result.html_path}")
@@ -41,7 +43,8 @@ def report(cfg: DictConfig) -> str:
     return str(result.html_path)
 
 
-_app = hydra_app(report, "report", (ValueError, FileNotFoundError))  # StoreError is a ValueError
+# ConfigError and StoreError are ValueErrors.
+_app = hydra_app(report, "report", (ValueError, FileNotFoundError))
 
 
 def main() -> None:

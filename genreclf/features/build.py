@@ -15,5 +15,9 @@ def build_feature_table(source: Any, feature_set: Any, extractor: Any) -> Featur
     features through its cache.
     """
     if hasattr(source, "frame"):
-        return FeatureTable.from_frame(source.frame())
-    return extractor.extract(source.tracks(), feature_set)
+        return FeatureTable.from_frame(source.frame())  # the source checked its labels
+    from genreclf.data.sources import require_classes
+
+    table = extractor.extract(source.tracks(), feature_set)
+    require_classes(table.labels, str(getattr(source, "root", "data")), "the label folders")
+    return table

@@ -5,9 +5,11 @@ still hits), the feature set's class and :meth:`~genreclf.features.sets.FeatureS
 the versions of the libraries that decode and transform audio, and
 :data:`FEATURES_VERSION`. Entries live at ``<root>/<set name>/<key[:2]>/<key>.npy``
 with a ``<key>.sha256`` sidecar holding the checksum of the ``.npy`` bytes; an entry
-that fails to load or to match its checksum is reported as a miss (and removed), so
-it is recomputed. Files are written to a temporary name in the same folder and moved
-into place with :func:`os.replace`, so readers never see half-written entries.
+that fails to load, to match its checksum or the reader's check of its value (e.g.
+shape and finiteness, see :meth:`FeatureCache.get`) is reported as a miss (and
+removed), so it is recomputed. Files are written to a temporary name in the same
+folder and moved into place with :func:`os.replace`, so readers never see half-written
+entries.
 
 Files known to be bad (unreadable, silent, too short...) can be remembered too, as
 ``<key>.bad`` text files holding the reason.
@@ -21,6 +23,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -123,8 +126,22 @@ class FeatureCache:
         """Where the entry ``key`` of feature set ``set_name`` lives."""
         return self.root / set_name / key[:2] / f"{key}{suffix}"
 
-    def get(self, set_name: str, key: str) -> np.ndarray | None:
-        """The stored array, or None if absent or damaged (a damaged entry is removed)."""
+    def get(
+        self,
+        set_name: str,
+        key: str,
+        check: Callable[[np.ndarray], object] | None = None,
+    ) -> np.ndarray | None:
+        """The stored array, or None if absent or damaged (a damaged entry is removed).
+
+        Parameters
+        ----------
+        set_name, key : str
+            The entry.
+        check : callable, optional
+            Called with the loaded array; a ``ValueError`` it raises (e.g. wrong shape,
+            NaN values) marks the entry damaged, like a checksum mismatch.
+        """
         npy, sums = self.path(set_name, key), self.path(set_name, key, ".sha256")
         try:
             data = npy.read_bytes()
@@ -134,7 +151,10 @@ class FeatureCache:
             expected = sums.read_text().strip()
             if hashlib.sha256(data).hexdigest() != expected:
                 raise ValueError("checksum mismatch")
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            value = np.load(io.BytesIO(data), allow_pickle=False)
+            if check is not None:
+                check(value)
+            return value
         except (OSError, ValueError, EOFError) as exc:
             logger.warning("feature cache: damaged entry %s (%s); recomputing", npy, exc)
             npy.unlink(missing_ok=True)

@@ -6,12 +6,26 @@ transformed, in chunks of files spread over :class:`joblib.Parallel` workers. A 
 that yields no features (missing, empty, corrupt, not audio, silent, too short, or any
 error while computing) costs that file only: it is skipped, logged as a one-line
 warning naming it, and listed in :attr:`FeatureTable.skipped`.
+
+A dead worker (killed for memory, segfault...) costs only its own work: the chunks
+that finished are kept, the file each dead or aborted worker was computing (every
+worker writes which file it starts to a marker file) is retried alone in a fresh
+process, and the other unfinished files go back to a new pool. A file that kills its
+fresh process too is skipped as ``crashed the extractor (signal N)``. See
+:meth:`FeatureExtractor._compute_parallel`.
+
+numba's on-disk cache (librosa's and :mod:`genreclf.features.seed174`'s kernels use
+``cache=True``) goes to a per-user folder unless ``NUMBA_CACHE_DIR`` is set, see
+:func:`use_numba_cache_dir`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -99,6 +113,126 @@ def compute_chunk(
             except Exception as exc:  # one file's failure must not stop the others
                 out.append((index, None, _one_line(exc), False))
     return out
+
+
+def _compute_chunk_marked(
+    items: Sequence[tuple[int, str]],
+    marker: str,
+    feature_set,
+    n_columns: int,
+    min_duration: float = 0.5,
+) -> list[tuple[int, np.ndarray | None, str | None, bool]]:
+    """:func:`compute_chunk`, first appending each file's index to the file ``marker``.
+
+    If the worker dies, the last index in ``marker`` names the file it was computing
+    (``done`` is appended at the end, for a chunk whose result is lost on its way
+    back). A marker that cannot be written (e.g. a remote worker) is left out.
+    """
+    from threadpoolctl import threadpool_limits
+
+    out: list[tuple[int, np.ndarray | None, str | None, bool]] = []
+    try:
+        log = open(marker, "a", encoding="ascii")  # noqa: SIM115 (closed below)
+    except OSError:
+        log = None
+    try:
+        with threadpool_limits(limits=1):
+            for item in items:
+                if log is not None:
+                    log.write(f"{item[0]}\n")
+                    log.flush()
+                out.extend(compute_chunk([item], feature_set, n_columns, min_duration, False))
+        if log is not None:
+            log.write("done\n")
+    finally:
+        if log is not None:
+            log.close()
+    return out
+
+
+def _in_progress(marker: str | Path) -> int | None:
+    """Index of the file being computed according to ``marker``, or None (none or done)."""
+    try:
+        lines = Path(marker).read_text(encoding="ascii").split()
+    except (OSError, ValueError):
+        return None
+    try:
+        return int(lines[-1]) if lines else None
+    except ValueError:  # "done"
+        return None
+
+
+#: Exceptions raised by executors whose worker died (joblib/loky, concurrent.futures, ray).
+_WORKER_DEATH_NAMES = frozenset({"WorkerCrashedError", "RayActorError", "ActorDiedError"})
+
+
+def _worker_died(exc: BaseException) -> bool:
+    """Whether ``exc`` says a worker process died (rather than the code failing)."""
+    from concurrent.futures import BrokenExecutor
+
+    if isinstance(exc, BrokenExecutor):  # loky's TerminatedWorkerError, BrokenProcessPool
+        return True
+    return any(cls.__name__ in _WORKER_DEATH_NAMES for cls in type(exc).__mro__)
+
+
+def _crash_reason(exitcode: int | None) -> str:
+    """The skip reason of a file whose fresh process ended with ``exitcode`` and no result."""
+    if exitcode is not None and exitcode < 0:
+        return f"crashed the extractor (signal {-exitcode})"
+    if exitcode:
+        return f"crashed the extractor (exit code {exitcode})"
+    return "crashed the extractor (no result)"
+
+
+def _compute_alone_main(conn, item: tuple[int, str], feature_set, n_columns, min_duration):
+    """Body of a fresh process computing one file: send its :func:`compute_chunk` result."""
+    conn.send(compute_chunk([item], feature_set, n_columns, min_duration))
+    conn.close()
+
+
+def default_numba_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/genreclf/numba``, by default ``~/.cache/genreclf/numba``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "genreclf" / "numba"
+
+
+def use_numba_cache_dir(path: str | Path | None = None) -> str | None:
+    """Point numba's on-disk cache at a per-user folder, unless ``NUMBA_CACHE_DIR`` is set.
+
+    By default numba caches compiled ``cache=True`` functions next to their source,
+    i.e. in librosa's package folder, shared by every user and run; parallel
+    first-time compilation has left a damaged cache there that segfaulted every
+    worker (in ``librosa.core.pitch._parabolic_interpolation``). With
+    ``NUMBA_CACHE_DIR`` set (here to ``path`` or :func:`default_numba_cache_dir`),
+    numba uses that folder instead, for librosa's kernels and for those of
+    :mod:`genreclf.features.seed174` alike. A value the user set, even empty, is kept.
+
+    Called by :class:`FeatureExtractor` when it is made and before workers start:
+    workers inherit the variable. numba fixes a function's cache folder when the
+    function is defined, so in this process it applies to modules imported afterwards
+    (librosa and seed174 are imported lazily). If the folder cannot be created,
+    nothing is set.
+
+    Returns
+    -------
+    str or None
+        The ``NUMBA_CACHE_DIR`` in effect, or None if unset.
+    """
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return os.environ["NUMBA_CACHE_DIR"]
+    folder = Path(path) if path is not None else default_numba_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        logger.debug("numba cache folder %s unusable (%s); numba's default kept", folder, exc)
+        return None
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba" in sys.modules:  # numba read its settings at import: re-read them
+        try:
+            sys.modules["numba"].core.config.reload_config()
+        except AttributeError:
+            pass
+    return str(folder)
 
 
 def _resolve_backend(backend: str) -> str:
@@ -191,6 +325,7 @@ class FeatureExtractor:
         self.progress = progress
         self.min_duration = float(min_duration)
         self.last_stats: dict[str, float] = {}
+        use_numba_cache_dir()
 
     def _n_workers(self) -> int:
         from joblib import effective_n_jobs
@@ -206,26 +341,129 @@ class FeatureExtractor:
                 chunk = misses[start : start + size]
                 yield compute_chunk(chunk, feature_set, n_columns, self.min_duration)
             return
-        from joblib import Parallel, delayed
+        yield from self._compute_parallel(misses, feature_set, n_columns, n_workers)
 
-        size = max(1, math.ceil(len(misses) / (4 * n_workers)))
-        chunks = [misses[s : s + size] for s in range(0, len(misses), size)]
-        backend = _resolve_backend(self.backend)
+    def _compute_parallel(
+        self, misses: list[tuple[int, str]], feature_set, n_columns: int, n_workers: int
+    ):
+        """Yield the results of the misses computed by a pool, surviving dead workers.
+
+        The misses go out in chunks; each worker appends the index of every file it
+        starts to its chunk's marker file. When a worker dies (joblib's
+        ``TerminatedWorkerError``, a ``BrokenProcessPool``, ...), the pool is lost
+        (loky kills the other workers too) but the chunks that came back are kept; the
+        file each unfinished chunk was computing is retried alone in a fresh process
+        (:meth:`_compute_alone`), where a file that kills its process again is skipped
+        as ``crashed the extractor (signal N)``; the other unfinished files go to a new
+        pool, and so on. Every round takes at least one file out of the pools (all the
+        unfinished ones go alone when no marker names one), so this ends.
+        """
+        from joblib import Parallel, delayed
         from joblib.parallel import BACKENDS
 
+        backend = _resolve_backend(self.backend)
+        use_numba_cache_dir()  # before workers start, so that they inherit it
         # Results stream back as they finish (for the progress bar and the cache) where
         # the backend can; e.g. "multiprocessing" returns them all at the end.
         streams = BACKENDS[backend]().supports_return_generator
-        parallel = Parallel(
-            n_jobs=n_workers,
-            backend=backend,
-            batch_size=self.batch_size,
-            return_as="generator_unordered" if streams else "list",
-        )
-        yield from parallel(
-            delayed(compute_chunk)(chunk, feature_set, n_columns, self.min_duration)
-            for chunk in chunks
-        )
+        todo = list(misses)
+        with tempfile.TemporaryDirectory(prefix="genreclf-extract-") as markers:
+            for round_no in range(len(misses) + 1):
+                size = max(1, math.ceil(len(todo) / (4 * n_workers)))
+                chunks = [todo[s : s + size] for s in range(0, len(todo), size)]
+                marks = [os.path.join(markers, f"{round_no}-{c}") for c in range(len(chunks))]
+                parallel = Parallel(
+                    n_jobs=max(2, min(n_workers, len(todo))),  # never in this process
+                    backend=backend,
+                    batch_size=self.batch_size,
+                    return_as="generator_unordered" if streams else "list",
+                )
+                done: set[int] = set()
+                try:
+                    for results in parallel(
+                        delayed(_compute_chunk_marked)(
+                            chunk, mark, feature_set, n_columns, self.min_duration
+                        )
+                        for chunk, mark in zip(chunks, marks, strict=True)
+                    ):
+                        done.update(r[0] for r in results)
+                        yield results
+                    return
+                except Exception as exc:
+                    if not _worker_died(exc):
+                        raise
+                    unfinished = [item for item in todo if item[0] not in done]
+                    suspects = {_in_progress(m) for m in marks} - done - {None}
+                    if not suspects:
+                        suspects = {index for index, _ in unfinished}
+                    alone = [item for item in unfinished if item[0] in suspects]
+                    todo = [item for item in unfinished if item[0] not in suspects]
+                    logger.warning(
+                        "features: a worker died (%s); retrying %d file(s) alone in fresh "
+                        "processes, %d back to the pool",
+                        _one_line(exc),
+                        len(alone),
+                        len(todo),
+                    )
+                yield from self._compute_alone(alone, feature_set, n_columns, n_workers)
+                if not todo:
+                    return
+
+    def _compute_alone(
+        self, items: list[tuple[int, str]], feature_set, n_columns: int, n_parallel: int
+    ):
+        """Yield the result of each file computed in its own fresh process.
+
+        Up to ``n_parallel`` processes run at once (started like loky's workers, without
+        re-importing ``__main__``). A process that ends without sending its result
+        makes its file skipped with reason ``crashed the extractor (signal N)`` (or
+        ``(exit code N)``); this is not remembered in the cache, so the file is retried
+        on the next run.
+        """
+        from multiprocessing.connection import wait
+
+        from joblib.externals.loky.backend.context import get_context
+
+        ctx = get_context("loky")
+        queue = list(items)
+        running: dict = {}  # connection -> (process, item)
+        try:
+            while queue or running:
+                while queue and len(running) < max(1, n_parallel):
+                    item = queue.pop(0)
+                    receive, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(
+                        target=_compute_alone_main,
+                        args=(send, item, feature_set, n_columns, self.min_duration),
+                        daemon=True,
+                    )
+                    proc.start()
+                    send.close()
+                    running[receive] = (proc, item)
+                for conn in wait(list(running)):  # readable: a result, or EOF when it died
+                    proc, item = running.pop(conn)
+                    try:
+                        result = conn.recv()
+                    except (EOFError, OSError):
+                        result = None
+                    conn.close()
+                    proc.join()
+                    if result is None:
+                        reason = _crash_reason(proc.exitcode)
+                        logger.warning(
+                            "features: %s %s; if every file does, a damaged numba cache "
+                            "may be the cause (remove %s)",
+                            item[1],
+                            reason,
+                            os.environ.get("NUMBA_CACHE_DIR") or "numba's __pycache__ folders",
+                        )
+                        result = [(item[0], None, reason, False)]
+                    yield result
+        finally:
+            for conn, (proc, _) in running.items():
+                proc.kill()
+                proc.join()
+                conn.close()
 
     def extract(self, tracks: Sequence[Track], feature_set) -> FeatureTable:
         """Features of ``tracks`` (from the cache where possible), skipping bad files.
@@ -264,7 +502,9 @@ class FeatureExtractor:
                 reasons[i] = f"unreadable file ({_one_line(exc)})"
                 continue
             key = keys[i] = feature_key(digest, feature_set)
-            cached = self.cache.get(name, key)
+            cached = self.cache.get(
+                name, key, check=lambda v: _check_output(v, feature_set.frame_level, len(columns))
+            )
             if cached is not None:
                 values[i] = cached
                 n_cached += 1

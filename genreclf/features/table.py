@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from genreclf.data.errors import DataError
+
 
 @dataclass
 class FeatureTable:
     """Features of a collection, one row per track (summary sets) or per segment.
+
+    Every value of ``X`` is finite: a table holding NaN or inf is refused with a
+    :class:`~genreclf.data.errors.DataError` (sources and the extractor refuse or drop
+    such rows first, naming the file; this is the guarantee the datamodule relies on).
 
     Attributes
     ----------
@@ -43,6 +49,24 @@ class FeatureTable:
             raise ValueError("X, labels and track_ids must have the same length")
         if self.X.ndim >= 2 and self.X.shape[-1] != len(self.columns):
             raise ValueError(f"X has {self.X.shape[-1]} features but {len(self.columns)} columns")
+        # A float64 sum of float32 values cannot overflow: it is finite iff every value is.
+        if not np.isfinite(self.X.sum(dtype=np.float64)):
+            self._refuse_nonfinite()
+
+    def _refuse_nonfinite(self) -> None:
+        values = self.X.reshape(len(self.X), -1, self.X.shape[-1] if self.X.ndim >= 2 else 1)
+        finite = np.isfinite(values)
+        rows = np.flatnonzero(~finite.all(axis=(1, 2)))
+        where = ""
+        if self.X.ndim >= 2:
+            ok = finite.all(axis=(0, 1))
+            columns = [c for c, good in zip(self.columns, ok, strict=True) if not good]
+            shown = ", ".join(columns[:3]) + (", ..." if len(columns) > 3 else "")
+            where = f", in {len(columns)} column(s) ({shown})"
+        raise DataError(
+            f"features: {len(rows)} of {len(self.X)} rows hold NaN or inf (first: track "
+            f"{str(self.track_ids[rows[0]])!r}){where}"
+        )
 
     def __len__(self) -> int:
         return len(self.X)

@@ -67,6 +67,7 @@ class Report:
     best_run_id: str | None = None
     report_run_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    ghosts: list[str] = field(default_factory=list)
 
     @property
     def html_path(self) -> Path:
@@ -295,12 +296,16 @@ def make_report(
     ValueError
         If the experiment does not exist or holds no runs.
     """
+    from genreclf.tracking.liveness import reap_ghosts
+
     store = Store(uri)
+    found = store.experiment_id(experiment, create=False)
+    ghosts = reap_ghosts(store, found) if found is not None else []
     runs = load_runs(store, experiment, sweep_id)
     if runs.empty:
         which = f"sweep_id={sweep_id} of " if sweep_id else ""
         raise ValueError(f"{which}experiment={experiment}: no runs to report in {uri}")
-    report = Report(Path(output_dir))
+    report = Report(Path(output_dir), ghosts=ghosts)
     write = _Writer(report)
     if log_to_mlflow:
         experiment_id = runs["experiment_id"].iloc[0]
@@ -355,6 +360,15 @@ def _write_sections(
             "show finished runs only."
         ),
     ]
+    if report.ghosts:
+        overview.append(
+            html.text(
+                f"{len(report.ghosts)} run(s) were RUNNING without a live process (a killed "
+                "sweep or worker) and were ended KILLED by this report; resuming the sweep "
+                "trains their configs again.",
+                css_class="note",
+            )
+        )
     sweeps = runs.get(f"tags.{names.SWEEP_ID_TAG}", pd.Series(dtype=object)).dropna().unique()
     if len(sweeps):
         overview.append(

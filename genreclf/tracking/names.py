@@ -33,6 +33,8 @@ HOST_TAG = "genreclf.host"
 PID_TAG = "genreclf.pid"
 HEARTBEAT_TAG = "genreclf.heartbeat"
 REAPED_TAG = "genreclf.reaped"
+#: Why a run FAILED when it could not say so itself (its worker process died).
+FAILURE_TAG = "genreclf.failure"
 #: MLflow's own tags.
 PARENT_RUN_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"

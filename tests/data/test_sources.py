@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from genreclf.data.sources import FolderSource, GTZANSource, TableSource
+from genreclf.data import DataError
+from genreclf.data.sources import FolderSource, GTZANSource, TableSource, require_classes
 from genreclf.data.synthetic import GENRES
 from genreclf.features.table import FeatureTable
 from tests.paths import CONF
@@ -168,13 +170,15 @@ def test_table_without_track_column(tmp_path: Path) -> None:
 
 def test_table_bad_columns(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
-    pd.DataFrame({"a": [1.0], "note": ["hi"], "label": ["x"], "filename": ["f"]}).to_csv(
-        path, index=False
-    )
-    with pytest.raises(ValueError, match=r"column\(s\) in t\.csv: note .*data\.exclude"):
+    pd.DataFrame(
+        {"a": [1.0, 2.0], "note": "hi", "label": ["x", "y"], "filename": ["f", "g"]}
+    ).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"t\.csv: non-feature column\(s\) note .*data\.exclude"):
         TableSource(path).frame()
     assert list(TableSource(path, exclude=["note"]).frame().columns) == ["a", "label", "filename"]
-    with pytest.raises(ValueError, match=r"data\.exclude=length"):
+    with pytest.raises(
+        DataError, match=r"t\.csv: column\(s\) not in the table: data\.exclude=length"
+    ):
         TableSource(path, exclude=["length"]).frame()
 
 
@@ -189,5 +193,170 @@ def test_table_missing_file(tmp_path: Path) -> None:
 def test_table_bad_suffix(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"^data\.path: expected a \.csv or \.parquet table"):
+    with pytest.raises(DataError, match=r"^data\.path: expected a \.csv or \.parquet table"):
         TableSource(path).frame()
+
+
+# --- bad tables: refused with one line naming the file, or repaired on purpose -----------
+
+
+def small_table(n_per_class: int = 4, classes=("blues", "rock")) -> pd.DataFrame:
+    """A tiny 30-s style table: two features, label, filename (one row per track)."""
+    rng = np.random.default_rng(0)
+    labels = [c for c in classes for _ in range(n_per_class)]
+    return pd.DataFrame(
+        {
+            "a": rng.random(len(labels)),
+            "b": rng.random(len(labels)),
+            "label": labels,
+            "filename": [f"{lab}.{i:05d}.wav" for i, lab in enumerate(labels)],
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
+    return path
+
+
+def refusal(source: TableSource) -> str:
+    """The one-line DataError message of ``source.frame()``; it starts with the file."""
+    with pytest.raises(DataError) as err:
+        source.frame()
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{source.path}: "), message
+    return message
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_table_nonfinite_features_refused(tmp_path: Path, value: float) -> None:
+    frame = small_table()
+    frame.loc[[1, 5], "b"] = value
+    frame.loc[5, "a"] = value
+    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    assert "2 of 8 rows have NaN or inf features" in message
+    assert "2 column(s) (a, b)" in message
+    assert "lines 3, 7" in message  # the header is line 1
+    assert "data.nonfinite=drop" in message
+
+
+def test_table_nonfinite_rows_of_parquet_counted_from_one(tmp_path: Path) -> None:
+    frame = small_table()
+    frame.loc[0, "a"] = np.nan
+    assert "at row 1;" in refusal(TableSource(write(frame, tmp_path / "t.parquet")))
+
+
+def test_table_nonfinite_drop_drops_and_warns(tmp_path: Path, caplog) -> None:
+    frame = small_table()
+    frame.loc[[1, 5], "b"] = np.nan
+    frame.loc[2, "a"] = np.inf
+    source = build("table", path=str(write(frame, tmp_path / "t.csv")), nonfinite="drop")
+    with caplog.at_level(logging.WARNING, logger="genreclf.data.sources"):
+        out = source.frame()
+    assert len(out) == 5 and np.isfinite(out[["a", "b"]].to_numpy()).all()
+    kept = frame.drop(index=[1, 2, 5]).reset_index(drop=True)
+    np.testing.assert_array_equal(out["a"], kept["a"])
+    assert out["filename"].tolist() == (kept.label + "/" + kept.filename).tolist()
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "dropped 3 of 8 rows with NaN or inf features" in line and "t.csv" in line
+
+
+def test_table_nonfinite_option(tmp_path: Path) -> None:
+    path = write(small_table(), tmp_path / "t.csv")
+    assert build("table", path=str(path)).nonfinite == "error"  # conf/data/table.yaml
+    with pytest.raises(DataError, match=r"^data\.nonfinite=skip: must be one of error, drop$"):
+        TableSource(path, nonfinite="skip").frame()
+
+
+@pytest.mark.parametrize("blank", [np.nan, "", "  "])
+def test_table_missing_labels_refused(tmp_path: Path, blank) -> None:
+    frame = small_table().astype({"label": object})
+    frame.loc[[0, 3, 6], "label"] = blank
+    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    assert "3 of 8 rows have no label in column 'label' (lines 2, 5, 8)" in message
+
+
+def test_table_missing_track_names_refused(tmp_path: Path) -> None:
+    frame = small_table()
+    frame.loc[4, "filename"] = np.nan
+    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    assert "1 of 8 rows have no track name in column 'filename' (line 6)" in message
+    assert "data.track_column=null" in message
+    assert (
+        len(TableSource(tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame()) == 8
+    )
+
+
+def test_table_single_class_refused(tmp_path: Path) -> None:
+    path = write(small_table(classes=("blues",)), tmp_path / "t.csv")
+    message = refusal(TableSource(path))
+    assert "only one class in column 'label' ('blues' on all 4 rows)" in message
+    # also when dropping rows leaves one class
+    frame = small_table()
+    frame.loc[frame.label == "rock", "a"] = np.nan
+    write(frame, tmp_path / "t.csv")
+    assert "only one class" in refusal(TableSource(tmp_path / "t.csv", nonfinite="drop"))
+
+
+def test_require_classes() -> None:
+    require_classes(["a", "b", "a"], "x")
+    with pytest.raises(DataError, match=r"^x: only one class in label \('a' on all 2 rows\)"):
+        require_classes(["a", "a"], "x")
+    with pytest.raises(DataError, match=r"^x: no labelled rows$"):
+        require_classes([], "x")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty file"),
+        (b"\n\n", "empty table"),
+        (b"a,b,label,filename\n", "no rows, only a header (4 columns)"),
+        (np.random.default_rng(0).bytes(4000), "binary file, not a CSV table"),
+        (b"a,label\n\xff\xfe1.0,\xe9t\xe9\n", "not a readable CSV table (UnicodeDecodeError"),
+        (b"a,label\n1,x\n2,y,z,w\n", "not a readable CSV table (ParserError"),
+        (b"just some notes\nnot a table\n", "column(s) not in the table: data.label_column"),
+    ],
+    ids=["empty", "blank", "header", "binary", "undecodable", "ragged", "text"],
+)
+def test_table_unreadable_file_refused(tmp_path: Path, content: bytes, words: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    assert words in refusal(TableSource(path))
+
+
+def test_table_unreadable_parquet_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"junk" * 100)
+    assert "not a readable Parquet table (ArrowInvalid" in refusal(TableSource(path))
+
+
+def test_table_no_feature_columns_refused(tmp_path: Path) -> None:
+    path = write(small_table()[["label", "filename"]], tmp_path / "t.csv")
+    assert refusal(TableSource(path)).endswith(": no feature columns")
+
+
+def test_table_shared_names_warned(tmp_path: Path, caplog) -> None:
+    frame = small_table()
+    frame["filename"] = "same.wav"
+    frame.loc[0, "filename"] = "other.wav"
+    path = write(frame, tmp_path / "t.csv")
+    with caplog.at_level(logging.WARNING, logger="genreclf.data.sources"):
+        out = TableSource(path).frame()
+    assert out["filename"].nunique() == 3  # kept together, as asked
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "7 rows share 2 name(s) in column 'filename'" in line
+    assert "data.track_column=null" in line and "t.csv" in line
+
+
+def test_table_segments_and_unique_names_not_warned(tmp_path: Path, caplog) -> None:
+    names = [f"{g}.0000{i}.{s}.wav" for g in ("blues", "pop") for i in range(2) for s in range(3)]
+    segments = pd.DataFrame(
+        {"a": np.arange(len(names), dtype=float), "label": [n.split(".")[0] for n in names]}
+    ).assign(filename=names)
+    with caplog.at_level(logging.WARNING, logger="genreclf.data.sources"):
+        assert TableSource(write(segments, tmp_path / "s.csv")).frame()["filename"].nunique() == 4
+        TableSource(write(small_table(), tmp_path / "t.csv")).frame()
+        TableSource(tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

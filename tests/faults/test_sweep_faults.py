@@ -141,3 +141,20 @@ def test_workers_exit_when_the_launching_process_is_killed(tmp_path, shared_data
         time.sleep(0.5)
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
     assert not _group_members(proc.pid), f"orphaned workers live on: {alive}"
+
+
+def test_a_worker_killed_in_a_sweep_costs_only_its_own_job(tmp_path, shared_data):
+    table = shared_data / "seed_features.csv"
+    proc = _sweep(tmp_path, table, *SLOW)
+    _wait_for_running_jobs(tmp_path, proc)
+    victim = next(r for r in _job_runs(tmp_path) if r.info.status == "RUNNING")
+    os.kill(int(victim.data.tags["genreclf.pid"]), signal.SIGKILL)  # by its own PID
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    assert "TerminatedWorkerError" not in err
+    runs = {r.info.run_id: r for r in _job_runs(tmp_path)}
+    failed = [r for r in runs.values() if r.info.status == "FAILED"]
+    assert [r.info.run_id for r in failed] == [victim.info.run_id]
+    assert "worker process died" in failed[0].data.tags["genreclf.failure"]
+    finished = [r for r in runs.values() if r.info.status == "FINISHED"]
+    assert len(finished) == 5 and len(runs) == 6

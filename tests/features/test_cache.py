@@ -154,3 +154,52 @@ def test_known_bad_file_remembered(tmp_path, clips):
     lenient = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False, min_duration=0)
     lenient.extract(tracks, fs)
     assert lenient.last_stats["skipped"] == 1 and lenient.last_stats["cached"] == 3
+
+
+def test_entry_failing_the_readers_check_is_a_miss_and_removed(tmp_path):
+    cache = FeatureCache(tmp_path)
+    key = "ef" + "2" * 62
+    path = cache.put("demo", key, np.ones((2, 3), dtype=np.float32))
+
+    def wants_four_columns(value):
+        if value.shape[-1] != 4:
+            raise ValueError(f"shape {value.shape}")
+
+    assert cache.get("demo", key, check=lambda value: None) is not None
+    assert cache.get("demo", key, check=wants_four_columns) is None
+    assert not path.exists() and not cache.path("demo", key, ".sha256").exists()
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "columns", "ndim"])
+def test_valid_checksum_bad_value_recomputed(tmp_path, clips, bad, caplog):
+    """An entry whose checksum holds but whose value is NaN or mis-shaped is recomputed."""
+    ex, fs = extractor(tmp_path), LogMelSegments(sr=SR, n_mels=16, segment_seconds=1.0)
+    before = ex.extract(clips, fs)
+    entry = sorted((tmp_path / "cache" / fs.name).rglob("*.npy"))[0]
+    value = np.load(entry)
+    if bad == "nan":
+        value[0, 0, 0] = np.nan
+    elif bad == "inf":
+        value[-1, -1, -1] = np.inf
+    elif bad == "columns":
+        value = value[..., :-1]
+    else:
+        value = value[0]
+    ex.cache.put(fs.name, entry.stem, value)  # a checksum that matches
+    with caplog.at_level("WARNING", logger="genreclf.features.cache"):
+        after = ex.extract(clips, fs)
+    assert (ex.last_stats["computed"], ex.last_stats["cached"]) == (1, 2)
+    np.testing.assert_array_equal(before.X, after.X)
+    assert np.load(entry).shape == (3, 16, 16) and np.isfinite(np.load(entry)).all()
+    (line,) = [r.getMessage() for r in caplog.records if "damaged entry" in r.getMessage()]
+    assert entry.name in line
+
+
+def test_summary_entry_of_wrong_length_recomputed(tmp_path, clips):
+    ex, fs = extractor(tmp_path), small_summary()
+    before = ex.extract(clips, fs)
+    entry = sorted((tmp_path / "cache" / fs.name).rglob("*.npy"))[0]
+    ex.cache.put(fs.name, entry.stem, np.load(entry)[:5])
+    after = ex.extract(clips, fs)
+    assert ex.last_stats["computed"] == 1
+    np.testing.assert_array_equal(before.X, after.X)

@@ -1,0 +1,1 @@
+"""genreclf's Hydra launcher plugin (Hydra loads launchers from ``hydra_plugins`` only)."""

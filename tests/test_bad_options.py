@@ -1,0 +1,436 @@
+"""Every bad option stops its command before any work, with one line naming it.
+
+``CASES`` is the table: ``id -> (command, overrides, text the one line must contain)``.
+The slow test runs each case as the real command; the fast tests call the check
+functions of :mod:`genreclf.config_checks` on composed configs, and check that every
+default, option, preset and sweep value passes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf, open_dict
+
+from genreclf.cli import group_options
+from genreclf.config_checks import (
+    RULES,
+    ConfigError,
+    _matches,
+    check_config,
+    check_data_config,
+    check_predict_config,
+    check_report_config,
+    check_train_config,
+)
+from tests.conftest import require_shared
+from tests.e2e import run_command
+from tests.paths import CONF, ROOT
+
+TRAIN, PREDICT, REPORT = "genreclf.train", "genreclf.predict", "genreclf.report"
+A_SONG = "inputs=[{tmp}/song.wav]"
+
+#: id -> (command, overrides, text the one stderr line must contain). ``{tmp}`` is the
+#: case's folder, which holds a file ``afile`` and a read-only folder ``ro``.
+CASES: dict[str, tuple[str, list[str], str]] = {
+    # types: Hydra passes `abc` as a str, `1.5` as a float, `true` as a bool
+    "lr-str": (TRAIN, ["optimizer.lr=abc"], "optimizer.lr=abc: must be a float > 0"),
+    "seed-str": (TRAIN, ["seed=x"], "seed=x: must be an int in [0, 2**32)"),
+    "epochs-float": (TRAIN, ["trainer.max_epochs=1.5"], "trainer.max_epochs=1.5: must be an int"),
+    "epochs-bool": (TRAIN, ["trainer.max_epochs=true"], "trainer.max_epochs=true: must be an int"),
+    "hidden-str": (TRAIN, ["model.hidden_size=abc"], "model.hidden_size=abc: must be an int >= 1"),
+    "log-model-int": (TRAIN, ["tracking.log_model=1"], "tracking.log_model=1: must be a bool"),
+    # ranges
+    "seed-negative": (TRAIN, ["seed=-1"], "seed=-1: must be in [0, 2**32)"),
+    "lr-negative": (TRAIN, ["optimizer.lr=-1"], "optimizer.lr=-1: must be > 0"),
+    "epochs-zero": (TRAIN, ["trainer.max_epochs=0"], "trainer.max_epochs=0: must be >= 1"),
+    # split: fractions in (0, 1) summing to < 1; fold in [0, n_splits); n_splits >= 2
+    "holdout-sum": (
+        TRAIN,
+        ["split.val_size=0.6", "split.test_size=0.6"],
+        "split.test_size=0.6: must be such that split.val_size + split.test_size < 1",
+    ),
+    "holdout-fraction": (TRAIN, ["split.val_size=1.5"], "split.val_size=1.5: must be in (0, 1)"),
+    "seed-test-size": (
+        TRAIN,
+        ["split=seed", "split.test_size=0"],
+        "split.test_size=0: must be in (0, 1)",
+    ),
+    "kfold-fold": (
+        TRAIN,
+        ["split=kfold", "split.fold=99"],
+        "split.fold=99: must be in [0, 5) (split.n_splits=5)",
+    ),
+    "kfold-n-splits": (
+        TRAIN,
+        ["split=kfold", "split.n_splits=1"],
+        "split.n_splits=1: must be >= 2",
+    ),
+    "files-list": (
+        TRAIN,
+        ["split=files", "split.train={tmp}/no_such_list.txt"],
+        "no_such_list.txt: no such file or folder; must be an existing file",
+    ),
+    # model, classifier, datamodule, callbacks
+    "cnn-kernel": (
+        TRAIN,
+        ["model=cnn", "model.kernel_size=0"],
+        "model.kernel_size=0: must be >= 1",
+    ),
+    "rnn-step": (TRAIN, ["model=rnn", "model.step_size=0"], "model.step_size=0: must be >= 1"),
+    "cnn-patch": (TRAIN, ["model=cnn", "model.patch_size=0"], "model.patch_size=0: must be >= 1"),
+    "hidden-zero": (TRAIN, ["model.hidden_size=0"], "model.hidden_size=0: must be >= 1"),
+    "layers-zero": (TRAIN, ["model.num_layers=0"], "model.num_layers=0: must be >= 1"),
+    "dropout-one": (TRAIN, ["model.dropout=1"], "model.dropout=1: must be in [0, 1)"),
+    "mixup": (TRAIN, ["classifier.mixup_alpha=-1"], "classifier.mixup_alpha=-1: must be >= 0"),
+    "smoothing": (
+        TRAIN,
+        ["classifier.label_smoothing=1.0"],
+        "classifier.label_smoothing=1.0: must be in [0, 1)",
+    ),
+    "unknown-key": (
+        TRAIN,
+        ["+model.foo=1"],
+        "model.foo=1: unknown key; known keys of model (DenseHead): "
+        "hidden_size, num_layers, dropout, batch_norm",
+    ),
+    "batch-size": (TRAIN, ["datamodule.batch_size=0"], "datamodule.batch_size=0: must be >= 1"),
+    "patience": (
+        TRAIN,
+        ["callbacks.early_stopping.patience=-1"],
+        "callbacks.early_stopping.patience=-1: must be >= 0",
+    ),
+    "nesterov": (
+        TRAIN,
+        ["optimizer=sgd", "optimizer.momentum=0"],
+        "optimizer.nesterov=true: must be false unless optimizer.momentum > 0",
+    ),
+    # extraction and data
+    "n-jobs": (
+        TRAIN,
+        ["extraction.n_jobs=0"],
+        "extraction.n_jobs=0: must be -1 (all cores) or >= 1",
+    ),
+    "backend": (
+        TRAIN,
+        ["extraction.backend=bogus"],
+        "extraction.backend=bogus: must be one of loky, threading, multiprocessing, ray",
+    ),
+    "min-duration": (
+        TRAIN,
+        ["extraction.min_duration=-1"],
+        "extraction.min_duration=-1: must be >= 0",
+    ),
+    "clips": (TRAIN, ["data.clips_per_genre=0"], "data.clips_per_genre=0: must be >= 1"),
+    "duration": (TRAIN, ["data.duration=0"], "data.duration=0: must be > 0"),
+    "sr": (TRAIN, ["data.sr=0"], "data.sr=0: must be > 0"),
+    "data-root-missing": (TRAIN, ["data=gtzan"], "data.root=???: must be given"),
+    # tracking
+    "experiment-empty": (TRAIN, ["tracking.experiment=''"], "tracking.experiment='': must be"),
+    "experiment-path": (
+        TRAIN,
+        ["tracking.experiment=../../x"],
+        "tracking.experiment=../../x: must not contain '/'",
+    ),
+    "flush": (
+        TRAIN,
+        ["++tracking.flush_every_s=-1"],
+        "tracking.flush_every_s=-1: must be >= 0",
+    ),
+    # checked elsewhere (cli, tracking), kept working
+    "registry-name": (TRAIN, ["registry.name=bad/name"], "registry.name=bad/name: use letters"),
+    "tracking-uri": (TRAIN, ["tracking.uri=garbage://x"], "tracking.uri=garbage://x: not a"),
+    "model-choice": (TRAIN, ["model=foo"], "model=foo: no such option; choose one of: cnn"),
+    "data-root": (
+        TRAIN,
+        ["data=gtzan", "data.root=/no/such/folder"],
+        "data.root=/no/such/folder: no such file or folder",
+    ),
+    # predict: every option before any file is read or classified
+    "predict-n-jobs": (
+        PREDICT,
+        [A_SONG, "n_jobs=0"],
+        "n_jobs=0: must be -1 (one per core) or >= 1",
+    ),
+    "predict-top-k": (PREDICT, [A_SONG, "top_k=0"], "top_k=0: must be >= 1"),
+    "predict-top-k-str": (PREDICT, [A_SONG, "top_k=abc"], "top_k=abc: must be an int >= 1"),
+    "predict-max-windows": (
+        PREDICT,
+        [A_SONG, "max_windows=0"],
+        "max_windows=0: must be >= 1 (or null: every window)",
+    ),
+    "predict-inputs": (PREDICT, [], "inputs=???: must be given"),
+    "predict-inputs-empty": (PREDICT, ["inputs=[]"], "inputs=[]: must be one or more audio"),
+    "predict-output-folder": (PREDICT, [A_SONG, "output={tmp}"], "is a folder; must be a .csv"),
+    "predict-output-suffix": (
+        PREDICT,
+        [A_SONG, "output={tmp}/out.txt"],
+        "out.txt: the file name must end in .csv or .json",
+    ),
+    "predict-output-uncreatable": (
+        PREDICT,
+        [A_SONG, "output={tmp}/afile/out.csv"],
+        "cannot be created: ",
+    ),
+    "predict-output-read-only": (PREDICT, [A_SONG, "output={tmp}/ro/out.csv"], "is not writable"),
+    # report
+    "report-experiment": (REPORT, [], "experiment=???: must be given"),
+    "report-experiment-empty": (REPORT, ["experiment=''"], "experiment='': must be non-empty"),
+    "report-experiment-path": (REPORT, ["experiment=a/b"], "experiment=a/b: must not contain '/'"),
+    "report-top-k": (REPORT, ["experiment=demo", "top_k=0"], "top_k=0: must be >= 1"),
+    "report-output-file": (
+        REPORT,
+        ["experiment=demo", "output_dir={tmp}/afile"],
+        "is a file, not a folder",
+    ),
+    "report-output-uncreatable": (
+        REPORT,
+        ["experiment=demo", "output_dir={tmp}/afile/sub"],
+        "cannot be created: ",
+    ),
+}
+
+#: Cases answered by other checks than config_checks' (cli, tracking, packaging).
+ELSEWHERE = {"registry-name", "tracking-uri", "model-choice"}
+#: Cases a superuser does not see (root may write into a read-only folder).
+NOT_AS_ROOT = {"predict-output-read-only"}
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+CONFIG_OF = {TRAIN: "config", PREDICT: "predict", REPORT: "report"}
+CHECK_OF = {TRAIN: check_train_config, PREDICT: check_predict_config, REPORT: check_report_config}
+
+
+def prepare(folder: Path) -> None:
+    """The case folder: a file ``afile``, a read-only folder ``ro``."""
+    (folder / "afile").write_text("not a folder\n")
+    (folder / "ro").mkdir()
+    (folder / "ro").chmod(0o555)
+
+
+def overrides_in(case: str, folder: Path) -> list[str]:
+    return [o.format(tmp=folder) for o in CASES[case][1]]
+
+
+def run_case(case: str, folder: Path):
+    return run_command(CASES[case][0], *overrides_in(case, folder), cwd=folder, cache=folder / "c")
+
+
+def _slow_param(case: str):
+    marks = (
+        [pytest.mark.skipif(IS_ROOT, reason="root writes anywhere")] if case in NOT_AS_ROOT else []
+    )
+    return pytest.param(case, marks=marks, id=case)
+
+
+@pytest.fixture(scope="module")
+def command_results(request, tmp_path_factory):
+    """The selected cases, run as the real commands, two at a time: ``case -> (folder, future)``."""
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_bad_option_fails_in_one_line"
+        and hasattr(item, "callspec")
+    ]
+    pool = ThreadPoolExecutor(max_workers=2)
+    results = {}
+    for case in selected:
+        if case in NOT_AS_ROOT and IS_ROOT:
+            continue
+        folder = tmp_path_factory.mktemp(case)
+        prepare(folder)
+        results[case] = (folder, pool.submit(run_case, case, folder))
+    yield results
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [_slow_param(c) for c in CASES])
+def test_bad_option_fails_in_one_line(case, command_results):
+    folder, future = command_results[case]
+    result = future.result()
+    text = CASES[case][2].format(tmp=folder)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and text in lines[0], lines[0]
+    assert not (folder / "mlruns").exists()  # no store created
+    assert not (folder / "c").exists()  # no data made, no features extracted
+    assert not (folder / "reports").exists()
+
+
+# ------------------------------------------------------------------------- fast tests
+def compose_config(name: str, overrides: list[str]):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(name, overrides=overrides)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c not in ELSEWHERE])
+def test_check_names_the_option(case, tmp_path, monkeypatch):
+    module, _, text = CASES[case]
+    prepare(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    if case in NOT_AS_ROOT:  # what a normal user sees, also when the tests run as root
+        monkeypatch.setattr("genreclf.config_checks.os.access", lambda *a, **k: False)
+    cfg = compose_config(CONFIG_OF[module], overrides_in(case, tmp_path))
+    with pytest.raises(ConfigError) as err:
+        CHECK_OF[module](cfg)
+    message = str(err.value)
+    assert "\n" not in message
+    assert text.format(tmp=tmp_path) in message
+    option = re.split(r"[=:]", message, maxsplit=1)[0]
+    assert re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", option), message
+
+
+def test_types_are_strict():
+    """A bool is not an int, a str is not a number."""
+    for overrides, text in [
+        (["seed=true"], "seed=true: must be an int"),
+        (["optimizer.lr=true"], "optimizer.lr=true: must be a float"),
+        (["model.batch_norm=1"], "model.batch_norm=1: must be a bool"),
+        (["datamodule.batch_size=8.0"], "datamodule.batch_size=8.0: must be an int"),
+        (["optimizer.lr=null"], "optimizer.lr=null: must be a float > 0"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(text)):
+            check_train_config(compose_config("config", overrides))
+
+
+def test_unknown_and_fixed_keys_of_a_group():
+    with pytest.raises(ConfigError, match=r"model.step_size=3: unknown key; .*DenseHead"):
+        check_train_config(compose_config("config", ["+model.step_size=3"]))
+    with pytest.raises(ConfigError, match=r"model.num_classes=3: set by genreclf"):
+        check_train_config(compose_config("config", ["+model.num_classes=3"]))
+    with pytest.raises(ConfigError, match=r"split.foo=1: unknown key; .*val_size, test_size"):
+        check_train_config(compose_config("config", ["+split.foo=1"]))
+    # groups of other libraries' classes are open
+    check_train_config(compose_config("config", ["+trainer.gradient_clip_val=0.5"]))
+
+
+@pytest.mark.parametrize("model", group_options("model"))
+def test_keys_not_in_conf_are_looked_up_in_the_signature(model, monkeypatch):
+    """Keys that no conf/ option lists are checked against the class's parameters."""
+    monkeypatch.setattr("genreclf.config_checks._option_keys", lambda *a: frozenset())
+    check_train_config(compose_config("config", [f"model={model}"]))
+    with pytest.raises(ConfigError, match=r"model.foo=1: unknown key"):
+        check_train_config(compose_config("config", [f"model={model}", "+model.foo=1"]))
+
+
+def test_check_data_config_alone(tmp_path):
+    cfg = compose_config("config", [])
+    check_data_config(cfg.data)
+    cfg = compose_config("config", ["data=gtzan", f"data.root={tmp_path / 'none'}"])
+    with pytest.raises(ConfigError, match="data.root=.*: no such file or folder"):
+        check_data_config(cfg.data)
+
+
+def test_output_may_be_written():
+    check_predict_config(compose_config("predict", ["inputs=[a.wav]"]))
+
+
+# ------------------------------------------------------------ valid configs all pass
+GROUPS = sorted(
+    p.name for p in CONF.iterdir() if p.is_dir() and p.name not in {"sweep", "preset", "hydra"}
+)
+OPTIONS = [(g, o) for g in GROUPS for o in group_options(g)]
+
+
+def _filled(cfg, tmp_path: Path):
+    """``cfg`` with mandatory data values (``data.root=???``) filled in."""
+    table = tmp_path / "table.csv"
+    table.write_text("label,x\n")
+    with open_dict(cfg):
+        for key, value in (("root", str(tmp_path)), ("path", str(table))):
+            if key in cfg.data.keys() and OmegaConf.is_missing(cfg.data, key):
+                cfg.data[key] = value
+    return cfg
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_passes(group, option, tmp_path, monkeypatch):
+    if (group, option) == ("split", "files"):
+        require_shared("gtzan_splits")
+    monkeypatch.chdir(ROOT)  # relative paths in conf/ assume the project root
+    extra = ["sweep=grid_smoke"] if (group, option) == ("tracking", "sweep") else []
+    check_train_config(_filled(compose_config("config", [f"{group}={option}", *extra]), tmp_path))
+
+
+PRESETS = [
+    ["+preset=seed_dense"],
+    ["+preset=seed_dense", "split=kfold"],
+    ["+preset=seed_dense", "split=files"],
+    ["+preset=seed_dense", "refit=train_val"],
+    ["+preset=seed_lstm"],
+    ["+preset=seed_rnn_cv"],
+    ["sweep=grid"],
+    ["sweep=grid_smoke"],
+    ["sweep=optuna"],
+]
+
+
+@pytest.mark.parametrize("overrides", PRESETS, ids=[" ".join(p) for p in PRESETS])
+def test_presets_and_sweeps_pass(overrides, monkeypatch):
+    if any(o.startswith("+preset") for o in overrides):
+        require_shared("seed_features.csv")
+    if "split=files" in overrides:
+        require_shared("gtzan_splits")
+    monkeypatch.chdir(ROOT)
+    check_train_config(compose_config("config", overrides))
+
+
+def _sweep_values(spec: str) -> list[str]:
+    spec = re.sub(r"^choice\((.*)\)$", r"\1", str(spec).strip())
+    ranged = re.fullmatch(r"range\((\d+),\s*(\d+)\)", spec)
+    if ranged:
+        return [str(i) for i in range(int(ranged[1]), int(ranged[2]))]
+    return [v.strip() for v in spec.split(",")]
+
+
+def _sweep_params(name: str) -> dict:
+    return dict(OmegaConf.load(CONF / "sweep" / f"{name}.yaml").hydra.sweeper.params)
+
+
+#: Each value a sweep tries, once: ``(sweep, key, value)``.
+SWEEP_VALUES = sorted(
+    {
+        (key, value): (name, key, value)
+        for name in ("optuna", "grid_smoke", "grid")
+        for key, spec in _sweep_params(name).items()
+        for value in _sweep_values(spec)
+    }.values()
+)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "key", "value"), SWEEP_VALUES, ids=[f"{s}:{k}={v}" for s, k, v in SWEEP_VALUES]
+)
+def test_every_sweep_value_passes(sweep, key, value):
+    check_train_config(compose_config("config", [f"sweep={sweep}", f"{key}={value}"]))
+
+
+def test_other_commands_defaults_pass(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    check_predict_config(compose_config("predict", ["inputs=[a.wav,music/]"]))
+    check_predict_config(compose_config("predict", ["inputs=a.wav", "output=out/genres.json"]))
+    check_report_config(compose_config("report", ["experiment=demo"]))
+    check_config(compose_config("extract", []), "extract")
+
+
+def test_every_rule_names_a_key_of_some_config(tmp_path):
+    """No rule is a typo: each key is in the config of some option, preset or sweep."""
+    configs = {
+        "train": [compose_config("config", [f"{g}={o}"]) for g, o in OPTIONS if g != "tracking"]
+        + [compose_config("config", p) for p in (["sweep=grid"], ["refit=train_val"])]
+        + [compose_config("config", ["data=folder"])],
+        "predict": [compose_config("predict", [])],
+        "report": [compose_config("report", ["experiment=demo"])],
+    }
+    configs["train"].append(compose_config("config", ["tracking=sweep", "sweep=grid_smoke"]))
+    for rule in RULES:
+        app = next(a for a in rule.apps if a in configs)
+        parts = rule.key.split(".")
+        found = any(any(True for _ in _matches(cfg, parts, "")) for cfg in configs[app])
+        assert found, rule.key
