@@ -188,16 +188,16 @@ def predict(cfg: DictConfig) -> int:
     output = cfg.get("output")
     top_k = int(cfg.top_k)
     max_windows = cfg.get("max_windows")
-    files, failures = expand_inputs(inputs)
-    for name, reason in failures:
-        print(f"error: {name}: {reason}", file=sys.stderr)
-    model = load_genre_model(
+    model = load_genre_model(  # first: a model that cannot be had is the one error shown
         str(cfg.model_uri),
         str(cfg.tracking.uri),
         n_jobs=int(cfg.n_jobs),
         max_windows=max_windows,
         trust_pickle=bool(cfg.get("trust_pickle", False)),
     )
+    files, failures = expand_inputs(inputs)
+    for name, reason in failures:
+        print(f"error: {name}: {reason}", file=sys.stderr)
     spec = model.spec
     print(
         f"Model: {model.uri}  (features: {spec['recipe']}, {len(model.class_names)} genres)",

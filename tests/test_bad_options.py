@@ -145,6 +145,12 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     # checked elsewhere (cli, tracking), kept working
     "registry-name": (TRAIN, ["registry.name=bad/name"], "registry.name=bad/name: use letters"),
     "tracking-uri": (TRAIN, ["tracking.uri=garbage://x"], "tracking.uri=garbage://x: not a"),
+    # A server that does not answer: one line, well under 15 s (the test times it).
+    "tracking-server": (
+        TRAIN,
+        ["tracking.uri=http://127.0.0.1:9"],
+        "tracking.uri=http://127.0.0.1:9: no MLflow server answers",
+    ),
     "model-choice": (TRAIN, ["model=foo"], "model=foo: no such option; choose one of: cnn"),
     "data-root": (
         TRAIN,
@@ -196,7 +202,7 @@ CASES: dict[str, tuple[str, list[str], str]] = {
 }
 
 #: Cases answered by other checks than config_checks' (cli, tracking, packaging).
-ELSEWHERE = {"registry-name", "tracking-uri", "model-choice"}
+ELSEWHERE = {"registry-name", "tracking-uri", "tracking-server", "model-choice"}
 #: Cases a superuser does not see (root may write into a read-only folder).
 NOT_AS_ROOT = {"predict-output-read-only"}
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -45,6 +45,21 @@ def own_sweep_dir(base: Path) -> Path:
     raise RuntimeError(f"hydra.sweep.dir={base}: 999 sweep folders of this name already exist")
 
 
+def claimed_jobs(sweep_dir: Path) -> int:
+    """How many jobs of the sweep in ``sweep_dir`` gave way to another sweep's claim."""
+    import json
+
+    from genreclf.sweeps.job import TIMING_FILE
+
+    count = 0
+    for path in sweep_dir.glob(f"*/{TIMING_FILE}"):
+        try:
+            count += json.loads(path.read_text()).get("status") == "CLAIMED"
+        except (OSError, ValueError):
+            continue
+    return count
+
+
 def model_name(target: object) -> str:
     """The ``model=`` choice of a run from its ``model._target_`` param (``dense``, ``cnn``)."""
     from genreclf.models.heads import HEADS
@@ -202,5 +217,11 @@ class SweepTracking(Callback):
             )
         if counts["FAILED"]:
             lines.append(f"{counts['FAILED']} job(s) FAILED: see traceback.txt of those runs")
+        claimed = claimed_jobs(Path(str(config.hydra.sweep.dir)))
+        if claimed:
+            lines.append(
+                f"{claimed} job(s) skipped: their configs were being trained by another sweep; "
+                "run the same command again once it has ended to check they finished"
+            )
         print("\n".join(lines), flush=True)
         log.info("%s", "; ".join(lines))
