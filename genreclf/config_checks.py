@@ -234,6 +234,14 @@ def _creatable(path: Path, *, folder: bool) -> str | None:
 OUTPUT_SUFFIXES = (".csv", ".json")
 
 
+def _writable_folder(v: Any, _: Any) -> bool | str:
+    """A non-empty path to a folder that exists or can be created, and is writable."""
+    if not _nonempty(v, _):
+        return False
+    why = _creatable(Path(str(v)).expanduser(), folder=True)
+    return f"{why}; must be a writable folder" if why else True
+
+
 def _output_file(v: str, _: Any) -> bool | str:
     path = Path(v).expanduser()
     if path.is_dir():
@@ -310,7 +318,7 @@ RULES: tuple[Rule, ...] = (
     Rule("features.roll_percent", _in(0, 1, "()"), FRACTION, FLOAT, AUDIO),
     Rule("features.deltas", _ok, "", BOOL, AUDIO),
     # extraction
-    Rule("extraction.cache_dir", _nonempty, "a non-empty path", STR, AUDIO),
+    Rule("extraction.cache_dir", _writable_folder, "a writable folder", STR, AUDIO),
     Rule("extraction.n_jobs", lambda v, _: v == -1 or v >= 1, "-1 (all cores) or >= 1", INT, AUDIO),
     Rule("extraction.backend", _choice(*BACKENDS), f"one of {', '.join(BACKENDS)}", STR, AUDIO),
     Rule(

@@ -143,6 +143,23 @@ CASES: dict[str, tuple[str, list[str], str]] = {
         "tracking.flush_every_s=-1: must be >= 0",
     ),
     # checked elsewhere (cli, tracking), kept working
+    "cache-file": (
+        TRAIN,
+        ["extraction.cache_dir={tmp}/afile/features"],
+        "is a file; must be a writable folder",
+    ),
+    "cache-read-only": (
+        TRAIN,
+        ["extraction.cache_dir={tmp}/ro/features"],
+        "is not writable; must be a writable folder",
+    ),
+    "store-in-a-file": (
+        TRAIN,
+        ["tracking.uri=sqlite:///{tmp}/afile/mlflow.db"],
+        "is a file, not a folder",
+    ),
+    "store-corrupt": (TRAIN, ["tracking.uri=sqlite:///{tmp}/corrupt.db"], "not an SQLite database"),
+    "store-read-only": (TRAIN, ["tracking.uri=sqlite:///{tmp}/ro/mlflow.db"], "is not writable"),
     "registry-name": (TRAIN, ["registry.name=bad/name"], "registry.name=bad/name: use letters"),
     "tracking-uri": (TRAIN, ["tracking.uri=garbage://x"], "tracking.uri=garbage://x: not a"),
     # A server that does not answer: one line, well under 15 s (the test times it).
@@ -202,17 +219,26 @@ CASES: dict[str, tuple[str, list[str], str]] = {
 }
 
 #: Cases answered by other checks than config_checks' (cli, tracking, packaging).
-ELSEWHERE = {"registry-name", "tracking-uri", "tracking-server", "model-choice"}
+ELSEWHERE = {
+    "registry-name",
+    "tracking-uri",
+    "tracking-server",
+    "store-in-a-file",
+    "store-corrupt",
+    "store-read-only",
+    "model-choice",
+}
 #: Cases a superuser does not see (root may write into a read-only folder).
-NOT_AS_ROOT = {"predict-output-read-only"}
+NOT_AS_ROOT = {"predict-output-read-only", "cache-read-only", "store-read-only"}
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 CONFIG_OF = {TRAIN: "config", PREDICT: "predict", REPORT: "report"}
 CHECK_OF = {TRAIN: check_train_config, PREDICT: check_predict_config, REPORT: check_report_config}
 
 
 def prepare(folder: Path) -> None:
-    """The case folder: a file ``afile``, a read-only folder ``ro``."""
+    """The case folder: a file ``afile``, a read-only folder ``ro``, a corrupt database."""
     (folder / "afile").write_text("not a folder\n")
+    (folder / "corrupt.db").write_bytes(b"this is not an SQLite database, it was truncated")
     (folder / "ro").mkdir()
     (folder / "ro").chmod(0o555)
 
