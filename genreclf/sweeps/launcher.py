@@ -24,7 +24,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_joblib_launcher import _core
-from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher  # noqa: I001
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
 log = logging.getLogger("genreclf.sweeps")
 

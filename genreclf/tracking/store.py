@@ -89,7 +89,7 @@ def _check_server(uri: str) -> None:
 
     url = uri.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S) as response:
             if response.status != 200:
                 raise StoreError(f"tracking.uri={uri}: the server answers {response.status}")
     except StoreError:
