@@ -17,7 +17,7 @@ from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
-    claim,
+    adopt,
     finished_run,
     live_claims,
     rival_claim,
@@ -67,7 +67,10 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
       run in the experiment is skipped: no run is created, and that run's
       ``best_val_acc`` is returned. With shared epoch budgets
       (:mod:`genreclf.sweeps.budgets`), a job first waits for a sibling's fit that is
-      running, since that fit logs this job's run.
+      running, since that fit logs this job's run. A config that another sweep is
+      training now (a live RUNNING claim, see :func:`genreclf.sweeps.runs.rival_claim`)
+      is skipped too (status ``CLAIMED``); RUNNING runs whose process is gone are ended
+      KILLED first, and their config is trained again.
     - Otherwise the job's MLflow run is opened here, tagged by :func:`sweep_tags` and
       given the resolved params, before ``train`` runs (``train`` joins it), so that any
       failure, even a config check, ends as a FAILED run with its traceback. The error is
@@ -97,7 +100,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             timing["waited_seconds"] = time.perf_counter() - waited
         done = finished_run(cfg.tracking, digest)
         if done is not None:
-            claim(cfg.tracking, done)
+            adopt(cfg.tracking, done)
             log.info(
                 "job %s: config %s already FINISHED as run %s; skipped",
                 hydra.job.num,

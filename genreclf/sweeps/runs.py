@@ -71,7 +71,7 @@ def rival_claim(tracking: DictConfig, digest: str, run_id: str) -> Any | None:
     return None
 
 
-def claim(tracking: DictConfig, run: Any) -> None:
+def adopt(tracking: DictConfig, run: Any) -> None:
     """Tag ``run`` with this job's number if another job of this sweep logged it for us.
 
     Jobs that share epoch budgets (:mod:`genreclf.sweeps.budgets`) log their siblings'
