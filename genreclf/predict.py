@@ -23,14 +23,6 @@ from genreclf.config_checks import ConfigError, check_predict_config
 from genreclf.data.tracks import AUDIO_EXTENSIONS
 
 
-class PredictError(ValueError):
-    """A bad ``predict`` request; the message is one line naming it.
-
-    Options are checked by :func:`genreclf.config_checks.check_predict_config`, which
-    raises :class:`~genreclf.config_checks.ConfigError`.
-    """
-
-
 def expand_inputs(
     inputs: Iterable[str | Path], extensions: Iterable[str] = AUDIO_EXTENSIONS
 ) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -156,10 +148,7 @@ def load_genre_model(model_uri: str, tracking_uri: str, **options: Any) -> Any:
     from genreclf.inference import load_model
     from genreclf.tracking.models import fetch_model
     from genreclf.tracking.run import open_store
-    from genreclf.tracking.store import check_store
 
-    if ":" in model_uri and not Path(model_uri).expanduser().is_dir():
-        check_store(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         uri, folder = fetch_model(open_store(tracking_uri), model_uri, Path(tmp))
         return load_model(folder, uri=uri, **options)
@@ -236,7 +225,7 @@ def _errors() -> tuple[type[BaseException], ...]:
     from genreclf.tracking.models import ModelRefError
     from genreclf.tracking.store import StoreError
 
-    return (ConfigError, PredictError, ModelLoadError, ModelRefError, StoreError)
+    return (ConfigError, ModelLoadError, ModelRefError, StoreError)
 
 
 main = hydra_app(_task, "predict", _errors())

@@ -26,6 +26,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_joblib_launcher import _core
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
+from genreclf.sweeps.runs import SWEEP_ID_ENV
+
 log = logging.getLogger("genreclf.sweeps")
 
 #: What loky raises in the parent when a worker process died.
@@ -108,7 +110,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
 
         reason = f"the job's worker process died ({why.strip()})"
         log.error("job %d: %s; its run is FAILED, the sweep goes on", idx, reason)
-        sweep_id = _env_set(self.config, "GENRECLF_SWEEP_ID")
+        sweep_id = _env_set(self.config, SWEEP_ID_ENV)
         if sweep_id:
             store = store_for(self.config.tracking)
             experiment = store.experiment_id(self.config.tracking.experiment)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genreclf.tracking import names
-from genreclf.tracking.store import Store, first_line, sqlite_path
+from genreclf.tracking.store import Store, check_store, first_line, sqlite_path
 
 #: The file that makes a folder an MLflow model.
 MLMODEL_FILE = "MLmodel"
@@ -192,6 +192,8 @@ def fetch_model(store: Store, model_uri: str, dst: Path) -> tuple[str, Path]:
     ------
     ModelRefError
         In one line, if the reference does not resolve or is not a model.
+    StoreError
+        In one line, if the store cannot be used (see :func:`check_store`).
     """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     local = Path(model_uri).expanduser()
@@ -200,6 +202,7 @@ def fetch_model(store: Store, model_uri: str, dst: Path) -> tuple[str, Path]:
         if not path.is_dir():
             raise ModelRefError(f"{model_uri}: no such model folder")
         return model_uri, path
+    check_store(store.uri)  # a store that cannot be used: one line, before any lookup
     scheme = model_uri.split(":", 1)[0]
     db = sqlite_path(store.uri)
     if scheme in ("runs", "models", "best") and db is not None and not db.is_file():
