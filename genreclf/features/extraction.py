@@ -166,7 +166,7 @@ def _in_progress(marker: str | Path) -> int | None:
 _WORKER_DEATH_NAMES = frozenset({"WorkerCrashedError", "RayActorError", "ActorDiedError"})
 
 
-def _worker_died(exc: BaseException) -> bool:
+def worker_died(exc: BaseException) -> bool:
     """Whether ``exc`` says a worker process died (rather than the code failing)."""
     from concurrent.futures import BrokenExecutor
 
@@ -390,7 +390,7 @@ class FeatureExtractor:
                         yield results
                     return
                 except Exception as exc:
-                    if not _worker_died(exc):
+                    if not worker_died(exc):
                         raise
                     unfinished = [item for item in todo if item[0] not in done]
                     suspects = {_in_progress(m) for m in marks} - done - {None}

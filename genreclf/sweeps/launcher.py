@@ -26,18 +26,10 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_joblib_launcher import _core
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
+from genreclf.features.extraction import worker_died
 from genreclf.sweeps.runs import SWEEP_ID_ENV
 
 log = logging.getLogger("genreclf.sweeps")
-
-#: What loky raises in the parent when a worker process died.
-WORKER_DEATHS = ("TerminatedWorkerError", "BrokenProcessPool")
-
-
-def _died(exc: BaseException) -> bool:
-    return type(exc).__name__ in WORKER_DEATHS or any(
-        type(cause).__name__ in WORKER_DEATHS for cause in (exc.__cause__, exc.__context__)
-    )
 
 
 class ResilientJoblibLauncher(JoblibLauncher):
@@ -78,7 +70,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
                 try:
                     results[idx] = executor.submit(_core.execute_job, idx, *args).result()
                 except BaseException as exc:
-                    if not _died(exc):
+                    if not worker_died(exc):
                         errors.append(exc)
                         break
                     results[idx] = self._failed(idx, jobs[idx], str(exc).splitlines()[-1])

@@ -277,13 +277,13 @@ def test_crash_reasons_and_worker_death():
 
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from genreclf.features.extraction import _crash_reason, _worker_died
+    from genreclf.features.extraction import _crash_reason, worker_died
 
     assert _crash_reason(-9) == "crashed the extractor (signal 9)"
     assert _crash_reason(-11) == "crashed the extractor (signal 11)"
     assert _crash_reason(3) == "crashed the extractor (exit code 3)"
-    assert _worker_died(TerminatedWorkerError("x")) and _worker_died(BrokenProcessPool("x"))
-    assert not _worker_died(RuntimeError("x")) and not _worker_died(ValueError("x"))
+    assert worker_died(TerminatedWorkerError("x")) and worker_died(BrokenProcessPool("x"))
+    assert not worker_died(RuntimeError("x")) and not worker_died(ValueError("x"))
 
 
 def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch):
