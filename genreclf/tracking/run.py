@@ -208,5 +208,4 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
         heartbeat.stop()
         writer.end(names.FINISHED)
     finally:
-        heartbeat.stop()
         _ACTIVE.remove(writer)
