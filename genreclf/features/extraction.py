@@ -53,9 +53,8 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _check_output(value: np.ndarray, frame_level: bool, n_columns: int) -> None:
-    """Raise ValueError unless ``value`` has the shape of its feature set and is finite."""
-    want = 3 if frame_level else 1
+def _check_output(value: np.ndarray, want: int, n_columns: int) -> None:
+    """Raise ValueError unless ``value`` is ``want``-D with ``n_columns`` last and finite."""
     if value.ndim != want or value.shape[-1] != n_columns:
         raise ValueError(f"features of shape {value.shape}, expected {want}-D with {n_columns}")
     if not np.all(np.isfinite(value)):
@@ -106,7 +105,7 @@ def compute_chunk(
                     path, sr=feature_set.sr, mono=feature_set.mono, min_duration=min_duration
                 )
                 value = np.asarray(feature_set.compute(y, sr), dtype=np.float32)
-                _check_output(value, feature_set.frame_level, n_columns)
+                _check_output(value, feature_set.output_ndim, n_columns)
                 out.append((index, value, None, False))
             except AudioError as exc:
                 out.append((index, None, exc.reason, True))
@@ -503,7 +502,7 @@ class FeatureExtractor:
                 continue
             key = keys[i] = feature_key(digest, feature_set)
             cached = self.cache.get(
-                name, key, check=lambda v: _check_output(v, feature_set.frame_level, len(columns))
+                name, key, check=lambda v: _check_output(v, feature_set.output_ndim, len(columns))
             )
             if cached is not None:
                 values[i] = cached
@@ -576,7 +575,8 @@ class FeatureExtractor:
         if feature_set.frame_level:
             parts = [values[i] for i in order]
             counts = [len(p) for p in parts]
-            X = np.concatenate(parts) if parts else np.zeros((0, 0, len(columns)), np.float32)
+            empty = np.zeros((0,) * (feature_set.output_ndim - 1) + (len(columns),), np.float32)
+            X = np.concatenate(parts) if parts else empty
         else:
             counts = [1] * len(order)
             X = np.stack([values[i] for i in order]) if order else np.zeros((0, len(columns)))

@@ -32,7 +32,11 @@ class FeatureSet(ABC):
     name : str
         Short name (the cache sub-folder and manifest name), e.g. ``summary``.
     frame_level : bool
-        True if :meth:`compute` returns ``(n_segments, frames, d)``, False for ``(d,)``.
+        True if :meth:`compute` returns one row per segment (``(n_segments, *row)``,
+        averaged per track at evaluation), False for one row per clip.
+    output_ndim : int
+        ``ndim`` of :meth:`compute`'s output: 1 for ``(d,)``, 3 for
+        ``(n_segments, frames, d)``; encoders may differ (``(layers, d)``, ``(windows, d)``).
     sr : int or None
         Sampling rate the audio is loaded at; ``None`` keeps the file's native rate.
     mono : bool
@@ -53,6 +57,11 @@ class FeatureSet(ABC):
     @abstractmethod
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Features of one mono signal ``y`` sampled at ``sr``."""
+
+    @property
+    def output_ndim(self) -> int:
+        """``ndim`` of :meth:`compute`'s output (the last axis holds :attr:`columns`)."""
+        return 3 if self.frame_level else 1
 
     def params(self) -> dict[str, Any]:
         """Everything that changes the output (used in the cache key)."""
@@ -346,3 +355,7 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
     if not isinstance(params, Mapping):
         raise RegistryError(f"feature set {spec['name']!r}: 'params' must be a mapping")
     return FEATURE_SETS.build(spec["name"], params)
+
+
+# Pretrained encoders register themselves here; their modules import torch lazily.
+from genreclf.features import hf_encoder, musicnn  # noqa: E402, F401
