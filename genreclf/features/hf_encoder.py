@@ -1,0 +1,1 @@
+"""Hugging Face audio encoders as a feature set (``features=hf_encoder``)."""

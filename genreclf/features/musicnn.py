@@ -1,0 +1,1 @@
+"""musicnn embeddings as a feature set (``features=musicnn``)."""
