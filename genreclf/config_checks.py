@@ -31,6 +31,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genreclf.cli import CONFIG_DIR
+from genreclf.features.musicnn import LAYERS as MUSICNN_LAYERS
+from genreclf.features.musicnn import MODELS as MUSICNN_MODELS
+from genreclf.features.musicnn import POOLINGS as MUSICNN_POOLINGS
 
 
 class ConfigError(ValueError):
@@ -169,6 +172,16 @@ def _nonempty(v: Any, _: Any) -> bool:
 def _is(*classes: str) -> Callable[[str], bool]:
     """``when``: the group's ``_target_`` names one of these classes (or functions)."""
     return lambda target: target.rsplit(".", 1)[-1] in classes
+
+
+def _musicnn_installed(v: str, _: Any) -> bool | str:
+    from genreclf.features.musicnn_net import INSTALL, MusicnnMissing, checkpoint_prefix
+
+    try:
+        checkpoint_prefix(v)
+    except MusicnnMissing:
+        return f"the musicnn weights are not installed: {INSTALL}"
+    return True
 
 
 def _not_synthetic(target: str) -> bool:
@@ -317,6 +330,23 @@ RULES: tuple[Rule, ...] = (
     Rule("features.segment_seconds", _gt(0), "> 0 (seconds)", FLOAT, AUDIO),
     Rule("features.roll_percent", _in(0, 1, "()"), FRACTION, FLOAT, AUDIO),
     Rule("features.deltas", _ok, "", BOOL, AUDIO),
+    *(
+        Rule(
+            f"features.{key}",
+            _choice(*values),
+            f"one of {', '.join(map(str, values))}",
+            kind,
+            AUDIO,
+            _is("Musicnn"),
+        )
+        for key, values, kind in (
+            ("sr", (16000,), INT),
+            ("model", MUSICNN_MODELS, STR),
+            ("layer", MUSICNN_LAYERS, STR),
+            ("pooling", MUSICNN_POOLINGS, STR),
+        )
+    ),
+    Rule("features.model", _musicnn_installed, "installed", STR, AUDIO, _is("Musicnn")),
     # extraction
     Rule("extraction.cache_dir", _writable_folder, "a writable folder", STR, AUDIO),
     Rule("extraction.n_jobs", lambda v, _: v == -1 or v >= 1, "-1 (all cores) or >= 1", INT, AUDIO),

@@ -29,6 +29,36 @@ def _check_knobs(hidden_size: int, num_layers: int, dropout: float) -> None:
         raise ValueError(f"model.dropout={dropout}: must be in [0, 1)")
 
 
+class LayerWeighting(nn.Module):
+    """A learned softmax-weighted sum over the layer axis of ``(batch, layers, d)`` inputs.
+
+    MARBLE's probe over every hidden layer of a pretrained encoder (``layer=all``):
+    the weights start equal. Parameters: ``layers`` (the axis length).
+    """
+
+    def __init__(self, layers: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.logits, dim=0)
+        return torch.einsum("l,bl...->b...", weights, x)
+
+
+def _layer_weighting(
+    input_shape: tuple[int, ...], layer_weights: bool
+) -> tuple[list[nn.Module], tuple[int, ...]]:
+    """The optional :class:`LayerWeighting` stage and the shape after it."""
+    if not layer_weights:
+        return [], input_shape
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"model.layer_weights=true needs (layers, d) inputs (an encoder's layer=all), "
+            f"got examples of shape {input_shape}"
+        )
+    return [LayerWeighting(input_shape[0])], input_shape[1:]
+
+
 @HEADS.register("dense")
 class DenseHead(nn.Module):
     """Multi-layer perceptron; frame-level inputs are flattened.
@@ -43,6 +73,9 @@ class DenseHead(nn.Module):
         Width and depth of the hidden stack (Linear, ReLU, Dropout).
     batch_norm : bool
         Put a BatchNorm1d after each hidden Linear layer.
+    layer_weights : bool
+        Inputs are ``(layers, d)`` (an encoder's every layer); a learned softmax-weighted
+        sum over layers (:class:`LayerWeighting`) comes first.
     """
 
     def __init__(
@@ -53,10 +86,12 @@ class DenseHead(nn.Module):
         num_layers: int = 2,
         dropout: float = 0.3,
         batch_norm: bool = False,
+        layer_weights: bool = False,
     ) -> None:
         super().__init__()
         _check_knobs(hidden_size, num_layers, dropout)
-        layers: list[nn.Module] = [nn.Flatten()]
+        layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
+        layers.append(nn.Flatten())
         width = math.prod(input_shape)
         for _ in range(num_layers):
             layers.append(nn.Linear(width, hidden_size))
@@ -66,6 +101,46 @@ class DenseHead(nn.Module):
             width = hidden_size
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@HEADS.register("linear")
+class LinearHead(nn.Module):
+    """A linear probe: dropout then one Linear layer (a dense head without hidden layers).
+
+    The usual probe of pretrained embeddings (HEAR, MARBLE); frame-level inputs are
+    flattened.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one example.
+    num_classes : int
+        Number of output logits.
+    dropout : float
+        Dropout on the inputs.
+    layer_weights : bool
+        As :class:`DenseHead`'s.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        dropout: float = 0.0,
+        layer_weights: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_knobs(1, 1, dropout)
+        layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
+        self.net = nn.Sequential(
+            *layers,
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(math.prod(input_shape), num_classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
