@@ -1,0 +1,84 @@
+"""End to end: ``train features=musicnn`` on real excerpts, then ``predict`` a real song."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_shared
+from tests.e2e import run_command
+
+PER_GENRE = 5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A linear musicnn probe trained by the real command on 5 excerpts per genre."""
+    excerpts = require_shared("gtzan_excerpts", "genres_original")
+    root = tmp_path_factory.mktemp("excerpts") / "genres_original"
+    for genre in sorted(p for p in excerpts.iterdir() if p.is_dir()):
+        (root / genre.name).mkdir(parents=True)
+        for clip in sorted(genre.glob("*.wav"))[:PER_GENRE]:
+            shutil.copy(clip, root / genre.name)
+    cwd = tmp_path_factory.mktemp("musicnn_run")
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    result = run_command(
+        "genreclf.train",
+        "data=gtzan",
+        f"data.root={root.parent}",
+        "features=musicnn",
+        "features.pooling=segments",
+        "model=linear",
+        "trainer.max_epochs=5",
+        "extraction.n_jobs=1",
+        cwd=cwd,
+        cache=cache,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, cache, result
+
+
+@pytest.mark.slow
+def test_train_logs_a_musicnn_probe(trained):
+    import mlflow.artifacts
+    from mlflow import MlflowClient
+
+    cwd, _, result = trained
+    assert "test accuracy:" in result.stdout
+    uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
+    assert run.data.params["features._target_"] == "genreclf.features.musicnn.Musicnn"
+    assert run.info.run_name == "linear-h0-l0"
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="model", dst_path=str(cwd), tracking_uri=uri
+    )
+    folder = Path(folder)
+    spec = json.loads((folder / "genreclf.json").read_text())
+    assert spec["features"]["name"] == "musicnn"
+    assert spec["features"]["params"] == {
+        "sr": 16000,
+        "model": "MSD_musicnn",
+        "layer": "penultimate",
+        "pooling": "segments",
+    }
+    assert spec["head"]["name"] == "linear"
+
+
+@pytest.mark.slow
+def test_predict_names_the_genre_of_a_real_song(trained):
+    cwd, cache, _ = trained
+    song = require_shared("gtzan_mini", "genres_original", "metal", "metal.00000.wav")
+    out = cwd / "genres.json"
+    result = run_command(
+        "genreclf.predict", f"inputs={song}", f"output={out}", cwd=cwd, cache=cache
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "features: musicnn" in result.stdout + result.stderr
+    (row,) = json.loads(out.read_text())
+    assert row["windows"] == 10  # ten 3 s windows of a 30 s song
+    probs = {k: v for k, v in row.items() if k in {"blues", "metal", "rock", "jazz", "pop"}}
+    assert probs and all(0.0 <= p <= 1.0 for p in probs.values())
