@@ -80,5 +80,6 @@ def test_predict_names_the_genre_of_a_real_song(trained):
     assert "features: musicnn" in result.stdout + result.stderr
     (row,) = json.loads(out.read_text())
     assert row["windows"] == 10  # ten 3 s windows of a 30 s song
-    probs = {k: v for k, v in row.items() if k in {"blues", "metal", "rock", "jazz", "pop"}}
-    assert probs and all(0.0 <= p <= 1.0 for p in probs.values())
+    probs = row["probabilities"]
+    assert len(probs) == 10 and row["genre"] == max(probs, key=probs.get)
+    assert sum(probs.values()) == pytest.approx(1.0)
