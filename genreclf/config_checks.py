@@ -388,7 +388,8 @@ RULES: tuple[Rule, ...] = (
     Rule("datamodule.batch_size", _ge(1), ">= 1", INT),
     Rule("datamodule.seed", _seed, SEED, INT),
     Rule("model.hidden_size", _ge(1), ">= 1", INT),
-    Rule("model.num_layers", _ge(1), ">= 1", INT),
+    Rule("model.num_layers", _ge(0), ">= 0 (0: a linear probe)", INT, TRAIN, _is("DenseHead")),
+    Rule("model.num_layers", _ge(1), ">= 1", INT, TRAIN, lambda t: not _is("DenseHead")(t)),
     Rule("model.dropout", _in(0, 1), "in [0, 1)", FLOAT),
     Rule("model.batch_norm", _ok, "", BOOL),
     *(

@@ -30,7 +30,7 @@ def compose_with(overrides: list[str]):
 
 def test_every_group_has_options():
     assert {"data", "features", "model", "optimizer", "split", "transforms"} <= set(GROUPS)
-    assert set(group_options("model")) == {"dense", "cnn", "rnn"}
+    assert set(group_options("model")) == {"dense", "linear", "cnn", "rnn"}
     assert set(group_options("optimizer")) == {"adam", "adamw", "sgd"}
 
 

@@ -2,7 +2,8 @@
 
 Every head takes ``input_shape`` (one example's shape without the batch axis:
 ``(d,)`` for summary features, ``(frames, d)`` for frame-level segments) and
-``num_classes``, plus the shared knobs ``hidden_size``, ``num_layers``, ``dropout``.
+``num_classes``, plus the shared knobs ``hidden_size``, ``num_layers``, ``dropout``
+(the dense head alone takes ``num_layers=0``: a linear probe).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from genreclf.registry import Registry
 HEADS: Registry[nn.Module] = Registry("head")
 
 
-def _check_knobs(hidden_size: int, num_layers: int, dropout: float) -> None:
+def _check_knobs(hidden_size: int, num_layers: int, dropout: float, min_layers: int = 1) -> None:
     if hidden_size < 1:
         raise ValueError(f"model.hidden_size={hidden_size}: must be >= 1")
-    if num_layers < 1:
-        raise ValueError(f"model.num_layers={num_layers}: must be >= 1")
+    if num_layers < min_layers:
+        raise ValueError(f"model.num_layers={num_layers}: must be >= {min_layers}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"model.dropout={dropout}: must be in [0, 1)")
 
@@ -63,6 +64,10 @@ def _layer_weighting(
 class DenseHead(nn.Module):
     """Multi-layer perceptron; frame-level inputs are flattened.
 
+    With ``num_layers=0`` it is a linear probe (``model=linear``): one Linear layer, the
+    usual probe of pretrained embeddings (HEAR, MARBLE); ``hidden_size`` and
+    ``dropout`` then play no part.
+
     Parameters
     ----------
     input_shape : tuple of int
@@ -89,7 +94,7 @@ class DenseHead(nn.Module):
         layer_weights: bool = False,
     ) -> None:
         super().__init__()
-        _check_knobs(hidden_size, num_layers, dropout)
+        _check_knobs(hidden_size, num_layers, dropout, min_layers=0)
         layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
         layers.append(nn.Flatten())
         width = math.prod(input_shape)
@@ -101,46 +106,6 @@ class DenseHead(nn.Module):
             width = hidden_size
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-@HEADS.register("linear")
-class LinearHead(nn.Module):
-    """A linear probe: dropout then one Linear layer (a dense head without hidden layers).
-
-    The usual probe of pretrained embeddings (HEAR, MARBLE); frame-level inputs are
-    flattened.
-
-    Parameters
-    ----------
-    input_shape : tuple of int
-        Shape of one example.
-    num_classes : int
-        Number of output logits.
-    dropout : float
-        Dropout on the inputs.
-    layer_weights : bool
-        As :class:`DenseHead`'s.
-    """
-
-    def __init__(
-        self,
-        input_shape: tuple[int, ...],
-        num_classes: int,
-        dropout: float = 0.0,
-        layer_weights: bool = False,
-    ) -> None:
-        super().__init__()
-        _check_knobs(1, 1, dropout)
-        layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
-        self.net = nn.Sequential(
-            *layers,
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(math.prod(input_shape), num_classes),
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -52,7 +52,7 @@ def test_train_logs_a_musicnn_probe(trained):
     client = MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
     assert run.data.params["features._target_"] == "genreclf.features.musicnn.Musicnn"
-    assert run.info.run_name == "linear-h0-l0"
+    assert run.info.run_name == "linear-h256-l0"
     folder = mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="model", dst_path=str(cwd), tracking_uri=uri
     )
@@ -65,7 +65,7 @@ def test_train_logs_a_musicnn_probe(trained):
         "layer": "penultimate",
         "pooling": "segments",
     }
-    assert spec["head"]["name"] == "linear"
+    assert spec["head"]["name"] == "dense" and spec["head"]["params"]["num_layers"] == 0
 
 
 @pytest.mark.slow

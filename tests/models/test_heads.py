@@ -50,11 +50,50 @@ def test_dense_batch_norm_follows_each_hidden_layer():
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in DenseHead((10,), 3).modules())
 
 
-@pytest.mark.parametrize("knob", [{"hidden_size": 0}, {"num_layers": 0}, {"dropout": 1.0}])
-def test_bad_knobs_name_the_option(knob):
+@pytest.mark.parametrize(
+    ("head_cls", "knob"),
+    [
+        (DenseHead, {"hidden_size": 0}),
+        (DenseHead, {"num_layers": -1}),
+        (CNNHead, {"num_layers": 0}),
+        (LSTMHead, {"num_layers": 0}),
+        (DenseHead, {"dropout": 1.0}),
+    ],
+)
+def test_bad_knobs_name_the_option(head_cls, knob):
     kwargs = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1} | knob
     with pytest.raises(ValueError, match=f"model.{next(iter(knob))}"):
-        DenseHead((10,), 3, **kwargs)
+        head_cls((10,), 3, **kwargs)
+
+
+def test_linear_probe_is_one_linear_layer():
+    """model=linear: a dense head with no hidden layer."""
+    head = DenseHead((2, 5), 3, hidden_size=8, num_layers=0)
+    linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(10, 3)]
+    x = torch.randn(4, 2, 5)
+    want = x.flatten(1) @ linears[0].weight.T + linears[0].bias
+    torch.testing.assert_close(head(x), want)
+
+
+def test_layer_weights_learn_a_softmax_sum_of_layers():
+    """(layers, d) inputs: a learned convex combination of layers, then the probe."""
+    head = DenseHead((4, 6), 3, num_layers=0, layer_weights=True)
+    weighting, linear = head.net[0], head.net[-1]
+    assert linear.in_features == 6  # the probe sees one d-vector, not 4 x 6
+    x = torch.randn(8, 4, 6)
+    torch.testing.assert_close(head(x), x.mean(1) @ linear.weight.T + linear.bias)  # equal start
+    loss = torch.nn.functional.cross_entropy(head(x), torch.randint(0, 3, (8,)))
+    loss.backward()
+    assert weighting.logits.grad is not None and weighting.logits.grad.abs().sum() > 0
+    with torch.no_grad():
+        weighting.logits.copy_(torch.tensor([0.0, 0.0, 50.0, 0.0]))  # all weight on layer 2
+    torch.testing.assert_close(head(x), x[:, 2] @ linear.weight.T + linear.bias)
+
+
+def test_layer_weights_need_a_layer_axis():
+    with pytest.raises(ValueError, match=r"layer_weights=true needs \(layers, d\) inputs"):
+        DenseHead((10,), 3, layer_weights=True)
 
 
 def test_aggregate_by_track_averages_segments():
