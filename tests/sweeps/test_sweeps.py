@@ -105,6 +105,24 @@ def test_grid_smoke_is_a_few_jobs():
     assert 2 <= len(sweep_jobs(sweep_config("sweep=grid_smoke"))) <= 10
 
 
+def test_probe_sweep_is_linear_and_one_hidden_layer_probes():
+    cfg = sweep_config("sweep=probe", "features=musicnn")
+    jobs = sweep_jobs(cfg)
+    assert len(jobs) == 96 and len({tuple(job) for job in jobs}) == 96
+    space: dict[str, set[str]] = {}
+    for job in jobs:
+        for override in job:
+            key, value = override.split("=", 1)
+            space.setdefault(key, set()).add(value)
+    assert space["model.num_layers"] == {"0", "1"}
+    assert {"optimizer.lr", "optimizer.weight_decay", "model.dropout", "model.hidden_size"} <= set(
+        space
+    )
+    assert cfg.model._target_.endswith("DenseHead") and cfg.optimizer._target_.endswith("AdamW")
+    assert cfg.transforms._target_.endswith("StandardScaler")
+    assert cfg.tracking.experiment == "genreclf-probe"
+
+
 def test_optuna_sweep_searches_the_grid_space_maximizing():
     cfg = sweep_config("sweep=optuna")
     sweeper = cfg.hydra.sweeper
