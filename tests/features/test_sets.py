@@ -104,3 +104,21 @@ def test_params_cover_every_parameter():
     assert Summary().params() != Summary(hop_length=256).params()
     assert MfccSegments().params()["deltas"] is True
     assert Seed174().params() == {"mono": True, "sr": None}
+
+
+@pytest.mark.parametrize("name", ["logmel_segments", "mfcc_segments"])
+def test_short_segments_fit_the_real_2_to_3_s_excerpts(name):
+    """``features.segment_seconds``: 1 s segments cut the real excerpts, 3 s ones cannot."""
+    from genreclf.audio import load_audio
+    from genreclf.features.sets import FEATURE_SETS
+    from tests.conftest import require_shared
+
+    clip = require_shared("gtzan_excerpts", "genres_original", "blues", "blues.00001.wav")
+    y, sr = load_audio(clip, sr=22050)
+    assert 2.0 <= len(y) / sr <= 3.0
+    short = FEATURE_SETS.build(name, {"segment_seconds": 1.0})
+    segs = short.compute(y, sr)
+    assert segs.shape[0] == int(len(y) / sr) and segs.shape[1] == 1 + 22050 // 512
+    assert segs.shape[2] == len(short.columns) and np.all(np.isfinite(segs))
+    with pytest.raises(AudioError, match="too short for one 3 s segment"):
+        FEATURE_SETS.build(name, {}).compute(y, sr)
