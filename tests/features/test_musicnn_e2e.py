@@ -34,6 +34,8 @@ def trained(tmp_path_factory):
         "model=linear",
         "trainer.max_epochs=5",
         "extraction.n_jobs=1",
+        "registry.name=genres",
+        "registry.alias=champion",
         cwd=cwd,
         cache=cache,
     )
@@ -69,7 +71,7 @@ def test_train_logs_a_musicnn_probe(trained):
 
 
 @pytest.mark.slow
-def test_predict_names_the_genre_of_a_real_song(trained):
+def test_predict_names_the_genre_of_a_real_song_from_the_registry(trained):
     cwd, cache, _ = trained
     song = require_shared("gtzan_mini", "genres_original", "metal", "metal.00000.wav")
     out = cwd / "genres.json"
