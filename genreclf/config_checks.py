@@ -57,6 +57,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _is_ints(v: Any) -> bool:
+    return isinstance(v, list | tuple) and bool(v) and all(_is_int(x) and x >= 0 for x in v)
+
+
 def _is_strs(v: Any) -> bool:
     return isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)
 
@@ -288,6 +292,7 @@ def _nesterov(v: bool, optimizer: Any) -> bool:
     return not v or ((optimizer.get("momentum") or 0) > 0 and not optimizer.get("dampening"))
 
 
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32")
 BACKENDS = ("loky", "threading", "multiprocessing", "ray")
 MONITORED = ("val_loss", "val_acc", "val_f1", "train_loss", "train_acc", "train_f1")
 NAME_RULE = "a non-empty name without '/', '\\' or '..'"
@@ -413,6 +418,18 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.log_every_n_steps", _ge(1), ">= 1", INT),
     Rule("trainer.num_sanity_val_steps", _ge(-1), ">= -1 (-1: all)", INT),
     Rule("trainer.accelerator", _nonempty, "a Lightning accelerator (cpu, gpu, auto)", STR),
+    Rule(
+        "trainer.devices",
+        lambda v, _: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or _is_ints(v),
+        "auto, -1 (all), a count >= 1 or a list of device indices",
+        ANY,
+    ),
+    Rule(
+        "trainer.precision",
+        lambda v, _: str(v) in PRECISIONS,
+        f"one of {', '.join(PRECISIONS)}",
+        ANY,
+    ),
     *(
         Rule(f"trainer.{key}", _ok, "", BOOL)
         for key in (
@@ -452,6 +469,7 @@ RULES: tuple[Rule, ...] = (
     Rule("n_jobs", lambda v, _: v == -1 or v >= 1, "-1 (one per core) or >= 1", INT, PREDICT),
     Rule("max_windows", _ge(1), ">= 1", INT, PREDICT, null="every window"),
     Rule("trust_pickle", _ok, "", BOOL, PREDICT),
+    Rule("trust_remote_code", _ok, "", BOOL, PREDICT),
     # report (conf/report.yaml)
     Rule("experiment", _name, NAME_RULE, STR, REPORT, example="experiment=demo"),
     Rule("output_dir", _output_folder, "a folder that can be created", STR, REPORT),

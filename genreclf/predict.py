@@ -136,7 +136,7 @@ def load_genre_model(model_uri: str, tracking_uri: str, **options: Any) -> Any:
     tracking_uri : str
         The store to resolve it in.
     **options
-        ``n_jobs``, ``max_windows``, ``trust_pickle`` of
+        ``n_jobs``, ``max_windows``, ``trust_pickle``, ``trust_remote_code`` of
         :func:`genreclf.inference.load_model`.
 
     Returns
@@ -183,6 +183,7 @@ def predict(cfg: DictConfig) -> int:
         n_jobs=int(cfg.n_jobs),
         max_windows=max_windows,
         trust_pickle=bool(cfg.get("trust_pickle", False)),
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
     )
     files, failures = expand_inputs(inputs)
     for name, reason in failures:

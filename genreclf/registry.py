@@ -237,7 +237,7 @@ class Registry(Generic[T]):
             cls = getattr(importlib.import_module(module), qualname)
             if not isinstance(cls, type):
                 raise RegistryError(f"{self.kind} {name!r}: {module}.{qualname} is not a class")
-            self._lazy.pop(name)
+            self._lazy.pop(name, None)  # (a module that registers itself already did)
             self._classes[name] = cls
         if not isinstance(name, str) or name not in self._classes:
             raise RegistryError(

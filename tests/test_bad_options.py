@@ -86,6 +86,8 @@ CASES: dict[str, tuple[str, list[str], str]] = {
     "cnn-patch": (TRAIN, ["model=cnn", "model.patch_size=0"], "model.patch_size=0: must be >= 1"),
     "hidden-zero": (TRAIN, ["model.hidden_size=0"], "model.hidden_size=0: must be >= 1"),
     "layers-zero": (TRAIN, ["model=rnn", "model.num_layers=0"], "model.num_layers=0: must be >= 1"),
+    "devices-zero": (TRAIN, ["trainer.devices=0"], "trainer.devices=0: must be auto, -1"),
+    "precision": (TRAIN, ["trainer.precision=bf17"], "trainer.precision=bf17: must be one of"),
     "dense-layers": (TRAIN, ["model.num_layers=-1"], "model.num_layers=-1: must be >= 0"),
     "dropout-one": (TRAIN, ["model.dropout=1"], "model.dropout=1: must be in [0, 1)"),
     "mixup": (TRAIN, ["classifier.mixup_alpha=-1"], "classifier.mixup_alpha=-1: must be >= 0"),

@@ -87,3 +87,21 @@ def test_optimizer_option_steps_like_the_per_tensor_loop(option):
     for fused, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(fused, loop)
     assert not torch.equal(models[0].weight, start)  # the steps moved the weights
+
+
+@pytest.mark.slow
+def test_trainer_uses_an_accelerator_when_present():
+    """Lightning's convention: accelerator and devices `auto`; sweep jobs take one device."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "genreclf.train", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    trainer = OmegaConf.create(shown).trainer
+    assert trainer.accelerator == "auto" and trainer.devices == "auto"
+    assert trainer.precision == "32-true"
+    assert compose_with(["sweep=grid_smoke"]).trainer.devices == 1

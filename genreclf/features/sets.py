@@ -357,5 +357,6 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
     return FEATURE_SETS.build(spec["name"], params)
 
 
-# Pretrained encoders register themselves here; their modules import torch lazily.
-from genreclf.features import hf_encoder, musicnn  # noqa: E402, F401
+# Pretrained encoders: imported on first use only (they build on this module).
+FEATURE_SETS.register_lazy("musicnn", "genreclf.features.musicnn:Musicnn")
+FEATURE_SETS.register_lazy("hf_encoder", "genreclf.features.hf_encoder:HFEncoder")

@@ -223,8 +223,19 @@ def _load_transform(folder: Path, spec: dict[str, Any]) -> Any:
         raise ModelLoadError(f"{path}: {exc}") from exc
 
 
-def _load_features(folder: Path, spec: dict[str, Any]) -> Any:
+def _load_features(folder: Path, spec: dict[str, Any], trust_remote_code: bool = False) -> Any:
     where = folder / SPEC_FILE
+    params = (spec.get("features") or {}).get("params") or {}
+    if (
+        isinstance(params, dict)
+        and params.get("trust_remote_code") is True
+        and not trust_remote_code
+    ):
+        raise ModelLoadError(
+            f"{where}: its encoder needs trust_remote_code=true, which runs the encoder "
+            "folder's own Python code; refused unless given to predict (trust_remote_code=true) "
+            "for a model from a source you trust"
+        )
     if spec.get("features") is None:
         cols = spec["columns"]
         shown = ", ".join(cols[:5]) + (", ..." if len(cols) > 5 else "")
@@ -235,9 +246,10 @@ def _load_features(folder: Path, spec: dict[str, Any]) -> Any:
         )
     try:
         feature_set = build_feature_set(spec["features"])
-    except (RegistryError, ValueError, TypeError) as exc:
+        columns = feature_set.columns  # an encoder reads its model's config for these
+    except (RegistryError, ValueError, TypeError) as exc:  # DataError is a ValueError
         raise ModelLoadError(f"{where}: features: {exc}") from exc
-    if sorted(feature_set.columns) != sorted(spec["columns"]):
+    if sorted(columns) != sorted(spec["columns"]):
         raise ModelLoadError(
             f"{where}: the feature set '{spec['features'].get('name')}' now computes other "
             "columns than the model was trained on"
@@ -257,6 +269,7 @@ def load_model(
     n_jobs: int = -1,
     max_windows: int | None = None,
     trust_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> GenreModel:
     """Load a model package from a local folder.
 
@@ -269,6 +282,9 @@ def load_model(
         See :class:`GenreModel`.
     trust_pickle : bool
         Load a model of an earlier genreclf version (pickled), which runs code from it.
+    trust_remote_code : bool
+        Load a model whose Hugging Face encoder was trained with
+        ``features.trust_remote_code=true`` (its folder's Python code runs).
 
     Raises
     ------
@@ -288,7 +304,7 @@ def load_model(
     if not (folder / SPEC_FILE).exists():
         raise ModelLoadError(f"{uri}: not a genreclf model (no {SPEC_FILE} in {folder})")
     spec = read_spec(folder)
-    feature_set = _load_features(folder, spec)
+    feature_set = _load_features(folder, spec, trust_remote_code)
     transform = _load_transform(folder, spec)
     head = _load_head(folder, spec)
     if transform is not None and getattr(transform, "n_features_out", None) not in (

@@ -160,3 +160,19 @@ def test_every_file_is_checked(fitted, tmp_path):
             (t / "genreclf.json").read_text().replace('"clip_seconds": 30.0', '"clip_seconds": NaN')
         ),
     )
+
+
+def test_an_encoder_that_runs_remote_code_needs_the_opt_in(fitted, tmp_path):
+    """features.trust_remote_code=true in a package: refused unless predict opts in."""
+    folder = _save(fitted, tmp_path / "model")
+    spec = json.loads((folder / "genreclf.json").read_text())
+    spec["features"] = {
+        "name": "hf_encoder",
+        "params": {"model": str(tmp_path / "mert"), "trust_remote_code": True},
+    }
+    (folder / "genreclf.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelLoadError, match="needs trust_remote_code=true, which runs"):
+        load_model(folder)
+    with pytest.raises(ModelLoadError) as opted_in:  # past the gate: the encoder folder is absent
+        load_model(folder, trust_remote_code=True)
+    assert "trust_remote_code" not in str(opted_in.value).split(":")[-1]
