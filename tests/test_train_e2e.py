@@ -75,3 +75,33 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
     info = mlflow.models.Model.load(local)
     assert info.signature is not None
     assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 174]
+
+
+@pytest.mark.slow
+def test_bf16_mixed_run_trains_and_logs(tmp_path_factory):
+    """trainer.precision=bf16-mixed (CPUs with AVX512-BF16 or AMX, and GPUs): logged as usual."""
+    cwd, _, result = run_in_new_folder(
+        tmp_path_factory,
+        "bf16",
+        "genreclf.train",
+        *TINY_DATA,
+        "model=rnn",
+        "trainer.max_epochs=2",
+        "trainer.precision=bf16-mixed",
+    )
+    assert "test accuracy:" in result.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["trainer.precision"] == "bf16-mixed"
+    assert 0.0 <= run.data.metrics["test_acc"] <= 1.0
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id,
+        artifact_path="model",
+        dst_path=str(cwd),
+        tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db",
+    )
+    from safetensors.numpy import load_file
+
+    weights = load_file(f"{folder}/weights.safetensors")
+    assert weights and all(w.dtype.name == "float32" for w in weights.values())  # fp32 master
