@@ -26,32 +26,33 @@ trains on training + validation folds), and the elapsed time::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import logging
+import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
-from genreclf.cli import CONFIG_DIR
-from genreclf.split import KFoldSplit
-from genreclf.train import train
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-PARTS = ("train", "valid", "test")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import (  # noqa: E402  (benchmarks/protocol.py, beside this script)
+    FILES,
+    REFIT,
+    REFIT_LABEL,
+    SHARED,
+    choose,
+    mean_std,
+    nested_kfold,
+    outer_folds,
+    quiet_logging,
+    run,
+    val_scores,
+)
 
 #: The preset of both protocols (conf/preset/seed_dense.yaml), and each protocol's split.
 PRESET = "seed_dense"
-KFOLD = ["split=kfold"]
-FILES = ["split=files"]
+#: Every run: the preset, on the seed table wherever the benchmark runs from.
+BASE = [f"+preset={PRESET}", f"data.path={SHARED / 'seed_features.csv'}"]
 
 #: Candidate settings (Hydra overrides) on top of the ``+preset=`` preset.
 CANDIDATES: dict[str, list[str]] = {
@@ -81,50 +82,6 @@ CANDIDATES: dict[str, list[str]] = {
 }
 
 
-#: The chosen candidate is run again with a refit (genreclf/refit.py): the same first fit
-#: (deterministic), then 5 seeds fit on training + validation rows for the epochs it chose.
-REFIT = ["refit=train_val", "refit.seeds=5"]
-REFIT_LABEL = "refit on train + validation, 5-seed ensemble"
-
-
-def run(experiment: str, overrides: list[str], workdir: Path) -> dict:
-    """Compose ``+preset=<experiment>`` with ``overrides`` and train in-process."""
-    lists = SHARED / "gtzan_splits" / "fault_filtered"
-    quiet = [
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
-        "tracking.log_model=false",
-        "tracking.log_artifacts=false",
-        "++tracking.flush_every_s=60",  # metrics in a few batches, not one write per step
-        f"tracking.uri=sqlite:///{workdir}/mlflow.db",
-        f"hydra.runtime.output_dir={tempfile.mkdtemp(dir=workdir)}",
-        f"data.path={SHARED / 'seed_features.csv'}",
-    ]
-    if "split=files" in overrides:  # absolute list paths, whatever the cwd
-        quiet += [f"split.{part}={lists / f'{part}_filtered.txt'}" for part in PARTS]
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[f"+preset={experiment}", *quiet, *overrides],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):  # a Hydra app's task sees no `hydra` node
-        del cfg["hydra"]
-    with contextlib.redirect_stdout(io.StringIO()):  # each run's report; we print a summary
-        return train(cfg)
-
-
-def choose(
-    experiment: str, extra: list[str], workdir: Path, names: list[str]
-) -> tuple[str, dict, dict]:
-    """Train every candidate; return the validation-chosen name, its result, and all val scores."""
-    results = {name: run(experiment, [*CANDIDATES[name], *extra], workdir) for name in names}
-    val = {name: r["val_acc"] for name, r in results.items()}
-    best = max(names, key=lambda name: val[name])  # max keeps the first of ties
-    return best, results[best], val
-
-
 def svm_reference(folds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     """Mean accuracy of an RBF SVM (C=10) on standardized raw and log_standard features."""
     from sklearn.pipeline import make_pipeline
@@ -150,9 +107,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one candidate, one fold")
     parser.add_argument("--folds", type=int, default=5, help="outer folds to run (of 5)")
     args = parser.parse_args()
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
+    quiet_logging()
     names = list(CANDIDATES)[:1] if args.quick else list(CANDIDATES)
     n_folds = 1 if args.quick else args.folds
     start = time.perf_counter()
@@ -161,15 +116,14 @@ def main() -> None:
         workdir = Path(tmp)
         print(f"candidates: {', '.join(f'{n} {CANDIDATES[n]}' for n in names)}", flush=True)
         fold_acc, refit_acc, folds = [], [], []
-        for fold in range(n_folds):
-            extra = [*KFOLD, f"split.fold={fold}"]
-            best, result, val = choose(PRESET, extra, workdir, names)
-            refit = run(PRESET, [*CANDIDATES[best], *extra, *REFIT], workdir)
+        for fold, extra, best, result, val in nested_kfold(
+            CANDIDATES, BASE, workdir, names, n_folds
+        ):
+            refit = run([*CANDIDATES[best], *extra, *REFIT], workdir)
             fold_acc.append(result["test_acc"])
             refit_acc.append(refit["refit_test_acc"])
-            scores = "  ".join(f"{n}={v:.3f}" for n, v in val.items())
             print(
-                f"fold {fold}: validation accuracy {scores} -> chose {best}: "
+                f"fold {fold}: validation accuracy {val_scores(val)} -> chose {best}: "
                 f"test {result['test_acc']:.3f}, refit {refit['refit_test_acc']:.3f}"
                 f"   [{time.perf_counter() - start:.0f} s]",
                 flush=True,
@@ -178,14 +132,13 @@ def main() -> None:
         for label, scores in (("", fold_acc), (f", then {REFIT_LABEL}", refit_acc)):
             print(
                 f"5-fold CV accuracy (validation-selected{label}, {len(scores)} of 5 folds"
-                f" run): {np.mean(scores):.3f} ± {np.std(scores):.3f}",
+                f" run): {mean_std(scores)}",
                 flush=True,
             )
 
-        best, result, val = choose(PRESET, FILES, workdir, names)
-        refit = run(PRESET, [*CANDIDATES[best], *FILES, *REFIT], workdir)
-        scores = "  ".join(f"{n}={v:.3f}" for n, v in val.items())
-        print(f"fault-filtered: validation accuracy {scores} -> chose {best}")
+        best, result, val = choose(CANDIDATES, [*BASE, *FILES], workdir, names)
+        refit = run([*CANDIDATES[best], *BASE, *FILES, *REFIT], workdir)
+        print(f"fault-filtered: validation accuracy {val_scores(val)} -> chose {best}")
         print(f"fault-filtered test accuracy (validation-selected): {result['test_acc']:.3f}")
         print(
             f"fault-filtered test accuracy (validation-selected, then {REFIT_LABEL}): "
@@ -195,11 +148,8 @@ def main() -> None:
     frame = pd.read_csv(SHARED / "seed_features.csv")
     labels = np.asarray(frame["label"], dtype=str)
     tracks = np.asarray(frame["filename"], dtype=str)
-    outer = []
-    for fold in folds:  # the same outer folds; the SVM trains on train + validation
-        train_rows, val_rows, test_rows = KFoldSplit(5, fold, 0.15, 42)(labels, tracks)
-        outer.append((np.concatenate([train_rows, val_rows]), test_rows))
-    raw, log = svm_reference(outer)
+    # the same outer folds; the SVM trains on train + validation
+    raw, log = svm_reference(outer_folds(labels, tracks, folds))
     print(
         f"reference, RBF SVM (C=10) on the same outer folds: raw {raw:.3f}, log_standard {log:.3f}"
     )
