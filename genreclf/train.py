@@ -176,6 +176,7 @@ def log_genre_model(
     from genreclf.inference.package import flavor, save_model
     from genreclf.inference.spec import model_spec
     from genreclf.models.heads import HEADS
+    from genreclf.serving.pyfunc import model_code_file
     from genreclf.tracking.models import log_model
 
     spec = model_spec(
@@ -194,8 +195,16 @@ def log_genre_model(
             transform=datamodule.transform,
             spec=spec,
         )
-        shapes = (tuple(datamodule.input_shape), datamodule.num_classes)
-        uri = log_model(store, run_id, folder, flavor(), registry_name, registry_alias, shapes)
+        uri = log_model(
+            store,
+            run_id,
+            folder,
+            flavor(),
+            registry_name,
+            registry_alias,
+            class_names=list(datamodule.class_names),
+            pyfunc_code=model_code_file(),
+        )
     if spec["features"] is None:
         log.warning(
             "the logged model cannot classify audio: %s; predict needs the table's recipe",

@@ -44,29 +44,47 @@ def check_registry_name(name: str | None, alias: str | None = None) -> None:
         raise ModelRefError(f"registry.alias={alias}: use letters, digits, '_' and '-'")
 
 
+#: The models-from-code file in a model folder (MLflow runs it to serve the model as pyfunc).
+PYFUNC_CODE_FILE = "genreclf_pyfunc.py"
+#: The pyfunc's input columns: a path on the server, or an audio file's bytes in base64.
+PYFUNC_INPUTS = ("path", "audio_base64")
+
+
 def write_mlmodel(
     folder: Path,
     run_id: str | None,
     flavor: Mapping[str, Any],
-    io_shapes: tuple[tuple[int, ...], int] | None = None,
+    class_names: list[str] | None = None,
+    pyfunc_code: Path | None = None,
 ) -> None:
-    """Write the ``MLmodel`` file that makes ``folder`` an MLflow model of flavor ``genreclf``.
+    """Write the ``MLmodel`` file that makes ``folder`` an MLflow model.
 
-    ``flavor`` (plain values) is what MLflow shows of the model: the package format and
-    the files it holds. ``io_shapes`` (one example's input shape, number of classes)
-    gives the model a tensor signature: float32 ``(-1, *shape)`` in, ``(-1, classes)`` out.
+    Its flavor ``genreclf`` (plain values: the package format and files) is what
+    genreclf reads. With ``pyfunc_code`` (a models-from-code file, copied into the
+    folder as :data:`PYFUNC_CODE_FILE`) it is also a ``python_function`` model, which
+    ``mlflow models serve`` serves: audio in (:data:`PYFUNC_INPUTS`), and out one row
+    per input with ``file``, ``genre``, one probability per name of ``class_names`` and
+    ``error``. That is its signature.
     """
-    import numpy as np
+    import shutil
+
+    import mlflow.pyfunc
     from mlflow.models import Model
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import Schema, TensorSpec
+    from mlflow.types.schema import ColSpec, Schema
 
     signature = None
-    if io_shapes is not None:
-        shape, classes = io_shapes
+    if class_names is not None:
         signature = ModelSignature(
-            inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *shape))]),
-            outputs=Schema([TensorSpec(np.dtype("float32"), (-1, classes))]),
+            inputs=Schema([ColSpec("string", c, required=False) for c in PYFUNC_INPUTS]),
+            outputs=Schema(
+                [
+                    ColSpec("string", "file"),
+                    ColSpec("string", "genre", required=False),
+                    *(ColSpec("double", c, required=False) for c in class_names),
+                    ColSpec("string", "error", required=False),
+                ]
+            ),
         )
     model = Model(
         artifact_path=names.MODEL_ARTIFACT,
@@ -74,6 +92,14 @@ def write_mlmodel(
         flavors={"genreclf": dict(flavor)},
         signature=signature,
     )
+    if pyfunc_code is not None:
+        shutil.copyfile(pyfunc_code, folder / PYFUNC_CODE_FILE)
+        mlflow.pyfunc.add_to_model(
+            model,
+            loader_module="mlflow.pyfunc.loaders.code_model",
+            model_code_path=PYFUNC_CODE_FILE,
+            artifacts={"package": {"path": "."}},  # the folder itself: genreclf's package
+        )
     model.save(str(folder / MLMODEL_FILE))
 
 
@@ -84,7 +110,8 @@ def log_model(
     flavor: Mapping[str, Any],
     registry_name: str | None = None,
     registry_alias: str | None = None,
-    io_shapes: tuple[tuple[int, ...], int] | None = None,
+    class_names: list[str] | None = None,
+    pyfunc_code: Path | None = None,
 ) -> str:
     """Log a model folder as the run's ``model`` artifacts (and register it).
 
@@ -99,15 +126,16 @@ def log_model(
         run's tag ``genreclf.model_format``.
     registry_name, registry_alias : str, optional
         Register the model as a new version of this name, and point this alias at it.
-    io_shapes : (tuple of int, int), optional
-        Input shape of one example and number of classes, for the tensor signature.
+    class_names, pyfunc_code : optional
+        See :func:`write_mlmodel`: the signature's genres, and the models-from-code file
+        that makes the model servable.
 
     Returns
     -------
     str
         ``runs:/<run_id>/model``, or ``models:/<name>/<version>`` if registered.
     """
-    write_mlmodel(folder, run_id, flavor, io_shapes)
+    write_mlmodel(folder, run_id, flavor, class_names, pyfunc_code)
     store.log_artifacts(run_id, folder, names.MODEL_ARTIFACT)
     store.set_tag(run_id, names.MODEL_FORMAT_TAG, str(flavor.get("format", "")))
     uri = f"runs:/{run_id}/{names.MODEL_ARTIFACT}"
