@@ -12,10 +12,12 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
+from genreclf.tracking.models import PYFUNC_INPUTS
+
 #: Name of the package folder in the pyfunc flavor's artifacts (the model folder itself).
 PACKAGE = "package"
 #: Input columns: a path on the server, or the audio file's bytes in base64.
-PATH, AUDIO = "path", "audio_base64"
+PATH, AUDIO = PYFUNC_INPUTS
 
 
 def model_code_file() -> Path:
