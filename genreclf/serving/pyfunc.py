@@ -67,10 +67,9 @@ class GenrePyfunc(mlflow.pyfunc.PythonModel):
             "error": "",
         }
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow reads hints)
-        """One row per input of ``model_input`` (see the class docstring)."""
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        rows = frame.to_dict("records")
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """One row per input row of ``model_input`` (see the class docstring)."""
+        rows = pd.DataFrame(model_input).to_dict("records")
         with tempfile.TemporaryDirectory() as tmp:
             out = [self._one(row, i, Path(tmp)) for i, row in enumerate(rows)]
         columns = ["file", "genre", *self.model.class_names, "error"]
