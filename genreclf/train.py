@@ -235,6 +235,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from genreclf.features.build import build_feature_table
     from genreclf.models.build import build_classifier
     from genreclf.models.run_logger import RunLogger
+    from genreclf.sweeps import is_multirun
     from genreclf.sweeps.budgets import epoch_budgets, log_budget_runs
     from genreclf.sweeps.selection import BestWeights, selected_checkpoint, selected_epoch
     from genreclf.tracking import names
@@ -253,7 +254,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg, table)
     module = build_classifier(cfg, datamodule)
 
-    tags = {names.SYNTHETIC_TAG: str(bool(getattr(source, "synthetic", False)))}
+    tags = {
+        names.SYNTHETIC_TAG: str(bool(getattr(source, "synthetic", False))),
+        names.MODEL_TAG: model_choice(cfg),
+    }
     with tracked_run(cfg.tracking, tags) as writer:
         run_id = writer.run_id
         writer.log_params(OmegaConf.to_container(cfg, resolve=True))
@@ -303,8 +307,37 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 registry_name=OmegaConf.select(cfg, "registry.name"),
                 registry_alias=OmegaConf.select(cfg, "registry.alias"),
             )
-            print(f"Model: {model_uri}")
+            if not is_multirun():
+                print(f"Model: {model_uri}")
 
+    if not is_multirun():  # a sweep job prints one line (genreclf.sweeps.progress)
+        print_result(cfg, run_id, result)
+    return {
+        "run_id": run_id,
+        "budget_runs": result.get("budget_runs", []),
+        **{k: result[k] for k in ("val_acc", "test_acc", "test_f1", "report")},
+        **{k: v for k, v in result.items() if k.startswith("refit_")},
+    }
+
+
+def model_choice(cfg: DictConfig) -> str:
+    """The run's ``model=`` config choice (``dense``, ``linear``, ...).
+
+    Outside a Hydra app (a composed config): the registered name of its head's class.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("model")
+        if choice:
+            return str(choice)
+    from genreclf.reports.runs import model_name
+
+    return model_name(None, OmegaConf.select(cfg, "model._target_"))
+
+
+def print_result(cfg: DictConfig, run_id: str, result: dict[str, Any]) -> None:
+    """Print a single run's classification report, scores and MLflow run."""
     report, y_true = result["report"], result["y_true"]
     print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
     print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
@@ -316,12 +349,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
     print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
     print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")
-    return {
-        "run_id": run_id,
-        "budget_runs": result.get("budget_runs", []),
-        **{k: result[k] for k in ("val_acc", "test_acc", "test_f1", "report")},
-        **{k: v for k, v in result.items() if k.startswith("refit_")},
-    }
 
 
 def _errors() -> tuple[type[BaseException], ...]:

@@ -27,6 +27,7 @@ librosa is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numba
 import numpy as np
@@ -175,7 +176,9 @@ def _estimate_tuning(S: np.ndarray, sr: float, bins_per_octave: int) -> float:
     fft_freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     band = np.flatnonzero((150.0 <= fft_freqs) & (fft_freqs < min(4000.0, float(sr) / 2)))
     if S.ndim != 2 or band.size == 0 or band[0] < 1 or band[-1] > S.shape[-2] - 2:
-        return float(librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=bins_per_octave))
+        with warnings.catch_warnings():  # near-silence: librosa warns, and returns 0.0
+            warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty")
+            return float(librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=bins_per_octave))
     lo, hi = int(band[0]), int(band[-1]) + 1
     sub = S[lo - 1 : hi + 1]
     x = sub * (sub > 0.1 * np.max(S, axis=-2))
@@ -192,11 +195,10 @@ def _estimate_tuning(S: np.ndarray, sr: float, bins_per_octave: int) -> float:
     mag = peak + dskew
     pitch_mask = pitch > 0
     threshold = np.median(mag[pitch_mask]) if pitch_mask.any() else 0.0
-    return float(
-        librosa.pitch_tuning(
-            pitch[(mag >= threshold) & pitch_mask], resolution=0.01, bins_per_octave=bins_per_octave
-        )
-    )
+    kept = pitch[(mag >= threshold) & pitch_mask]
+    if kept.size == 0:  # near-silence: pitch_tuning would warn and return 0.0
+        return 0.0
+    return float(librosa.pitch_tuning(kept, resolution=0.01, bins_per_octave=bins_per_octave))
 
 
 def _cqt_magnitude(y: np.ndarray, sr: float) -> np.ndarray:

@@ -12,12 +12,25 @@ from genreclf.tracking.store import Store
 MODEL_PARAM = "model._target_"
 
 
-def model_type(target: object) -> str:
-    """Short model name from a ``model._target_`` param: ``genreclf.models.heads.DenseHead``
-    gives ``DenseHead``; a missing target gives ``unknown``."""
+def model_name(choice: object, target: object = None) -> str:
+    """A run's model as its ``model=`` config choice (``dense``, ``linear``, ``cnn``).
+
+    ``choice`` is the run's :data:`~genreclf.tracking.names.MODEL_TAG`; runs logged
+    before that tag are named from their ``model._target_`` param: the head's registered
+    name (``genreclf.models.heads.DenseHead`` gives ``dense``), else its class name, else
+    ``unknown``.
+    """
+    from genreclf.models.heads import HEADS
+    from genreclf.registry import RegistryError
+
+    if isinstance(choice, str) and choice:
+        return choice
     if not isinstance(target, str) or not target:
         return "unknown"
-    return target.rsplit(".", 1)[-1]
+    try:
+        return HEADS.name_of(target)
+    except RegistryError:
+        return target.rsplit(".", 1)[-1]
 
 
 def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.DataFrame:
@@ -40,7 +53,7 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     pandas.DataFrame
         ``mlflow.search_runs`` columns (``run_id``, ``status``, ``start_time``,
         ``params.*``, ``metrics.*``, ``tags.*``) plus ``run_name``, ``model`` (see
-        :func:`model_type`) and ``val_acc``, ``test_acc``, ``test_f1``. ``val_acc`` is
+        :func:`model_name`) and ``val_acc``, ``test_acc``, ``test_f1``. ``val_acc`` is
         ``best_val_acc`` (validation accuracy of the selected checkpoint) or, for runs
         that have not logged it yet, their latest ``val_acc``. Sorted by start time.
 
@@ -73,7 +86,9 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
         return runs.get(name, pd.Series(float("nan"), index=runs.index))
 
     runs["run_name"] = tag(names.RUN_NAME_TAG).fillna("")
-    runs["model"] = column(f"params.{MODEL_PARAM}").map(model_type)
+    targets = column(f"params.{MODEL_PARAM}")
+    choices = tag(names.MODEL_TAG)
+    runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
     best = column(f"metrics.{names.BEST_VAL_ACC}")
     runs["val_acc"] = best.fillna(column(f"metrics.{names.VAL_ACC}"))
     runs["test_acc"] = column(f"metrics.{names.TEST_ACC}")

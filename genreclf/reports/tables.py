@@ -118,7 +118,7 @@ def fold_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
 
 def fold_configs(folds: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     """The configurations of a :func:`fold_table` with their mean scores, for
-    :func:`selection_table`: ``configuration`` (e.g. ``DenseHead model.hidden_size=32``),
+    :func:`selection_table`: ``configuration`` (e.g. ``dense model.hidden_size=32``),
     ``model``, the mean scores and ``runs`` (their run ids)."""
     config = [name for name in params if name != FOLD_PARAM]
     names = [

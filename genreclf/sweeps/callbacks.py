@@ -19,6 +19,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from genreclf.sweeps.progress import (
+    KEYS_ENV,
+    TOTAL_ENV,
+    current_progress,
+    start_progress,
+    sweep_plan,
+)
 from genreclf.sweeps.runs import LAUNCHER_ENV, PARENT_RUN_ENV, SWEEP_ID_ENV
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
@@ -60,17 +67,6 @@ def claimed_jobs(sweep_dir: Path) -> int:
     return count
 
 
-def model_name(target: object) -> str:
-    """The ``model=`` choice of a run from its ``model._target_`` param (``dense``, ``cnn``)."""
-    from genreclf.models.heads import HEADS
-    from genreclf.registry import RegistryError
-
-    try:
-        return HEADS.name_of(str(target))
-    except RegistryError:
-        return str(target).rsplit(".", 1)[-1] or "unknown"
-
-
 def sweep_runs(store: Store, experiment_id: str, sweep_id: str) -> list:
     """Every job run of sweep ``sweep_id``."""
     return store.find_runs(
@@ -94,6 +90,7 @@ class SweepTracking(Callback):
         self.experiment_id: str | None = None
         self.sweep_id: str | None = None
         self.heartbeat = None
+        self.launcher_pid: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Launchers send the callback to their workers: without the launcher's threads."""
@@ -131,10 +128,15 @@ class SweepTracking(Callback):
                 self.parent_run_id, OmegaConf.to_yaml(params), names.SWEEPER_PARAMS_ARTIFACT
             )
         self.heartbeat = Heartbeat(self.store, self.parent_run_id).start()
+        total, keys = sweep_plan(config)
+        self.launcher_pid = os.getpid()
+        start_progress(name, total)
         env = {
             SWEEP_ID_ENV: self.sweep_id,
             PARENT_RUN_ENV: self.parent_run_id,
             LAUNCHER_ENV: f"{host()}:{os.getpid()}",
+            TOTAL_ENV: f"'{total or ''}'",
+            KEYS_ENV: f"'{' '.join(keys)}'",
         }
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.sweep.dir = str(sweep_dir)
@@ -144,8 +146,9 @@ class SweepTracking(Callback):
                 *(f"++hydra.job.env_set.{k}={v}" for k, v in env.items()),
             ]
         atexit.register(self._end_parent, "KILLED")
+        jobs = f"{total} jobs" if total else "jobs"
         print(
-            f"Sweep {self.sweep_id}: experiment '{tracking.experiment}' "
+            f"Sweep {self.sweep_id}: {jobs}, experiment '{tracking.experiment}' "
             f"(id {self.experiment_id}), parent run {self.parent_run_id}, folder {sweep_dir}",
             flush=True,
         )
@@ -155,6 +158,16 @@ class SweepTracking(Callback):
                 "KILLED; their configs are trained again",
                 flush=True,
             )
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """A job run in the launching process (Hydra's basic launcher): count it."""
+        if self.launcher_pid != os.getpid() or job_return is None:
+            return
+        value = job_return.return_value if job_return.status.name == "COMPLETED" else None
+        line = current_progress().finished(
+            int(config.hydra.job.num), value, list(job_return.overrides or [])
+        )
+        print(line, flush=True)
 
     def _end_parent(self, status: str) -> None:
         if self.parent_run_id is None:
@@ -182,6 +195,8 @@ class SweepTracking(Callback):
     def _summarize(self, config: DictConfig) -> None:
         from mlflow.entities import Metric
 
+        from genreclf.reports.runs import model_name
+
         runs = sweep_runs(self.store, self.experiment_id, self.sweep_id)
         counts = {s: 0 for s in ("FINISHED", "FAILED", "KILLED", "RUNNING")}
         for run in runs:
@@ -201,7 +216,8 @@ class SweepTracking(Callback):
             values = best.data.params
             params |= {f"best.{k}": values[k] for k in swept if k in values}
             if "model" in swept:
-                params["best.model"] = model_name(values.get("model._target_"))
+                tag = best.data.tags.get(names.MODEL_TAG)
+                params["best.model"] = model_name(tag, values.get("model._target_"))
         self.store.log_batch(self.parent_run_id, params, metrics, tags)
         results = Path(str(config.hydra.sweep.dir)) / "optimization_results.yaml"
         if results.is_file():
@@ -212,7 +228,8 @@ class SweepTracking(Callback):
         ]
         if best is not None:
             lines.append(
-                f"best {SCORE}={best.data.metrics[SCORE]:.4f} in run {best.info.run_id}: "
+                f"best {SCORE}={best.data.metrics[SCORE]:.4f} in run {best.info.run_id} "
+                f"({best.data.tags.get(names.RUN_NAME_TAG, '')}): "
                 + ", ".join(k.removeprefix("best.") + "=" + v for k, v in params.items())
             )
         if counts["FAILED"]:
@@ -224,4 +241,4 @@ class SweepTracking(Callback):
                 "run the same command again once it has ended to check they finished"
             )
         print("\n".join(lines), flush=True)
-        log.info("%s", "; ".join(lines))
+        log.debug("%s", "; ".join(lines))

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
+from genreclf.sweeps.progress import job_line, scores
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
     adopt,
@@ -101,13 +102,17 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
         done = finished_run(cfg.tracking, digest)
         if done is not None:
             adopt(cfg.tracking, done)
-            log.info(
-                "job %s: config %s already FINISHED as run %s; skipped",
-                hydra.job.num,
-                digest,
-                done.info.run_id,
-            )
             seconds = time.perf_counter() - start
+            metrics = done.data.metrics
+            _say_ended(
+                cfg,
+                f"skipped: already FINISHED as run {done.info.run_id} ("
+                + scores(
+                    metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan)
+                )
+                + ")",
+                seconds,
+            )
             store = seconds - timing.get("waited_seconds", 0.0)
             _write_timing(
                 timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
@@ -115,13 +120,10 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             return float(done.data.metrics.get(names.BEST_VAL_ACC, math.nan))
         live = live_claims(cfg.tracking, digest)
         if live:
-            log.info(
-                "job %s: config %s is being trained by run %s (another sweep); skipped",
-                hydra.job.num,
-                digest,
-                live[0].info.run_id,
-            )
             seconds = time.perf_counter() - start
+            _say_ended(
+                cfg, f"skipped: run {live[0].info.run_id} of another sweep trains it", seconds
+            )
             _write_timing(timing | {"status": "CLAIMED", "seconds": seconds, "mlflow_seconds": 0})
             return math.nan
     lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
@@ -130,8 +132,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
         import torch
 
         torch.set_num_threads(threads)
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # no per-job banners
+    if not hydra.verbose:
+        for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)  # no per-job banners
 
     from genreclf.tracking.run import tracked_run
 
@@ -142,21 +145,21 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             rival = rival_claim(cfg.tracking, digest, writer.run_id) if resume else None
             if rival is not None:  # another job opened its run for this config first
                 writer.discard()
-                log.info(
-                    "job %s: config %s is claimed by run %s; skipped",
-                    hydra.job.num,
-                    digest,
-                    rival.info.run_id,
-                )
+                outcome = f"skipped: claimed by run {rival.info.run_id}"
             else:
                 writer.log_params(OmegaConf.to_container(cfg, resolve=True))
                 result = train(cfg)
                 value = float(result["val_acc"])
                 timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
+                outcome = scores(value, float(result["test_acc"]))
         status = "CLAIMED" if rival is not None else names.FINISHED
-    except Exception:
+        _say_ended(cfg, outcome, time.perf_counter() - start)
+    except Exception as exc:
         status = names.FAILED
         log.exception("job %s failed; its run is FAILED, the sweep goes on", hydra.job.num)
+        run = "" if writer is None else f" of run {writer.run_id}"
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        _say_ended(cfg, f"FAILED: {why} (see traceback.txt{run})", time.perf_counter() - start)
     finally:
         _write_timing(
             timing
@@ -215,6 +218,19 @@ def watch_launcher(poll_s: float = 2.0) -> None:
 
     threading.Thread(target=watch, name="genreclf-launcher-watch", daemon=True).start()
     _WATCHING = True
+
+
+def _say_ended(cfg: DictConfig, outcome: str, seconds: float) -> None:
+    """Print the job's one end-of-job line (see :func:`genreclf.sweeps.progress.job_line`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra = HydraConfig.get()
+    try:
+        run_name = str(OmegaConf.select(cfg, "tracking.run_name") or "")
+    except Exception:  # an unresolvable name does not hide the outcome
+        run_name = ""
+    line = job_line(int(hydra.job.num), run_name, list(hydra.overrides.task), outcome, seconds)
+    print(line, flush=True)
 
 
 def _write_timing(record: dict[str, Any]) -> None:

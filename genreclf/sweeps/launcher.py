@@ -27,6 +27,7 @@ from hydra_plugins.hydra_joblib_launcher import _core
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
 from genreclf.features.extraction import worker_died
+from genreclf.sweeps.progress import current_progress
 from genreclf.sweeps.runs import SWEEP_ID_ENV
 
 log = logging.getLogger("genreclf.sweeps")
@@ -57,6 +58,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
         executors: list[Any] = []
         n_slots = max(1, min(len(jobs), effective_n_jobs(int(self.joblib.get("n_jobs") or -1))))
         log.info("launching %d jobs in %d worker processes", len(jobs), n_slots)
+        progress = current_progress(len(jobs))
 
         def slot() -> None:
             executor = ProcessPoolExecutor(max_workers=1)
@@ -68,7 +70,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
                     break
                 args = (jobs[idx], self.hydra_context, self.config, self.task_function, state)
                 try:
-                    results[idx] = executor.submit(_core.execute_job, idx, *args).result()
+                    results[idx] = executor.submit(execute_quietly, idx, *args).result()
                 except BaseException as exc:
                     if not worker_died(exc):
                         errors.append(exc)
@@ -77,6 +79,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
                     executor.shutdown(wait=False, kill_workers=True)
                     executor = ProcessPoolExecutor(max_workers=1)
                     executors.append(executor)
+                print(progress.finished(idx, _value(results[idx]), jobs[idx]), flush=True)
             executor.shutdown(wait=True)
 
         threads = [threading.Thread(target=slot, daemon=True) for _ in range(n_slots)]
@@ -114,6 +117,24 @@ class ResilientJoblibLauncher(JoblibLauncher):
         result = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
         result.return_value = math.nan
         return result
+
+
+def execute_quietly(idx: int, overrides: Sequence[str], *args: Any) -> JobReturn:
+    """Hydra's ``execute_job`` in a worker, without third-party warnings (see ``quiet_console``).
+
+    The filters are set before the job's config is composed, so that they cover Hydra's
+    own warnings about it too; ``hydra.verbose`` (in the launch config) keeps them all.
+    """
+    from genreclf.cli import quiet_console
+
+    config = args[1]
+    quiet_console(config.hydra.verbose)
+    return _core.execute_job(idx, overrides, *args)
+
+
+def _value(result: JobReturn) -> Any:
+    """A finished job's return value (what the sweeper sees), or NaN if it raised."""
+    return result.return_value if result.status == JobStatus.COMPLETED else math.nan
 
 
 def _env_set(config: Any, key: str) -> str | None:

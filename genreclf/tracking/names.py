@@ -5,6 +5,8 @@ from __future__ import annotations
 # ----------------------------------------------------------------------------- run tags
 #: ``True`` on runs trained on the built-in synthetic data.
 SYNTHETIC_TAG = "genreclf.synthetic_data"
+#: The run's ``model=`` config choice (``dense``, ``linear``, ...): how reports name models.
+MODEL_TAG = "genreclf.model"
 #: A hash of the resolved config (see :mod:`genreclf.sweeps.hashing`): finds finished runs.
 HASH_TAG = "genreclf.config_hash"
 #: The sweep a job's run belongs to, its name, its job number and its role.

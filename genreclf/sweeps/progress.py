@@ -1,0 +1,167 @@
+"""Console progress of a sweep: one line per finished job, and a running count.
+
+- Every job prints one line when it ends (:func:`job_line`): ``[17/2700]``, its run
+  name, its swept values, validation and test accuracy, seconds.
+- The process that launched the sweep prints, after each job, how many are done, an
+  ETA, and the best so far (:class:`SweepProgress`). Hydra's basic launcher runs the
+  jobs in that process (the sweep callback counts them); genreclf's joblib launcher
+  counts the jobs its workers return.
+
+The number of jobs and the swept keys reach the jobs as ``GENRECLF_SWEEP_TOTAL`` and
+``GENRECLF_SWEEP_KEYS`` (see :func:`sweep_plan`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+#: Environment variables set in every job (through ``hydra.job.env_set``).
+TOTAL_ENV = "GENRECLF_SWEEP_TOTAL"
+KEYS_ENV = "GENRECLF_SWEEP_KEYS"
+
+
+def sweep_plan(config: DictConfig) -> tuple[int | None, list[str]]:
+    """The number of jobs a multirun will launch (``None``: unknown) and its swept keys.
+
+    Sweepers derived from Hydra's basic sweeper are asked for their jobs (none is run);
+    Optuna's runs ``n_trials``. The swept keys are those with more than one value.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.utils import get_class
+
+    sweeper = config.hydra.sweeper
+    target = str(sweeper.get("_target_", ""))
+    parser = OverridesParser.create()
+    arguments = list(config.hydra.overrides.task)
+    try:
+        if "optuna" in target.lower():
+            parsed = parser.parse_overrides(arguments)
+            swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
+            keys = [*(sweeper.get("params") or {}), *swept]
+            return int(sweeper.n_trials), list(dict.fromkeys(keys))
+        cls = get_class(target)
+        if not issubclass(cls, BasicSweeper):
+            return None, []
+        kwargs = OmegaConf.to_container(sweeper, resolve=True)
+        basic = cls(**{k: v for k, v in kwargs.items() if k != "_target_"})
+        parsed = parser.parse_overrides(basic._parse_config() + arguments)
+        jobs = [job for batch in basic.split_arguments(parsed, None) for job in batch]
+    except Exception:  # an unknown sweeper: no count, no keys
+        return None, []
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for override in job:
+            key, _, value = override.partition("=")
+            values.setdefault(key, set()).add(value)
+    return len(jobs), [k for k, v in values.items() if len(v) > 1]
+
+
+def planned_total() -> int | None:
+    """This sweep's number of jobs, as :func:`sweep_plan` found it (``None``: unknown)."""
+    value = os.environ.get(TOTAL_ENV, "")
+    return int(value) if value.isdigit() else None
+
+
+def swept_values(overrides: Sequence[str]) -> str:
+    """The job's overrides of swept keys (all its overrides if the keys are unknown)."""
+    keys = os.environ.get(KEYS_ENV, "").split()
+    chosen = [o for o in overrides if not keys or o.partition("=")[0] in keys]
+    return " ".join(chosen)
+
+
+def job_tag(job_num: int, total: int | None) -> str:
+    """``[17/2700]`` for job number 16 (Hydra counts from 0); ``[17]`` if no total is known."""
+    return f"[{job_num + 1}/{total}]" if total else f"[{job_num + 1}]"
+
+
+def job_line(
+    job_num: int,
+    run_name: str,
+    overrides: Sequence[str],
+    outcome: str,
+    seconds: float,
+    total: int | None = None,
+) -> str:
+    """The line a job prints when it ends: number, run name, swept values, outcome, time."""
+    tag = job_tag(job_num, planned_total() if total is None else total)
+    return f"{tag} {run_name}  {swept_values(overrides)}  {outcome}  {seconds:.1f} s"
+
+
+def scores(val_acc: float, test_acc: float) -> str:
+    """``val_acc 0.812  test_acc 0.790``."""
+    return f"val_acc {val_acc:.3f}  test_acc {test_acc:.3f}"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as ``1:02:03`` (or ``2:03``)."""
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class SweepProgress:
+    """Jobs done, failed, ETA and best score so far of the sweep launched in this process."""
+
+    def __init__(self, name: str, total: int | None) -> None:
+        self.name = name
+        self.total = total
+        self.start = time.monotonic()
+        self.done = 0
+        self.failed = 0
+        self.best: tuple[float, str] | None = None
+        self._lock = threading.Lock()
+
+    def finished(self, job_num: int, value: Any, overrides: Sequence[str]) -> str:
+        """Count a job that returned ``value`` (NaN: failed); return the progress line."""
+        with self._lock:
+            self.done += 1
+            try:
+                score = float(value)
+            except (TypeError, ValueError):
+                score = math.nan
+            if math.isnan(score):
+                self.failed += 1
+            elif self.best is None or score > self.best[0]:
+                self.best = (score, f"{job_tag(job_num, None)} {swept_values(overrides)}")
+            return self.line()
+
+    def line(self) -> str:
+        """``sweep grid: 17/2700 done (1 failed), 0:42 elapsed, ETA 1:05:00, best ...``."""
+        elapsed = time.monotonic() - self.start
+        count = f"{self.done}/{self.total}" if self.total else str(self.done)
+        parts = [f"sweep {self.name}: {count} done"]
+        if self.failed:
+            parts[0] += f" ({self.failed} failed)"
+        parts.append(f"{duration(elapsed)} elapsed")
+        if self.total:
+            left = max(self.total - self.done, 0)
+            parts.append(f"ETA {duration(elapsed / self.done * left)}")
+        if self.best is not None:
+            parts.append(f"best val_acc {self.best[0]:.3f} {self.best[1]}".rstrip())
+        return ", ".join(parts)
+
+
+#: The progress of the sweep this process launched (set by the sweep callback).
+_CURRENT: SweepProgress | None = None
+
+
+def start_progress(name: str, total: int | None) -> SweepProgress:
+    """Start counting the jobs of a sweep launched by this process."""
+    global _CURRENT
+    _CURRENT = SweepProgress(name, total)
+    return _CURRENT
+
+
+def current_progress(total: int | None = None) -> SweepProgress:
+    """The progress of this process's sweep (one is started if none was)."""
+    return _CURRENT if _CURRENT is not None else start_progress("", total)

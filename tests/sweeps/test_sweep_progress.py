@@ -1,0 +1,43 @@
+"""A joblib sweep's console: one line per job, a running count, a summary, no reports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e import TINY_DATA, run_in_new_folder
+
+JOB_LINE = re.compile(r"^\[(\d+)/6\] (\S+)  (.*)  val_acc [\d.]+  test_acc [\d.]+  [\d.]+ s$")
+
+
+@pytest.mark.slow
+def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_factory):
+    _, _, result = run_in_new_folder(
+        tmp_path_factory,
+        "sweep_progress",
+        "genreclf.train",
+        "--multirun",
+        "sweep=grid_smoke",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *TINY_DATA,
+        "trainer.max_epochs=2",
+    )
+    out = result.stdout
+    jobs = [m for m in map(JOB_LINE.match, out.splitlines()) if m]
+    assert sorted(int(m.group(1)) for m in jobs) == [1, 2, 3, 4, 5, 6], out[-3000:]
+    assert {m.group(3) for m in jobs} == {
+        f"model={model} optimizer.lr={lr}"
+        for model in ("rnn", "cnn", "dense")
+        for lr in ("0.001", "0.0001")
+    }
+    assert all(m.group(2).split("-")[0] in ("rnn", "cnn", "dense") for m in jobs)
+    assert len(re.findall(r"^\[\d+/", out, re.MULTILINE)) == 6
+    assert "sweep grid_smoke: 6/6 done, " in out and "ETA " in out and "best val_acc " in out
+    assert "Classification report" not in out and "macro avg" not in out
+    summary = re.search(r"^best best_val_acc=.* in run \w+ \((\w+)-h64-l1\): (.*)$", out, re.M)
+    assert summary is not None and "6 FINISHED" in out
+    assert summary.group(1) in ("rnn", "cnn", "dense")
+    assert f"model={summary.group(1)}" in summary.group(2) and "Head" not in summary.group(2)
+    assert not re.search(r"\w*Warning\b", result.stderr), result.stderr[-3000:]
