@@ -38,6 +38,10 @@ class GenreDataModule(pl.LightningDataModule):
         Training batch size; evaluation uses whole splits in one batch per 1024 rows.
     seed : int
         Seeds the order of training batches.
+    overfit_batches : int
+        ``0``: train on every training row. ``n > 0`` (``debug=overfit``): train on the
+        same ``n`` batches' worth of training rows every epoch, to check that the model
+        can fit them (training accuracy should reach 1).
     """
 
     def __init__(
@@ -47,10 +51,14 @@ class GenreDataModule(pl.LightningDataModule):
         transform: Any = None,
         batch_size: int = 64,
         seed: int = 42,
+        overfit_batches: int = 0,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"datamodule.batch_size={batch_size}: must be >= 1")
+        if overfit_batches < 0:
+            raise ValueError(f"datamodule.overfit_batches={overfit_batches}: must be >= 0")
+        self.overfit_batches = overfit_batches
         self.table = table
         self.split = split
         self.transform = None if transform is None else clone(transform)
@@ -133,6 +141,10 @@ class GenreDataModule(pl.LightningDataModule):
         """
         dataset = self.datasets["train"]
         generator = torch.Generator().manual_seed(self.seed)
+        if self.overfit_batches:  # the same few batches' rows, every epoch
+            keep = torch.randperm(len(dataset), generator=generator)
+            keep = keep[: self.overfit_batches * self.batch_size]
+            dataset = TensorDataset(*(t[keep] for t in dataset.tensors))
         batches = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size, False)
         return DataLoader(dataset, sampler=batches, batch_size=None, generator=generator)
 

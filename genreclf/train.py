@@ -262,7 +262,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         run_id = writer.run_id
         writer.log_params(OmegaConf.to_container(cfg, resolve=True))
         logger = RunLogger(writer)
-        callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+        callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]  # null: off
         budgets = epoch_budgets(cfg)
         if budgets:  # one fit to the largest budget answers them all
             selection = next(c for c in callbacks if isinstance(c, BestWeights))

@@ -14,7 +14,7 @@ BUILT = {"data", "features", "extraction", "split", "transforms", "model", "opti
 GROUPS = sorted(
     p.name
     for p in CONFIG_DIR.iterdir()
-    if p.is_dir() and p.name not in {"sweep", "hydra", "preset"}
+    if p.is_dir() and p.name not in {"sweep", "hydra", "preset", "debug"}  # (global packages)
 )
 CASES = [(group, option) for group in GROUPS for option in group_options(group)]
 

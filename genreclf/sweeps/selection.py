@@ -106,6 +106,8 @@ def selected_checkpoint(trainer: pl.Trainer) -> str | None:
     ValueError
         If the trainer has neither, so no model was selected on validation.
     """
+    if trainer.fast_dev_run:  # a smoke run (debug=fast): one step, nothing selected or saved
+        return None
     if trainer.checkpoint_callback is not None:
         return "best"
     if any(isinstance(c, BestWeights) for c in trainer.callbacks):
