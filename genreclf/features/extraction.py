@@ -242,8 +242,10 @@ def _resolve_backend(backend: str) -> str:
         try:
             from ray.util.joblib import register_ray
         except ImportError as exc:
+            from genreclf.extras import install_command
+
             raise ValueError(
-                "extraction backend 'ray' needs ray installed (pip install ray)"
+                f"extraction.backend=ray needs the ray extra: {install_command('ray')}"
             ) from exc
         register_ray()
     if backend not in BACKENDS:

@@ -180,7 +180,7 @@ def test_unknown_or_missing_backend_is_a_clear_error(tmp_path):
     try:
         import ray  # noqa: F401
     except ImportError:
-        with pytest.raises(ValueError, match="needs ray installed"):
+        with pytest.raises(ValueError, match=r"needs the ray extra: pip install -e '\.\[ray\]'"):
             FeatureExtractor(str(tmp_path / "c"), n_jobs=2, backend="ray").extract(
                 tracks, cheap_set()
             )
