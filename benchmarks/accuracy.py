@@ -119,7 +119,7 @@ def main() -> None:
         for fold, extra, best, result, val in nested_kfold(
             CANDIDATES, BASE, workdir, names, n_folds
         ):
-            refit = run([*CANDIDATES[best], *extra, *REFIT], workdir)
+            refit = run([*extra, *CANDIDATES[best], *REFIT], workdir)
             fold_acc.append(result["test_acc"])
             refit_acc.append(refit["refit_test_acc"])
             print(
@@ -137,7 +137,7 @@ def main() -> None:
             )
 
         best, result, val = choose(CANDIDATES, [*BASE, *FILES], workdir, names)
-        refit = run([*CANDIDATES[best], *BASE, *FILES, *REFIT], workdir)
+        refit = run([*BASE, *FILES, *CANDIDATES[best], *REFIT], workdir)
         print(f"fault-filtered: validation accuracy {val_scores(val)} -> chose {best}")
         print(f"fault-filtered test accuracy (validation-selected): {result['test_acc']:.3f}")
         print(

@@ -84,7 +84,8 @@ def choose(
     candidates: dict[str, list[str]], extra: list[str], workdir: Path, names: list[str]
 ) -> tuple[str, dict, dict]:
     """Train every candidate; return the validation-chosen name, its result, and all val scores."""
-    results = {name: run([*candidates[name], *extra], workdir) for name in names}
+    # the candidate's overrides come last, so they override the base's
+    results = {name: run([*extra, *candidates[name]], workdir) for name in names}
     val = {name: r["val_acc"] for name, r in results.items()}
     best = max(names, key=lambda name: val[name])  # max keeps the first of ties
     return best, results[best], val

@@ -260,7 +260,7 @@ def evaluate(row: Row, workdir: Path, names: list[str], n_folds: int, say: Calla
     else:
         splits = protocol.nested_kfold(row.candidates, row.base, workdir, names, n_folds)
     for fold, extra, best, result, val in splits:
-        refitted = protocol.run([*row.candidates[best], *extra, *protocol.REFIT], workdir)
+        refitted = protocol.run([*extra, *row.candidates[best], *protocol.REFIT], workdir)
         picks.append(best)
         selected.append(result["test_acc"])
         refit.append(refitted["refit_test_acc"])
