@@ -130,7 +130,7 @@ class SweepTracking(Callback):
         self.heartbeat = Heartbeat(self.store, self.parent_run_id).start()
         total, keys = sweep_plan(config)
         self.launcher_pid = os.getpid()
-        start_progress(name, total)
+        start_progress(name, total, keys)
         env = {
             SWEEP_ID_ENV: self.sweep_id,
             PARENT_RUN_ENV: self.parent_run_id,

@@ -70,9 +70,10 @@ def planned_total() -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def swept_values(overrides: Sequence[str]) -> str:
-    """The job's overrides of swept keys (all its overrides if the keys are unknown)."""
-    keys = os.environ.get(KEYS_ENV, "").split()
+def swept_values(overrides: Sequence[str], keys: Sequence[str] | None = None) -> str:
+    """The job's overrides of the swept ``keys`` (default: ``GENRECLF_SWEEP_KEYS``; all of
+    its overrides if no keys are known)."""
+    keys = os.environ.get(KEYS_ENV, "").split() if keys is None else keys
     chosen = [o for o in overrides if not keys or o.partition("=")[0] in keys]
     return " ".join(chosen)
 
@@ -112,9 +113,10 @@ def duration(seconds: float) -> str:
 class SweepProgress:
     """Jobs done, failed, ETA and best score so far of the sweep launched in this process."""
 
-    def __init__(self, name: str, total: int | None) -> None:
+    def __init__(self, name: str, total: int | None, keys: Sequence[str] = ()) -> None:
         self.name = name
         self.total = total
+        self.keys = list(keys)
         self.start = time.monotonic()
         self.done = 0
         self.failed = 0
@@ -132,7 +134,8 @@ class SweepProgress:
             if math.isnan(score):
                 self.failed += 1
             elif self.best is None or score > self.best[0]:
-                self.best = (score, f"{job_tag(job_num, None)} {swept_values(overrides)}")
+                label = swept_values(overrides, self.keys or None)
+                self.best = (score, f"{job_tag(job_num, None)} {label}")
             return self.line()
 
     def line(self) -> str:
@@ -155,10 +158,10 @@ class SweepProgress:
 _CURRENT: SweepProgress | None = None
 
 
-def start_progress(name: str, total: int | None) -> SweepProgress:
-    """Start counting the jobs of a sweep launched by this process."""
+def start_progress(name: str, total: int | None, keys: Sequence[str] = ()) -> SweepProgress:
+    """Start counting the jobs of a sweep launched by this process (``keys``: swept)."""
     global _CURRENT
-    _CURRENT = SweepProgress(name, total)
+    _CURRENT = SweepProgress(name, total, keys)
     return _CURRENT
 
 

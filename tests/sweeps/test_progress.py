@@ -36,11 +36,11 @@ def test_job_line_shows_number_of_total_run_name_swept_values_scores_and_seconds
 
 
 def test_progress_counts_failures_keeps_the_best_and_estimates_the_rest(monkeypatch):
-    monkeypatch.setenv(KEYS_ENV, "model")
-    progress = SweepProgress("grid", total=4)
-    progress.finished(0, 0.5, ["model=cnn"])
-    progress.finished(1, math.nan, ["model=rnn"])
-    line = progress.finished(2, 0.75, ["model=dense"])
+    monkeypatch.delenv(KEYS_ENV, raising=False)  # the launching process knows the keys itself
+    progress = SweepProgress("grid", total=4, keys=["model"])
+    progress.finished(0, 0.5, ["model=cnn", "data.duration=3"])
+    progress.finished(1, math.nan, ["model=rnn", "data.duration=3"])
+    line = progress.finished(2, 0.75, ["model=dense", "data.duration=3"])
     assert line.startswith("sweep grid: 3/4 done (1 failed), ")
     assert "ETA " in line and line.endswith("best val_acc 0.750 [3] model=dense")
     assert duration(3725) == "1:02:05" and duration(65) == "1:05" and duration(math.inf) == "?"
