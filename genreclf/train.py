@@ -331,7 +331,7 @@ def model_choice(cfg: DictConfig) -> str:
         choice = HydraConfig.get().runtime.choices.get("model")
         if choice:
             return str(choice)
-    from genreclf.reports.runs import model_name
+    from genreclf.models.heads import model_name
 
     return model_name(None, OmegaConf.select(cfg, "model._target_"))
 

@@ -24,7 +24,7 @@ def test_quiet_console_drops_only_the_listed_warnings():
     import logging
     import warnings
 
-    from genreclf.cli import QUIET_LOGGERS, quiet_console
+    from genreclf.console import QUIET_LOGGERS, quiet_console
 
     levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     shown: list[str] = []
@@ -54,7 +54,8 @@ def test_quiet_console_drops_only_the_listed_warnings():
 def test_hydra_verbose_keeps_everything():
     import warnings
 
-    from genreclf.cli import quiet_console, verbose_requested
+    from genreclf.cli import verbose_requested
+    from genreclf.console import quiet_console
 
     assert verbose_requested(["hydra.verbose=true"]) and verbose_requested(["hydra.verbose=[a]"])
     assert not verbose_requested(["hydra.verbose=false", "model=dense"])

@@ -211,6 +211,26 @@ class LSTMHead(nn.Module):
         return self.classifier(self.dropout(h[-1]))
 
 
+def model_name(choice: object, target: object = None) -> str:
+    """A run's model as its ``model=`` config choice (``dense``, ``linear``, ``cnn``).
+
+    ``choice`` is the run's :data:`~genreclf.tracking.names.MODEL_TAG`; runs logged
+    before that tag are named from their ``model._target_`` param: the head's registered
+    name (``genreclf.models.heads.DenseHead`` gives ``dense``), else its class name, else
+    ``unknown``.
+    """
+    from genreclf.registry import RegistryError
+
+    if isinstance(choice, str) and choice:
+        return choice
+    if not isinstance(target, str) or not target:
+        return "unknown"
+    try:
+        return HEADS.name_of(target)
+    except RegistryError:
+        return target.rsplit(".", 1)[-1]
+
+
 def build_head(
     name: str,
     params: Mapping[str, Any],

@@ -12,27 +12,6 @@ from genreclf.tracking.store import Store
 MODEL_PARAM = "model._target_"
 
 
-def model_name(choice: object, target: object = None) -> str:
-    """A run's model as its ``model=`` config choice (``dense``, ``linear``, ``cnn``).
-
-    ``choice`` is the run's :data:`~genreclf.tracking.names.MODEL_TAG`; runs logged
-    before that tag are named from their ``model._target_`` param: the head's registered
-    name (``genreclf.models.heads.DenseHead`` gives ``dense``), else its class name, else
-    ``unknown``.
-    """
-    from genreclf.models.heads import HEADS
-    from genreclf.registry import RegistryError
-
-    if isinstance(choice, str) and choice:
-        return choice
-    if not isinstance(target, str) or not target:
-        return "unknown"
-    try:
-        return HEADS.name_of(target)
-    except RegistryError:
-        return target.rsplit(".", 1)[-1]
-
-
 def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.DataFrame:
     """The training runs of ``experiment``, one row each.
 
@@ -53,7 +32,8 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     pandas.DataFrame
         ``mlflow.search_runs`` columns (``run_id``, ``status``, ``start_time``,
         ``params.*``, ``metrics.*``, ``tags.*``) plus ``run_name``, ``model`` (see
-        :func:`model_name`) and ``val_acc``, ``test_acc``, ``test_f1``. ``val_acc`` is
+        :func:`~genreclf.models.heads.model_name`) and ``val_acc``, ``test_acc``,
+        ``test_f1``. ``val_acc`` is
         ``best_val_acc`` (validation accuracy of the selected checkpoint) or, for runs
         that have not logged it yet, their latest ``val_acc``. Sorted by start time.
 
@@ -88,6 +68,8 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     runs["run_name"] = tag(names.RUN_NAME_TAG).fillna("")
     targets = column(f"params.{MODEL_PARAM}")
     choices = tag(names.MODEL_TAG)
+    from genreclf.models.heads import model_name  # (torch: only when runs are read)
+
     runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
     best = column(f"metrics.{names.BEST_VAL_ACC}")
     runs["val_acc"] = best.fillna(column(f"metrics.{names.VAL_ACC}"))

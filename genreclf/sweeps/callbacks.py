@@ -195,7 +195,7 @@ class SweepTracking(Callback):
     def _summarize(self, config: DictConfig) -> None:
         from mlflow.entities import Metric
 
-        from genreclf.reports.runs import model_name
+        from genreclf.models.heads import model_name
 
         runs = sweep_runs(self.store, self.experiment_id, self.sweep_id)
         counts = {s: 0 for s in ("FINISHED", "FAILED", "KILLED", "RUNNING")}

@@ -125,7 +125,7 @@ def execute_quietly(idx: int, overrides: Sequence[str], *args: Any) -> JobReturn
     The filters are set before the job's config is composed, so that they cover Hydra's
     own warnings about it too; ``hydra.verbose`` (in the launch config) keeps them all.
     """
-    from genreclf.cli import quiet_console
+    from genreclf.console import quiet_console
 
     config = args[1]
     quiet_console(config.hydra.verbose)
