@@ -55,9 +55,15 @@ def unknown_group_choice(overrides: list[str], config_dir: Path = CONFIG_DIR) ->
 
 
 def exit_on_bad_choice(argv: list[str] | None = None) -> None:
-    """Exit with status 2 and one line if a command-line group choice does not exist."""
+    """Exit with status 2 and one line if a command-line group choice does not exist.
+
+    Also for a choice whose optional extra is not installed (``hydra/launcher=ray``
+    without ``.[ray]``): the line names the install command.
+    """
+    from genreclf.extras import missing_extra
+
     args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
-    message = unknown_group_choice(args)
+    message = unknown_group_choice(args) or missing_extra(args)
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)

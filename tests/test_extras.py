@@ -30,3 +30,14 @@ def test_a_missing_extra_is_named_with_its_install_command(monkeypatch, args, li
 def test_installed_extras_and_other_choices_pass():
     assert extras.missing_extra(["hydra/launcher=joblib", "features=musicnn", "seed=3"]) is None
     assert extras.missing_extra(["hydra/launcher=ray", "features=hf_encoder"]) is None
+
+
+def test_the_commands_refuse_a_missing_extra_up_front(monkeypatch, capsys):
+    from genreclf.cli import exit_on_bad_choice
+
+    monkeypatch.setattr(extras, "EXTRAS", {"ray": ("no_such_module_x",), "hf": ("transformers",)})
+    with pytest.raises(SystemExit) as stop:
+        exit_on_bad_choice(["--multirun", "sweep=grid_smoke", "hydra/launcher=ray"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: hydra/launcher=ray needs the ray extra: pip install -e '.[ray]'"
