@@ -6,7 +6,7 @@ from tests.e2e import run_command
 
 #: overrides, then what the one line must say: the option (or value) and what is allowed.
 CASES = {
-    "model=foo": (["model=foo"], "model=foo", "choose one of: cnn, dense, rnn"),
+    "model=foo": (["model=foo"], "model=foo", "choose one of: cnn, dense, linear, rnn"),
     "optimizer.lr=-1": (["optimizer.lr=-1"], "optimizer.lr=-1", "must be > 0"),
     "trainer.max_epochs=0": (["trainer.max_epochs=0"], "trainer.max_epochs=0", "must be >= 1"),
     "data.root": (

@@ -180,9 +180,11 @@ def test_best_run_of_experiment(trained):
     assert best_model_uri(store, "genreclf") == f"runs:/{run_id}/model"
     with pytest.raises(ModelRefError, match="no experiment 'nope'"):
         best_model_uri(store, "nope")
-    # The logged model is an MLflow model of flavor genreclf, whose files are data.
+    # The logged model is an MLflow model of flavors genreclf and python_function.
     files = {p.rsplit("/", 1)[-1] for p in store.list_artifacts(run_id, "model")}
-    assert files == {"MLmodel", "genreclf.json", "weights.safetensors", "transform.npz"}
+    # the package's data files, and the models-from-code entry point `mlflow models serve` runs
+    data = {"genreclf.json", "weights.safetensors", "transform.npz"}
+    assert files == {"MLmodel", "genreclf_pyfunc.py", *data}
 
 
 # ------------------------------------------- models trained on a feature table (in-process)
