@@ -16,6 +16,9 @@ normalised as the model's feature extractor does (its ``preprocessor_config.json
 ``do_normalize`` is set); a model without one gets every window normalised to zero
 mean and unit variance.
 
+Weights are read from safetensors files only; a model with pickled weights only
+(``pytorch_model.bin``) is refused (convert it once with ``save_pretrained``).
+
 Needs the ``transformers`` package (``pip install -e '.[hf]'``); ``torch`` and
 ``transformers`` are imported only when a model is read.
 """
@@ -153,7 +156,10 @@ def load_encoder(
     _local_folder(model)
     try:
         net = transformers.AutoModel.from_pretrained(
-            model, trust_remote_code=trust_remote_code, local_files_only=local_files_only
+            model,
+            trust_remote_code=trust_remote_code,
+            local_files_only=local_files_only,
+            use_safetensors=True,  # pickled weights (pytorch_model.bin) are never unpickled
         )
     except (OSError, ValueError, KeyError) as exc:
         raise _missing(model, exc) from exc

@@ -159,6 +159,25 @@ def test_folder_without_a_model_is_one_line(tmp_path):
     assert f"features.model={tmp_path}: not a readable Hugging Face model folder" in one_line(exc)
 
 
+def test_pickled_weights_are_never_unpickled(tmp_path):
+    """A folder whose weights are only pytorch_model.bin (a pickle) is refused, not loaded."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = save_tiny_hf_model(tmp_path / "safe")
+    pickled = tmp_path / "pickled"
+    shutil.copytree(folder, pickled)
+    for weights in pickled.glob("*.safetensors"):  # the same weights, as the old pickle format
+        torch.save(load_file(weights), pickled / "pytorch_model.bin")
+        weights.unlink()
+    assert (pickled / "pytorch_model.bin").exists()
+    with pytest.raises(HFEncoderError) as exc:
+        HFEncoder(model=str(tmp_path / "pickled")).compute(signal(1.5), 16000)
+    assert "not a readable Hugging Face model folder" in one_line(exc)
+
+
 def test_hub_id_not_cached_offline_says_how_to_get_it():
     with pytest.raises(HFEncoderError) as exc:
         HFEncoder(model="nobody-here/no-such-model-x").params()
