@@ -36,10 +36,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genreclf.data.errors import DataError
-from genreclf.features.sets import FEATURE_SETS, FeatureSet
+from genreclf.features.sets import ENCODER_POOLINGS, FEATURE_SETS, PooledEncoder
 from genreclf.registry import RegistryError
 
-POOLINGS = ("mean", "mean_std", "segments")
+POOLINGS = ENCODER_POOLINGS
 INSTALL = "pip install -e '.[hf]'"
 #: Files of a model folder whose bytes enter the cache key: weights, configs and code.
 DIGESTED_SUFFIXES = frozenset(
@@ -232,7 +232,7 @@ def hub_revision(model: str) -> str | None:
 
 @FEATURE_SETS.register("hf_encoder")
 @dataclass
-class HFEncoder(FeatureSet):
+class HFEncoder(PooledEncoder):
     """Hidden states of a pretrained Hugging Face audio encoder, averaged over time.
 
     Parameters
@@ -296,10 +296,6 @@ class HFEncoder(FeatureSet):
             raise RegistryError(f"features.window_seconds={self.window_seconds}: must be > 0")
 
     # --------------------------------------------------------------------- shape
-    @property
-    def frame_level(self) -> bool:  # type: ignore[override]
-        return self.pooling == "segments"
-
     @property
     def output_ndim(self) -> int:
         return 1 + (self.layer == "all") + self.frame_level

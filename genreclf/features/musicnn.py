@@ -19,12 +19,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from genreclf.features.sets import FEATURE_SETS, FeatureSet
+from genreclf.features.sets import ENCODER_POOLINGS, FEATURE_SETS, PooledEncoder
 from genreclf.registry import RegistryError
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 LAYERS = ("penultimate", "pool", "taggram")
-POOLINGS = ("mean", "mean_std", "segments")
+POOLINGS = ENCODER_POOLINGS
 #: Bumped when the port's numbers change, so cached embeddings are recomputed.
 PORT_VERSION = 1
 _BATCH = 32
@@ -69,7 +69,7 @@ def layer_width(model: str, layer: str) -> int:
 
 @FEATURE_SETS.register("musicnn")
 @dataclass
-class Musicnn(FeatureSet):
+class Musicnn(PooledEncoder):
     """Embeddings of a pretrained musicnn or VGG tagger, one per 3 s window.
 
     Parameters
@@ -112,10 +112,6 @@ class Musicnn(FeatureSet):
                 )
         if self.layer == "pool" and self.model.endswith("vgg"):
             raise RegistryError(f"features.layer=pool: musicnn models only, not {self.model}")
-
-    @property
-    def frame_level(self) -> bool:  # type: ignore[override]
-        return self.pooling == "segments"
 
     @property
     def output_ndim(self) -> int:

@@ -79,6 +79,22 @@ class FeatureSet(ABC):
         return np.ascontiguousarray(y[: n_seg * length].reshape(n_seg, length))
 
 
+#: How an encoder's per-window embeddings become rows: one per clip (``mean``,
+#: ``mean_std``) or one per window (``segments``, averaged per track at evaluation).
+ENCODER_POOLINGS = ("mean", "mean_std", "segments")
+
+
+class PooledEncoder(FeatureSet):
+    """Base of the pretrained encoders: a ``pooling`` field (:data:`ENCODER_POOLINGS`)
+    decides whether they are frame-level (``segments``: one row per window)."""
+
+    pooling: str
+
+    @property
+    def frame_level(self) -> bool:  # type: ignore[override]
+        return self.pooling == "segments"
+
+
 @FEATURE_SETS.register("seed174")
 @dataclass
 class Seed174(FeatureSet):
