@@ -5,8 +5,8 @@ launcher, on the seed feature table, into a fresh SQLite MLflow store, then read
 each job wrote (``sweep_job.json`` in its output folder) and what MLflow holds.
 
 By default it runs a seeded random sample of the grid's 900 configs, each with its three
-``max_epochs`` values (through :class:`genreclf.sweeps.sampled.SampledSweeper`, a basic
-sweeper that draws whole configs and keeps the grid's job order), and EXTRAPOLATES to the
+``max_epochs`` values (through :class:`SampledSweeper` below, a basic sweeper that draws
+whole configs and keeps the grid's job order), and EXTRAPOLATES to the
 2700 runs, net of start-up; ``--full`` runs the whole grid::
 
     python benchmarks/sweep_throughput.py                      # 12 configs = 36 runs
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,10 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.types import Override
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "seed_features.csv"
@@ -58,11 +63,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-PLUGIN = """from genreclf.sweeps.sampled import SampledSweeper as _SampledSweeper
+#: Hydra instantiates sweepers only from the ``hydra_plugins`` namespace package: the
+#: plugin shim there subclasses :class:`SampledSweeper` of this file.
+PLUGIN = """import sys
+
+sys.path.append({folder!r})
+from sweep_throughput import SampledSweeper as _SampledSweeper  # noqa: E402
 
 
 class SampledSweeper(_SampledSweeper):
-    \"\"\"genreclf's sampled sweeper, where Hydra looks for plugins.\"\"\"
+    \"\"\"The benchmark's sampled sweeper, where Hydra looks for plugins.\"\"\"
 """
 SWEEPER_CONFIG = """_target_: hydra_plugins.genreclf_sampled.SampledSweeper
 max_batch_size: null
@@ -75,6 +85,58 @@ keep_together: [trainer.max_epochs]
 """
 
 
+class SampledSweeper(BasicSweeper):
+    """Hydra's basic sweeper over ``sample`` grid points drawn at random with ``seed``.
+
+    ``sample=None`` runs the whole grid, in a shuffled order when ``shuffle`` is true
+    (which spreads slow and fast configurations evenly over the run).
+    With ``keep_together`` (keys such as ``trainer.max_epochs``), jobs that differ only
+    in those keys form one group: whole groups are sampled, and their jobs keep the
+    grid's order (so that jobs sharing one fit, see :mod:`genreclf.sweeps.budgets`,
+    stay as far apart as in the full grid). ``hydra.sweeper.params`` is as for the
+    basic sweeper.
+    """
+
+    def __init__(
+        self,
+        max_batch_size: int | None = None,
+        params: dict[str, str] | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+        keep_together: list[str] | None = None,
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.keep_together = tuple(keep_together or ())
+        self.sample = sample
+        self.seed = seed
+        self.shuffle = shuffle
+
+    def split_arguments(  # type: ignore[override]
+        self, overrides: list[Override], max_batch_size: int | None
+    ) -> list[list[list[str]]]:
+        """The grid's jobs (sampled, shuffled), in batches of ``max_batch_size``."""
+        jobs: list[Any] = BasicSweeper.split_arguments(overrides, None)[0]
+        rng = random.Random(self.seed)
+        if self.keep_together:
+
+            def group(job: list[str]) -> tuple[str, ...]:
+                return tuple(o for o in job if o.split("=", 1)[0] not in self.keep_together)
+
+            groups = list(dict.fromkeys(group(job) for job in jobs))
+            if self.sample is not None and self.sample < len(groups):
+                groups = rng.sample(groups, self.sample)
+            chosen = set(groups)
+            jobs = [job for job in jobs if group(job) in chosen]
+        elif self.sample is not None and self.sample < len(jobs):
+            jobs = rng.sample(jobs, self.sample)
+        elif self.shuffle:
+            rng.shuffle(jobs)
+        if max_batch_size is None:
+            return [jobs]
+        return [jobs[i : i + max_batch_size] for i in range(0, len(jobs), max_batch_size)]
+
+
 def install_sampled_sweeper(workdir: Path) -> tuple[Path, Path]:
     """Write the sampled sweeper's plugin shim and its ``hydra/sweeper=sampled`` config.
 
@@ -83,7 +145,8 @@ def install_sampled_sweeper(workdir: Path) -> tuple[Path, Path]:
     """
     plugins = workdir / "plugins"
     (plugins / "hydra_plugins" / "genreclf_sampled").mkdir(parents=True, exist_ok=True)
-    (plugins / "hydra_plugins" / "genreclf_sampled" / "__init__.py").write_text(PLUGIN)
+    shim = PLUGIN.format(folder=str(Path(__file__).resolve().parent))
+    (plugins / "hydra_plugins" / "genreclf_sampled" / "__init__.py").write_text(shim)
     conf = workdir / "conf"
     (conf / "hydra" / "sweeper").mkdir(parents=True, exist_ok=True)
     (conf / "hydra" / "sweeper" / "sampled.yaml").write_text(SWEEPER_CONFIG)

@@ -4,14 +4,21 @@ Decoding goes through :func:`librosa.load`, which reads with soundfile (libsndfi
 WAV, AU, FLAC, OGG and, from libsndfile 1.1, MP3) and falls back to audioread for
 what libsndfile cannot read. Resampling uses librosa's default (soxr, high quality).
 With ``sr=None`` the result is bit-identical to ``librosa.load(path, sr=None)``.
+
+A file name that is not UTF-8 (surrogate-escaped by Python, see :mod:`genreclf.filenames`)
+is opened by its bytes, which soundfile accepts where it refuses such a ``str``; messages
+name it by :func:`~genreclf.filenames.printable_name`.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from genreclf.filenames import is_printable, printable_name
 
 #: Peak amplitude below which a signal counts as silent.
 SILENCE_THRESHOLD: float = 1e-6
@@ -30,13 +37,16 @@ class AudioError(Exception):
     Attributes
     ----------
     path : str or None
+        The file as given (possibly surrogate-escaped); the message shows its
+        :func:`~genreclf.filenames.printable_name`.
     reason : str
     """
 
     def __init__(self, path: str | Path | None, reason: str) -> None:
         self.path = None if path is None else str(path)
-        self.reason = " ".join(str(reason).split())
-        message = self.reason if self.path is None else f"{self.path}: {self.reason}"
+        self.reason = printable_name(" ".join(str(reason).split()))
+        shown = None if self.path is None else printable_name(self.path)
+        message = self.reason if shown is None else f"{shown}: {self.reason}"
         super().__init__(message)
 
     def __reduce__(self):  # picklable across worker processes
@@ -64,6 +74,28 @@ def _decode_failure(exc: BaseException) -> str:
             return f"unreadable audio (libsndfile: {detail}{fallback})"
         chain = chain.__cause__ or chain.__context__
     return f"unreadable audio ({_one_line(exc)})"
+
+
+def _decode(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, float]:
+    """``librosa.load`` of ``path``, by its bytes where its name is not UTF-8.
+
+    soundfile encodes a ``str`` name strictly, so a surrogate-escaped one fails before
+    the file is opened; its bytes open it. librosa falls back to audioread for a ``str``
+    only, so that fallback is done here for such a name.
+    """
+    import librosa
+
+    if is_printable(path):
+        return librosa.load(path, sr=sr, mono=mono)
+    import soundfile
+
+    try:
+        return librosa.load(os.fsencode(path), sr=sr, mono=mono)
+    except soundfile.SoundFileRuntimeError:
+        import audioread
+
+        with audioread.audio_open(str(path)) as reader:
+            return librosa.load(reader, sr=sr, mono=mono)
 
 
 def load_audio(
@@ -100,8 +132,6 @@ def load_audio(
         samples, is silent (peak below :data:`SILENCE_THRESHOLD`), holds non-finite
         samples, or is shorter than ``min_duration``.
     """
-    import librosa
-
     path = Path(path)
     if not path.is_file():
         raise AudioError(path, "file not found")
@@ -112,7 +142,7 @@ def load_audio(
             # librosa warns when it falls back to audioread; the fallback is intended.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            y, sr_out = librosa.load(path, sr=sr, mono=mono)
+            y, sr_out = _decode(path, sr, mono)
     except Exception as exc:  # soundfile, audioread and resampling errors all differ
         raise AudioError(path, _decode_failure(exc)) from exc
 

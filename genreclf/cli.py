@@ -6,12 +6,13 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from genreclf.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
-from genreclf.data.errors import DataError
+from genreclf.errors import GenreclfError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -54,6 +55,93 @@ def unknown_group_choice(overrides: list[str], config_dir: Path = CONFIG_DIR) ->
     return None
 
 
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _defaults(path: Path) -> list:
+    entries = _yaml(path).get("defaults") or []
+    return entries if isinstance(entries, list) else []
+
+
+def _chosen_options(parsed: list, config_dir: Path) -> dict[str, str]:
+    """``group -> option`` this command line composes (explicit, preset, or default)."""
+    chosen: dict[str, str] = {}
+    for entry in _defaults(config_dir / "config.yaml"):
+        if isinstance(entry, dict) and len(entry) == 1:
+            ((group, option),) = entry.items()
+            if isinstance(option, str):
+                chosen[str(group)] = option
+    explicit = {
+        o.key_or_group: o.get_value_element_as_str()
+        for o in parsed
+        if not o.is_sweep_override() and not o.is_delete() and "." not in o.key_or_group
+    }
+    for group, option in explicit.items():  # presets first: their `override /g: option`
+        for entry in _defaults(config_dir / group / f"{option}.yaml"):
+            if isinstance(entry, dict) and len(entry) == 1:
+                ((key, value),) = entry.items()
+                if str(key).startswith("override /") and isinstance(value, str):
+                    chosen[str(key).removeprefix("override /")] = value
+    return chosen | explicit
+
+
+def _option_keys(config_dir: Path, group: str, option: str) -> tuple[set[str], str]:
+    """The keys an option file sets (with the options it extends) and its ``_target_``."""
+    keys: set[str] = set()
+    target = ""
+    for _ in range(8):  # linear -> dense: an option may extend another of its group
+        data = _yaml(config_dir / group / f"{option}.yaml")
+        keys |= {str(k) for k in data if k != "defaults"}
+        target = target or str(data.get("_target_", ""))
+        parents = [
+            d for d in _defaults(config_dir / group / f"{option}.yaml") if isinstance(d, str)
+        ]
+        parents = [d for d in parents if d != "_self_"]
+        if not parents:
+            break
+        option = parents[0]
+    return keys, target
+
+
+def unknown_group_key(overrides: list[str], config_dir: Path = CONFIG_DIR) -> str | None:
+    """The first ``group.key=value`` (no ``+``) that no option of genreclf's declares.
+
+    Hydra would answer with several lines ("not in struct"); this names the known keys.
+    """
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        return None  # Hydra reports syntax errors itself
+    chosen = _chosen_options(parsed, config_dir)
+    for override in parsed:
+        group, _, key = override.key_or_group.partition(".")
+        if override.is_add() or override.is_force_add() or override.is_delete():
+            continue
+        if not key or "." in key or group not in chosen or group.startswith("hydra"):
+            continue
+        known, target = _option_keys(config_dir, group, chosen[group])
+        if key in known or not target.startswith("genreclf."):
+            continue
+        from genreclf.config_checks import declared_keys
+
+        declared = declared_keys(target)
+        if key in declared:
+            continue
+        names = ", ".join(k for k in declared or sorted(known) if not k.startswith("_"))
+        value = override.get_value_element_as_str() if not override.is_sweep_override() else "..."
+        return (
+            f"{group}.{key}={value}: unknown key; known keys of {group} ({chosen[group]}): {names}"
+        )
+    return None
+
+
 def exit_on_bad_choice(argv: list[str] | None = None) -> None:
     """Exit with status 2 and one line if a command-line group choice does not exist.
 
@@ -63,17 +151,16 @@ def exit_on_bad_choice(argv: list[str] | None = None) -> None:
     from genreclf.extras import missing_extra
 
     args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
-    message = unknown_group_choice(args) or missing_extra(args)
+    message = unknown_group_choice(args) or missing_extra(args) or unknown_group_key(args)
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
 
-def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> Callable:
-    """Wrap a Hydra task so that expected user errors print one line and exit.
+def one_line_errors(task: Callable) -> Callable:
+    """Wrap a Hydra task so that a :class:`~genreclf.errors.GenreclfError` prints one line.
 
-    The exit status is the error's ``exit_status`` attribute where it has one (e.g.
-    :class:`~genreclf.data.errors.DataError`: 1), else 2.
+    The command then exits with the error's ``exit_status`` (2 for options, 1 for data).
     """
 
     @functools.wraps(task)
@@ -81,9 +168,9 @@ def one_line_errors(task: Callable, errors: tuple[type[BaseException], ...]) -> 
         quiet_console(_hydra_verbose())
         try:
             return task(cfg)
-        except errors as exc:
+        except GenreclfError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            sys.exit(getattr(exc, "exit_status", 2))
+            sys.exit(exc.exit_status)
 
     return wrapped
 
@@ -104,18 +191,15 @@ def _hydra_verbose() -> object:
     return HydraConfig.get().verbose if HydraConfig.initialized() else False
 
 
-def hydra_app(
-    task: Callable, config_name: str, errors: tuple[type[BaseException], ...]
-) -> Callable[[], None]:
+def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     """The ``main()`` of a genreclf command: ``task`` as a Hydra app on ``conf/<config_name>``.
 
-    Bad group choices and the expected ``errors`` end the command with one line and
-    status 2; bad data (:class:`~genreclf.data.errors.DataError`, always handled) with
-    one line and status 1 (see :func:`exit_on_bad_choice` and :func:`one_line_errors`).
+    Bad group choices and genreclf's errors end the command with one line (see
+    :func:`exit_on_bad_choice` and :func:`one_line_errors`).
     """
     hydra_main = hydra.main(
         config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3"
-    )(one_line_errors(task, (DataError, *errors)))
+    )(one_line_errors(task))
 
     def main() -> None:
         exit_on_bad_choice()
@@ -123,3 +207,20 @@ def hydra_app(
         hydra_main()
 
     return main
+
+
+def print_result(cfg: Any, run_id: str, result: dict[str, Any]) -> None:
+    """Print a single run's classification report, scores and MLflow run."""
+    report, y_true = result["report"], result["y_true"]
+    print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
+    print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
+    if "refit_test_acc" in result:
+        print(
+            f"refit on train + validation ({result['refit_seeds']:.0f} seeds, "
+            f"{result['refit_epochs']:.0f} epochs): test accuracy {result['refit_test_acc']:.3f}"
+            f"   macro-F1: {result['refit_test_f1']:.3f}"
+        )
+    if "model_uri" in result:
+        print(f"Model: {result['model_uri']}")
+    print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
+    print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")

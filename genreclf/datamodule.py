@@ -13,6 +13,7 @@ from sklearn.preprocessing import LabelEncoder
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from genreclf.features.table import FeatureTable
+from genreclf.params import Int, Seed
 from genreclf.transforms import feature_rows, transform_rows
 
 
@@ -49,15 +50,11 @@ class GenreDataModule(pl.LightningDataModule):
         table: FeatureTable,
         split: Split,
         transform: Any = None,
-        batch_size: int = 64,
-        seed: int = 42,
-        overfit_batches: int = 0,
+        batch_size: Int(ge=1, le=2**20) = 64,
+        seed: Seed = 42,
+        overfit_batches: Int(ge=0, le=2**20) = 0,
     ) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"datamodule.batch_size={batch_size}: must be >= 1")
-        if overfit_batches < 0:
-            raise ValueError(f"datamodule.overfit_batches={overfit_batches}: must be >= 0")
         self.overfit_batches = overfit_batches
         self.table = table
         self.split = split

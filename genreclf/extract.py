@@ -14,10 +14,29 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app
+from genreclf.config_checks import check_config
+from genreclf.errors import ConfigError
+from genreclf.features.cache import PathsOptions
+from genreclf.params import Options, WritableFile
 
 
-class ExtractError(ValueError):
+class ExtractError(ConfigError):
     """A request the extract command cannot serve; the message is one line."""
+
+
+class ExtractOptions(Options):
+    """``conf/extract.yaml``: extract's own option."""
+
+    export: WritableFile(".csv") | None = None
+
+
+def check_extract_config(cfg: DictConfig) -> None:
+    """Every extract option against its declaration, before any file is read."""
+    check_config(
+        cfg,
+        {"": ExtractOptions, "paths": PathsOptions},
+        ("data", "features", "extraction"),
+    )
 
 
 def _group_choice(group: str) -> str | None:
@@ -39,10 +58,9 @@ def extract(cfg: DictConfig):
     """
     from hydra.utils import instantiate
 
-    from genreclf.config_checks import check_config
     from genreclf.features.extraction import save_manifest
 
-    check_config(cfg, "extract")
+    check_extract_config(cfg)
     source = instantiate(cfg.data)
     if not hasattr(source, "tracks"):
         choice = _group_choice("data")
@@ -77,13 +95,7 @@ def _task(cfg: DictConfig) -> None:
     extract(cfg)
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    from genreclf.config_checks import ConfigError
-
-    return (ConfigError, ExtractError, FileNotFoundError)
-
-
-main = hydra_app(_task, "extract", _errors())
+main = hydra_app(_task, "extract")
 """Entry point of ``python -m genreclf.extract``."""
 
 

@@ -14,13 +14,35 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from omegaconf import DictConfig, ListConfig
+from pydantic import Field
 
 from genreclf.cli import hydra_app
-from genreclf.config_checks import ConfigError, check_predict_config
+from genreclf.config_checks import check_config
 from genreclf.data.tracks import AUDIO_EXTENSIONS
+from genreclf.filenames import printable_name
+from genreclf.params import Bool, Int, Jobs, Options, Text, WritableFile
+from genreclf.tracking.options import TrackingOptions
+
+
+class PredictOptions(Options):
+    """``conf/predict.yaml``: predict's own options."""
+
+    model_uri: Text
+    inputs: Text | Annotated[list[Text], Field(min_length=1)]
+    output: WritableFile(".csv", ".json") | None = None
+    top_k: Int(ge=1, le=1000) = 3
+    n_jobs: Jobs = -1
+    max_windows: Int(ge=1, le=100_000) | None = None
+    max_parameters: Int(ge=1) = 100_000_000
+    trust_remote_code: Bool = False
+
+
+def check_predict_config(cfg: DictConfig) -> None:
+    """Every predict option against its declaration, before any file is read."""
+    check_config(cfg, {"": PredictOptions, "tracking": TrackingOptions})
 
 
 def expand_inputs(
@@ -40,7 +62,8 @@ def expand_inputs(
     files : list of Path
         In the given order, each folder's files sorted, without repeats.
     failures : list of (str, str)
-        ``(path, reason)`` for missing paths and folders without audio.
+        ``(path, reason)`` for missing paths and folders without audio, the path as
+        text (:func:`~genreclf.filenames.printable_name`).
     """
     exts = {e.lower() for e in extensions}
     files: dict[Path, None] = {}
@@ -50,12 +73,13 @@ def expand_inputs(
         if path.is_dir():
             found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in exts)
             if not found:
-                failures.append((str(item), f"folder holds no audio ({', '.join(sorted(exts))})"))
+                reason = f"folder holds no audio ({', '.join(sorted(exts))})"
+                failures.append((printable_name(str(item)), reason))
             files.update(dict.fromkeys(found))
         elif path.exists():
             files[path] = None
         else:
-            failures.append((str(item), "no such file or folder"))
+            failures.append((printable_name(str(item)), "no such file or folder"))
     return list(files), failures
 
 
@@ -136,7 +160,7 @@ def load_genre_model(model_uri: str, tracking_uri: str, **options: Any) -> Any:
     tracking_uri : str
         The store to resolve it in.
     **options
-        ``n_jobs``, ``max_windows``, ``trust_pickle``, ``trust_remote_code`` of
+        ``n_jobs``, ``max_windows``, ``max_parameters``, ``trust_remote_code`` of
         :func:`genreclf.inference.load_model`.
 
     Returns
@@ -182,7 +206,7 @@ def predict(cfg: DictConfig) -> int:
         str(cfg.tracking.uri),
         n_jobs=int(cfg.n_jobs),
         max_windows=max_windows,
-        trust_pickle=bool(cfg.get("trust_pickle", False)),
+        max_parameters=int(cfg.max_parameters),
         trust_remote_code=bool(cfg.get("trust_remote_code", False)),
     )
     files, failures = expand_inputs(inputs)
@@ -198,12 +222,12 @@ def predict(cfg: DictConfig) -> int:
         try:
             predictions.append(model.predict_file(path))
         except AudioError as exc:
-            failures.append((str(path), exc.reason))
+            failures.append((printable_name(path), exc.reason))
             print(f"error: {exc}", file=sys.stderr)
         except Exception as exc:  # one file's failure must not stop the others
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-            failures.append((str(path), reason))
-            print(f"error: {path}: {reason}", file=sys.stderr)
+            reason = printable_name(" ".join(f"{type(exc).__name__}: {exc}".split()))
+            failures.append((printable_name(path), reason))
+            print(f"error: {printable_name(path)}: {reason}", file=sys.stderr)
     if predictions:
         print(screen_table(predictions, top_k))
     if output:
@@ -221,15 +245,7 @@ def _task(cfg: DictConfig) -> None:
         sys.exit(status)
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    from genreclf.inference import ModelLoadError
-    from genreclf.tracking.models import ModelRefError
-    from genreclf.tracking.store import StoreError
-
-    return (ConfigError, ModelLoadError, ModelRefError, StoreError)
-
-
-main = hydra_app(_task, "predict", _errors())
+main = hydra_app(_task, "predict")
 """Entry point of ``python -m genreclf.predict``."""
 
 

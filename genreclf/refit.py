@@ -14,9 +14,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from genreclf.params import Int
+
 
 def refit_on_train_val(
-    cfg: DictConfig, datamodule: Any, selected_epochs: int, seeds: int = 5
+    cfg: DictConfig, datamodule: Any, selected_epochs: int, seeds: Int(ge=1, le=100) = 5
 ) -> dict[str, float]:
     """Fit ``seeds`` models on training + validation rows; score their mean on test.
 
@@ -44,8 +46,6 @@ def refit_on_train_val(
 
     from genreclf.models.build import build_classifier
 
-    if seeds < 1:
-        raise ValueError(f"refit.seeds={seeds}: must be >= 1")
     merged = datamodule.with_val_in_train()
     merged.setup()
     n_train, n_val = len(datamodule.indices["train"]), len(datamodule.indices["val"])

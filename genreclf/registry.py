@@ -3,34 +3,26 @@
 Nothing read from an MLflow store, a model folder or a logged config is executed,
 unpickled or instantiated by its ``_target_``: a stored object is a registry name (or
 a ``_target_`` string, mapped back to a name without importing it) and plain
-parameters (``None``, bool, int, float, str, or lists of those), each checked against
-the registered class's ``__init__`` before the class is called.
-
-This module imports nothing from genreclf, so that any module can register its classes.
+parameters, validated against the registered class's one declaration
+(:mod:`genreclf.params`) before the class is called.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
-import pathlib
 import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from genreclf.errors import ConfigError
+from genreclf.params import check_params
+
 T = TypeVar("T")
 
-#: Scalars a stored parameter may hold (lists and tuples of them are plain too).
-PLAIN_SCALARS: tuple[type, ...] = (type(None), bool, int, float, str)
-
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SEQUENCE_ORIGINS = (list, tuple, Sequence, typing.Sequence)
 
 
-class RegistryError(ValueError):
+class RegistryError(ConfigError):
     """One line naming the kind, the name and the parameter at fault."""
 
 
@@ -40,105 +32,11 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def is_plain(value: Any) -> bool:
-    """True for ``None``, bool, int, float, str, or a list/tuple of those (not nested)."""
-    if isinstance(value, PLAIN_SCALARS):
-        return True
-    if isinstance(value, list | tuple):
-        return all(isinstance(v, PLAIN_SCALARS) for v in value)
-    return False
-
-
 def as_plain(value: Any) -> Any:
-    """``value`` with any non-string sequence (e.g. an OmegaConf ``ListConfig``) as a list.
-
-    Anything else is returned as it is, for :func:`is_plain` to judge.
-    """
+    """``value`` with any non-string sequence (e.g. an OmegaConf ``ListConfig``) as a list."""
     if isinstance(value, Sequence) and not isinstance(value, str | bytes | tuple | list):
         return list(value)
     return value
-
-
-def _is_union(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
-
-
-def fits(value: Any, annotation: Any) -> bool:
-    """Whether a plain ``value`` fits a type ``annotation``.
-
-    Handled: ``int``, ``float`` (an int is accepted), ``bool`` (only a bool; a bool is
-    never an int or a float), ``str``, ``Path`` (a str is accepted), ``X | None`` and
-    other unions, ``Literal``, and ``list[...]``, ``tuple[...]``, ``Sequence[...]`` of
-    those. Any other annotation accepts any plain value.
-    """
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return True
-    if annotation is None or annotation is type(None):
-        return value is None
-    if _is_union(annotation):
-        return any(fits(value, a) for a in typing.get_args(annotation))
-    if typing.get_origin(annotation) is typing.Literal:
-        return any(type(value) is type(a) and value == a for a in typing.get_args(annotation))
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
-        return isinstance(value, str)
-    origin = typing.get_origin(annotation)
-    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
-        if not isinstance(value, list | tuple):
-            return False
-        args = typing.get_args(annotation)
-        if not args:
-            return True
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            return len(value) == len(args) and all(
-                fits(v, a) for v, a in zip(value, args, strict=True)
-            )
-        return all(fits(v, args[0]) for v in value)
-    return True
-
-
-def describe(annotation: Any) -> str:
-    """A short human name of ``annotation``, e.g. ``int or None``, ``list of str``."""
-    if annotation is None or annotation is type(None):
-        return "None"
-    if _is_union(annotation):
-        return " or ".join(dict.fromkeys(describe(a) for a in typing.get_args(annotation)))
-    if typing.get_origin(annotation) is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
-        return "a path (str)"
-    origin = typing.get_origin(annotation)
-    if annotation in _SEQUENCE_ORIGINS or origin in _SEQUENCE_ORIGINS:
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        return "a list" + (f" of {' / '.join(describe(a) for a in args)}" if args else "")
-    return getattr(annotation, "__name__", None) or str(annotation)
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    """Resolved ``__init__`` annotations of ``cls`` (empty where they cannot be resolved)."""
-    try:
-        if dataclasses.is_dataclass(cls):
-            return typing.get_type_hints(cls)
-        return typing.get_type_hints(cls.__init__)
-    except Exception:  # an annotation naming something unimportable: accept plain values
-        return {}
-
-
-def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """The named ``__init__`` parameters of ``cls`` (``*args`` and ``**kwargs`` left out)."""
-    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError) as err:
-        raise RegistryError(f"{cls.__qualname__}: no inspectable __init__ ({err})") from None
-    return {name: p for name, p in signature.parameters.items() if p.kind in named}
 
 
 class Registry(Generic[T]):
@@ -306,27 +204,22 @@ class Registry(Generic[T]):
         name : str
             Registered name.
         params : Mapping
-            Stored parameters.
+            Stored parameters, checked against the class's declaration
+            (:func:`genreclf.params.params_model`).
         fixed : iterable of str
             Parameters the caller gives itself (they may not come from ``params``).
 
         Returns
         -------
         dict
-            ``params`` less ``_target_``/``_partial_``, sequences as lists (or tuples where
-            the annotation asks only for a tuple).
+            The given parameters, validated, less ``_target_`` and ``_partial_``.
         """
         cls = self.get(name)
-        where = f"{self.kind} {name!r}"
+        where = f"{self.kind} {name!r}: "
         if not isinstance(params, Mapping):
-            raise RegistryError(f"{where}: parameters must be a mapping, got {_short(params)}")
-        fixed = set(fixed)
-        known = _init_parameters(cls)
-        hints = _hints(cls)
-        out: dict[str, Any] = {}
+            raise RegistryError(f"{where}parameters must be a mapping, got {_short(params)}")
+        plain: dict[str, Any] = {}
         for key, raw in params.items():
-            if not isinstance(key, str):
-                raise RegistryError(f"{where}: parameter name {_short(key)} is not a str")
             value = as_plain(raw)
             if key == "_target_":
                 try:
@@ -335,45 +228,20 @@ class Registry(Generic[T]):
                     same = False
                 if not same:
                     raise RegistryError(
-                        f"{where}: _target_ {_short(value)} names another class than "
+                        f"{where}_target_ {_short(value)} names another class than "
                         f"{self.target_of(name)}"
                     )
-                continue
-            if key == "_partial_":
+            elif key == "_partial_":
                 if not isinstance(value, bool):
-                    raise RegistryError(f"{where}: _partial_={_short(value)} must be bool")
-                continue
-            if key.startswith("_"):
-                raise RegistryError(f"{where}: parameter {key!r} is not allowed")
-            if key in fixed:
-                raise RegistryError(f"{where}: parameter {key!r} is fixed, not configurable")
-            if key not in known:
-                options = ", ".join(k for k in known if k not in fixed) or "(none)"
-                raise RegistryError(f"{where}: unknown parameter {key!r}; known: {options}")
-            if not is_plain(value):
-                raise RegistryError(
-                    f"{where}: parameter {key!r}={_short(value)} is not a plain value "
-                    "(None, bool, int, float, str, or a list of those)"
-                )
-            annotation = hints.get(key, known[key].annotation)
-            if isinstance(annotation, str):  # unresolved: accept plain values
-                annotation = Any
-            if not fits(value, annotation):
-                raise RegistryError(
-                    f"{where}: parameter {key!r}={_short(value)} must be {describe(annotation)}"
-                )
-            if isinstance(value, list | tuple):
-                only_tuple = annotation is tuple or typing.get_origin(annotation) is tuple
-                value = tuple(value) if only_tuple else list(value)
-            out[key] = value
-        missing = [
-            k
-            for k, p in known.items()
-            if p.default is inspect.Parameter.empty and k not in out and k not in fixed
-        ]
-        if missing:
-            raise RegistryError(f"{where}: missing parameter(s): {', '.join(missing)}")
-        return out
+                    raise RegistryError(f"{where}_partial_={_short(value)} must be bool")
+            elif key in set(fixed):
+                raise RegistryError(f"{where}parameter {key!r} is fixed, not configurable")
+            else:
+                plain[str(key)] = value
+        try:
+            return check_params(cls, plain, prefix=where, supplied=tuple(fixed))
+        except ConfigError as err:
+            raise RegistryError(str(err)) from None
 
     def build(self, name: str, params: Mapping[str, Any], /, **fixed: Any) -> T:
         """Build the class registered as ``name`` from checked plain ``params``.

@@ -10,7 +10,32 @@ import os
 from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app
-from genreclf.config_checks import check_report_config
+from genreclf.config_checks import check_config
+from genreclf.params import AnyText, Bool, Int, Name, Options, Text, WritableFolder
+from genreclf.tracking.options import TrackingUri
+
+
+class ReportOptions(Options):
+    """``conf/report.yaml``: the report's options."""
+
+    experiment: Name
+    sweep_id: Text | None = None
+    top_k: Int(ge=1, le=1000) = 10
+    output_dir: WritableFolder
+    ignore_params: list[AnyText] = []
+    pca: Bool = True
+    log_to_mlflow: Bool = True
+
+
+class ReportTracking(Options):
+    """The report reads one store."""
+
+    uri: TrackingUri
+
+
+def check_report_config(cfg: DictConfig) -> None:
+    """Every report option against its declaration, before the store is opened."""
+    check_config(cfg, {"": ReportOptions, "tracking": ReportTracking})
 
 
 def report(cfg: DictConfig) -> str:
@@ -44,7 +69,7 @@ def report(cfg: DictConfig) -> str:
 
 
 # ConfigError and StoreError are ValueErrors.
-_app = hydra_app(report, "report", (ValueError, FileNotFoundError))
+_app = hydra_app(report, "report")
 
 
 def main() -> None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from genreclf.errors import MissingPathError
+from genreclf.params import ExistingFile, Fraction, Int, Seed, rule
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,21 @@ def _carve(
         return tuple(train_test_split(pool, test_size=size, random_state=seed))
 
 
+def _fractions_below_one(params: Any) -> None:
+    if params.val_size + params.test_size >= 1:
+        raise ValueError(
+            f"test_size={params.test_size}: must be such that val_size + test_size < 1 "
+            f"(val_size={params.val_size})"
+        )
+
+
+def _fold_in_range(params: Any) -> None:
+    if params.fold >= params.n_splits:
+        raise ValueError(
+            f"fold={params.fold}: must be in [0, {params.n_splits}) (n_splits={params.n_splits})"
+        )
+
+
 class HoldoutSplit:
     """Stratified train / validation / test fractions of the tracks.
 
@@ -92,19 +110,15 @@ class HoldoutSplit:
         Random seed.
     """
 
-    def __init__(self, val_size: float = 0.15, test_size: float = 0.15, seed: int = 42) -> None:
+    param_rules = (rule(_fractions_below_one),)
+
+    def __init__(
+        self, val_size: Fraction = 0.15, test_size: Fraction = 0.15, seed: Seed = 42
+    ) -> None:
         self.val_size, self.test_size, self.seed = val_size, test_size, seed
 
     def __call__(self, labels: np.ndarray, track_ids: np.ndarray) -> SplitIndices:
-        """Split rows by track; see the module docstring.
-
-        Raises
-        ------
-        ValueError
-            If the fractions are not positive with a sum below 1.
-        """
-        if not (0 < self.val_size and 0 < self.test_size and self.val_size + self.test_size < 1):
-            raise ValueError("split.val_size and split.test_size must be > 0 and sum to < 1")
+        """Split rows by track; see the module docstring."""
         tracks = _unique_tracks(labels, track_ids)
         pool = np.arange(len(tracks.ids))
         rest, test = _carve(pool, tracks.labels, self.test_size, self.seed)
@@ -134,10 +148,10 @@ class SeedSplit:
 
     def __init__(
         self,
-        test_size: float = 0.2,
-        random_state: int = 42,
-        val_size: float = 0.1,
-        seed: int = 42,
+        test_size: Fraction = 0.2,
+        random_state: Seed = 42,
+        val_size: Fraction = 0.1,
+        seed: Seed = 42,
     ) -> None:
         self.test_size, self.random_state = test_size, random_state
         self.val_size, self.seed = val_size, seed
@@ -169,25 +183,19 @@ class KFoldSplit:
 
     """
 
+    param_rules = (rule(_fold_in_range),)
+
     def __init__(
-        self, n_splits: int = 5, fold: int = 0, val_size: float = 0.15, seed: int = 42
+        self,
+        n_splits: Int(ge=2, le=1000) = 5,
+        fold: Int(ge=0, le=999) = 0,
+        val_size: Fraction = 0.15,
+        seed: Seed = 42,
     ) -> None:
         self.n_splits, self.fold, self.val_size, self.seed = n_splits, fold, val_size, seed
 
     def __call__(self, labels: np.ndarray, track_ids: np.ndarray) -> SplitIndices:
-        """Split rows by track; see the class docstring.
-
-        Raises
-        ------
-        ValueError
-            If ``n_splits < 2`` or ``fold`` is outside ``[0, n_splits)``.
-        """
-        if self.n_splits < 2:
-            raise ValueError(f"split.n_splits: need at least 2 folds, got {self.n_splits}")
-        if not 0 <= self.fold < self.n_splits:
-            raise ValueError(
-                f"split.fold: {self.fold} is outside [0, {self.n_splits}) (split.n_splits)"
-            )
+        """Split rows by track; see the class docstring."""
         tracks = _unique_tracks(labels, track_ids)
         kfold = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=self.seed)
         folds = kfold.split(np.zeros(len(tracks.ids)), tracks.labels)
@@ -206,7 +214,7 @@ def read_list(path: str | Path, option: str) -> list[str]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"{option}: no such file: {path}")
+        raise MissingPathError(f"{option}: no such file: {path}")
     lines = (line.strip() for line in path.read_text().splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
@@ -240,7 +248,7 @@ class FileListSplit:
         not found in the data.
     """
 
-    def __init__(self, train: str | Path, valid: str | Path, test: str | Path) -> None:
+    def __init__(self, train: ExistingFile, valid: ExistingFile, test: ExistingFile) -> None:
         self.paths = {"train": Path(train), "valid": Path(valid), "test": Path(test)}
         self.missing: dict[str, list[str]] = {}
 

@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from genreclf.registry import RegistryError, as_plain, describe, fits, is_plain
+from genreclf.errors import ConfigError
+from genreclf.params import Bool, Float, Int, Options, Pattern, Seed, params_model, validate
+from genreclf.registry import RegistryError, as_plain
 
 #: The 128 mel-band means of the seed174 feature set: power values, so log-scaled.
 MEL_POWER_PATTERN = "^mel_spectrogram_"
@@ -47,7 +50,9 @@ def safe_log10(x: np.ndarray, eps: float = 1e-10) -> np.ndarray:
     return np.log10(np.maximum(np.asarray(x, dtype=np.float64), 0.0) + eps)
 
 
-def log_columns(pattern: str = MEL_POWER_PATTERN, eps: float = 1e-10) -> ColumnTransformer:
+def log_columns(
+    pattern: Pattern = MEL_POWER_PATTERN, eps: Float(gt=0, le=1) = 1e-10
+) -> ColumnTransformer:
     """Log-scale the columns whose name matches ``pattern``, pass the others through.
 
     Output columns: first the unmatched columns, then the matched ones, each group in
@@ -133,7 +138,7 @@ def transform_rows(transform: Any, x: np.ndarray, columns: Sequence[str]) -> np.
 SUPPORTED_STEPS = "StandardScaler, PCA, log_columns, identity"
 
 
-class TransformExportError(ValueError):
+class TransformExportError(ConfigError):
     """A transform that cannot be saved (or loaded) as plain data; one line naming the step."""
 
 
@@ -515,25 +520,35 @@ def transform_from_data(
 
 # --- building a transform from a logged config ------------------------------------------
 
-#: The only ``_target_`` values :func:`build_transform` builds, with their parameters'
-#: types (``make_pipeline`` takes its steps in ``_args_``).
-TRANSFORM_TARGETS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-    "sklearn.preprocessing.StandardScaler": (
-        StandardScaler,
-        {"with_mean": bool, "with_std": bool},
-    ),
-    "sklearn.preprocessing.FunctionTransformer": (FunctionTransformer, {}),
-    "sklearn.decomposition.PCA": (
-        PCA,
-        {"n_components": int | float | None, "whiten": bool, "random_state": int | None},
-    ),
-    "genreclf.transforms.log_columns": (log_columns, {"pattern": str, "eps": float}),
+
+class _ScalerParams(Options):
+    with_mean: Bool = True
+    with_std: Bool = True
+
+
+class _IdentityParams(Options):
+    pass
+
+
+class _PCAParams(Options):
+    n_components: Int(ge=1, le=100_000) | Float(gt=0, le=1) | None = None
+    whiten: Bool = False
+    random_state: Seed | None = None
+
+
+#: The only ``_target_`` values :func:`build_transform` builds, each with its one
+#: declaration (``make_pipeline`` takes its steps in ``_args_``).
+TRANSFORM_TARGETS: dict[str, tuple[Callable[..., Any], type[BaseModel]]] = {
+    "sklearn.preprocessing.StandardScaler": (StandardScaler, _ScalerParams),
+    "sklearn.preprocessing.FunctionTransformer": (FunctionTransformer, _IdentityParams),
+    "sklearn.decomposition.PCA": (PCA, _PCAParams),
+    "genreclf.transforms.log_columns": (log_columns, params_model(log_columns)),
 }
 _PIPELINE = "sklearn.pipeline.make_pipeline"
 _MAX_DEPTH = 8
 
 
-def _build_node(node: Any, where: str, depth: int) -> Any:
+def _build_node(node: Any, where: str, depth: int, build: bool) -> Any:
     if not isinstance(node, Mapping):
         raise RegistryError(
             f"{where}: must be a mapping with a _target_, got {type(node).__name__}"
@@ -552,26 +567,30 @@ def _build_node(node: Any, where: str, depth: int) -> Any:
             raise RegistryError(f"{where}: {target}: _args_ must be a non-empty list of steps")
         if depth >= _MAX_DEPTH:
             raise RegistryError(f"{where}: pipelines nested too deep")
-        steps = [_build_node(a, f"{where}._args_[{i}]", depth + 1) for i, a in enumerate(args)]
-        return make_pipeline(*steps)
-    factory, types_ = TRANSFORM_TARGETS[target]
-    kwargs: dict[str, Any] = {}
-    for key, raw in node.items():
-        if key == "_target_":
-            continue
-        if key not in types_:
-            known = ", ".join(types_) or "none"
-            raise RegistryError(
-                f"{where}: {target}: parameter {str(key)[:40]!r} not allowed; allowed: {known}"
-            )
-        value = as_plain(raw)
-        if not is_plain(value) or not fits(value, types_[key]):
-            raise RegistryError(
-                f"{where}: {target}: parameter {key!r}={repr(value)[:60]} must be "
-                f"{describe(types_[key])}"
-            )
-        kwargs[key] = value
-    return factory(**kwargs)
+        steps = [
+            _build_node(a, f"{where}._args_[{i}]", depth + 1, build) for i, a in enumerate(args)
+        ]
+        return make_pipeline(*steps) if build else None
+    factory, declaration = TRANSFORM_TARGETS[target]
+    values = {str(k): as_plain(v) for k, v in node.items() if k != "_target_"}
+    try:
+        checked = validate(declaration, values, prefix=f"{where}.")
+    except ConfigError as err:
+        raise RegistryError(str(err)) from None
+    kwargs = {k: getattr(checked, k) for k in checked.model_fields_set}
+    return factory(**kwargs) if build else None
+
+
+def check_transform_config(config: Mapping[str, Any] | None) -> None:
+    """Validate a ``transforms`` config node against the declarations, building nothing.
+
+    Raises
+    ------
+    genreclf.registry.RegistryError
+        One line naming the step's ``_target_`` or parameter at fault.
+    """
+    if config is not None:
+        _build_node(config, "transforms", 0, build=False)
 
 
 def build_transform(config: Mapping[str, Any] | None) -> Any:
@@ -600,4 +619,4 @@ def build_transform(config: Mapping[str, Any] | None) -> Any:
     """
     if config is None:
         return None
-    return _build_node(config, "transforms", 0)
+    return _build_node(config, "transforms", 0, build=True)

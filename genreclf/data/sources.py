@@ -15,12 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from genreclf.data.errors import DataError
 from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
+from genreclf.errors import MissingPathError
+from genreclf.filenames import printable_name
+from genreclf.params import AnyText, Bool, ExistingFile, ExistingFolder, Pattern, Text
 from genreclf.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ def _existing_dir(path: str | Path, option: str) -> Path:
     """``path`` as a Path, or a one-line FileNotFoundError naming ``option``."""
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"{option}: no such folder: {path}")
+        raise MissingPathError(f"{option}: no such folder: {printable_name(path)}")
     return path
 
 
@@ -99,7 +104,7 @@ class GTZANSource:
 
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: ExistingFolder) -> None:
         self.root = Path(root).expanduser()
 
     @property
@@ -147,8 +152,8 @@ class FolderSource:
 
     def __init__(
         self,
-        root: str | Path,
-        extensions: list[str] | tuple[str, ...] = AUDIO_EXTENSIONS,
+        root: ExistingFolder,
+        extensions: Annotated[tuple[Text, ...], Field(min_length=1)] = AUDIO_EXTENSIONS,
     ) -> None:
         self.root = Path(root).expanduser()
         self.extensions = tuple(f".{str(e).lower().lstrip('.')}" for e in extensions)
@@ -208,14 +213,14 @@ class TableSource:
 
     def __init__(
         self,
-        path: str | Path,
-        label_column: str = "label",
-        track_column: str | None = "filename",
-        exclude: list[str] | tuple[str, ...] = (),
-        recipe: str | None = None,
-        segment_pattern: str | None = GTZAN_SEGMENT_PATTERN,
-        prefix_label: bool = True,
-        nonfinite: str = "error",
+        path: ExistingFile,
+        label_column: Text = "label",
+        track_column: Text | None = "filename",
+        exclude: list[AnyText] = [],  # noqa: B006 (never mutated)
+        recipe: Text | None = None,
+        segment_pattern: Pattern | None = GTZAN_SEGMENT_PATTERN,
+        prefix_label: Bool = True,
+        nonfinite: Literal["error", "drop"] = "error",
     ) -> None:
         self.path = Path(path).expanduser()
         self.label_column = label_column
@@ -249,7 +254,7 @@ class TableSource:
             holds a header but no rows, is binary or undecodable, or does not parse.
         """
         if not self.path.is_file():
-            raise FileNotFoundError(f"data.path: no such file: {self.path}")
+            raise MissingPathError(f"data.path: no such file: {self.path}")
         suffix = self.path.suffix.lower()
         if suffix not in (".csv", ".parquet", ".pq"):
             raise DataError(f"data.path: expected a .csv or .parquet table, got {self.path}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from genreclf.errors import MissingPathError
+from genreclf.filenames import printable_name
+
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".mp3", ".ogg", ".flac")
 
 
@@ -15,12 +18,16 @@ class Track:
     Attributes
     ----------
     path : Path
-        Location of the audio file.
+        Location of the audio file, as the operating system gave it (a name that is
+        not UTF-8 is surrogate-escaped, see :mod:`genreclf.filenames`).
     label : str
-        Class label (the genre).
+        Class label (the genre), as text: a folder name that is not UTF-8 is its
+        :func:`~genreclf.filenames.printable_name`.
     track_id : str
         Stable identifier ``<label>/<file name>``, as in the original feature
-        table's ``filename`` column. Rows and segments of one track share it.
+        table's ``filename`` column, as text (the file name's
+        :func:`~genreclf.filenames.printable_name`). Rows and segments of one track
+        share it.
     """
 
     path: Path
@@ -32,6 +39,9 @@ def list_labelled_audio(
     root: str | Path, extensions: tuple[str, ...] | list[str] = AUDIO_EXTENSIONS
 ) -> list[Track]:
     """List audio files in a ``<root>/<label>/<file>`` tree, sorted by label then name.
+
+    Every name the operating system gives is listed, UTF-8 or not; labels and track
+    ids are text (see :class:`Track`).
 
     Parameters
     ----------
@@ -51,14 +61,22 @@ def list_labelled_audio(
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"data root does not exist: {root}")
+        raise MissingPathError(f"data root does not exist: {printable_name(root)}")
     exts = {e.lower() for e in extensions}
     tracks = [
-        Track(path=f, label=d.name, track_id=f"{d.name}/{f.name}")
+        _track(d.name, f)
         for d in sorted(p for p in root.iterdir() if p.is_dir())
         for f in sorted(d.iterdir())
         if f.is_file() and f.suffix.lower() in exts
     ]
     if not tracks:
-        raise FileNotFoundError(f"no audio files ({', '.join(sorted(exts))}) under {root}/<label>/")
+        raise MissingPathError(
+            f"no audio files ({', '.join(sorted(exts))}) under {printable_name(root)}/<label>/"
+        )
     return tracks
+
+
+def _track(folder: str, path: Path) -> Track:
+    """The track of the file ``path`` in the label folder named ``folder``."""
+    label = printable_name(folder)
+    return Track(path=path, label=label, track_id=f"{label}/{printable_name(path.name)}")

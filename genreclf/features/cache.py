@@ -30,7 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from genreclf.params import Options, Text
+
 logger = logging.getLogger(__name__)
+
+
+class PathsOptions(Options):
+    """``conf/paths/``: where genreclf keeps its caches (clips, features)."""
+
+    cache_dir: Text
+
 
 #: Bump when genreclf's feature code changes its outputs; invalidates every entry.
 FEATURES_VERSION: str = "1"

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,8 @@ from genreclf.audio import AudioError, load_audio
 from genreclf.data.tracks import Track
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
 from genreclf.features.table import FeatureTable
+from genreclf.filenames import printable_name
+from genreclf.params import Bool, Float, Int, Jobs, WritableFolder
 from genreclf.registry import Registry
 
 #: Extractors by name (the ``conf/extraction/`` option names).
@@ -47,9 +50,14 @@ logger = logging.getLogger(__name__)
 
 SKIPPED_COLUMNS = ["track_id", "path", "reason"]
 
+#: Version of the remembered bad files (in their cache key). 2: a file whose name is
+#: not UTF-8 is read; version 1 remembered it as unreadable audio.
+BAD_FILES_VERSION = 2
+
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """``<ExceptionType>: <message>`` on one line, as text (a path in it printable)."""
+    text = printable_name(" ".join(str(exc).split()))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -235,7 +243,7 @@ def use_numba_cache_dir(path: str | Path | None = None) -> str | None:
 
 
 def _resolve_backend(backend: str) -> str:
-    """Register the ray backend on demand; fail clearly on an unknown backend."""
+    """Register the ray backend on demand (its extra named if missing)."""
     from joblib.parallel import BACKENDS
 
     if backend == "ray" and "ray" not in BACKENDS:
@@ -248,15 +256,14 @@ def _resolve_backend(backend: str) -> str:
                 f"extraction.backend=ray needs the ray extra: {install_command('ray')}"
             ) from exc
         register_ray()
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"unknown joblib backend {backend!r}; registered: {', '.join(sorted(BACKENDS))}"
-        )
     return backend
 
 
 def save_manifest(skipped: pd.DataFrame, path: str | Path) -> Path:
     """Write the skipped-files manifest as CSV with columns ``track_id, path, reason``.
+
+    Track ids and paths are text: a name that is not UTF-8 is written as its
+    :func:`~genreclf.filenames.printable_name`.
 
     Parameters
     ----------
@@ -305,19 +312,13 @@ class FeatureExtractor:
 
     def __init__(
         self,
-        cache_dir: str,
-        n_jobs: int = -1,
-        backend: str = "loky",
-        batch_size: int | str = "auto",
-        progress: bool = True,
-        min_duration: float = 0.5,
+        cache_dir: WritableFolder,
+        n_jobs: Jobs = -1,
+        backend: Literal["loky", "threading", "multiprocessing", "ray"] = "loky",
+        batch_size: Int(ge=1, le=10**6) | Literal["auto"] = "auto",
+        progress: Bool = True,
+        min_duration: Float(ge=0, le=600) = 0.5,
     ) -> None:
-        from joblib.parallel import BACKENDS
-
-        if backend != "ray" and backend not in BACKENDS:  # ray registers itself on first use
-            raise ValueError(
-                f"unknown joblib backend {backend!r}; registered: {', '.join(sorted(BACKENDS))}"
-            )
         self.cache_dir = str(cache_dir)
         self.cache = FeatureCache(cache_dir)
         self.n_jobs = int(n_jobs)
@@ -454,7 +455,7 @@ class FeatureExtractor:
                         logger.warning(
                             "features: %s %s; if every file does, a damaged numba cache "
                             "may be the cause (remove %s)",
-                            item[1],
+                            printable_name(item[1]),
                             reason,
                             os.environ.get("NUMBA_CACHE_DIR") or "numba's __pycache__ folders",
                         )
@@ -486,7 +487,7 @@ class FeatureExtractor:
         start = time.perf_counter()
         name = feature_set.name
         columns = list(feature_set.columns)
-        bad_extra = {"min_duration": self.min_duration}
+        bad_extra = {"min_duration": self.min_duration, "bad_version": BAD_FILES_VERSION}
         values: dict[int, np.ndarray] = {}
         reasons: dict[int, str] = {}
         keys: dict[int, str] = {}
@@ -544,7 +545,7 @@ class FeatureExtractor:
                     bar.update(len(results))
 
         for i in sorted(reasons):
-            logger.warning("skipped %s: %s", tracks[i].path, reasons[i])
+            logger.warning("skipped %s: %s", printable_name(tracks[i].path), reasons[i])
         table = self._assemble(tracks, feature_set, columns, values, reasons)
         seconds = time.perf_counter() - start
         self.last_stats = {
@@ -571,7 +572,10 @@ class FeatureExtractor:
     def _assemble(tracks, feature_set, columns, values, reasons) -> FeatureTable:
         order = sorted(values)
         skipped = pd.DataFrame(
-            [(tracks[i].track_id, str(tracks[i].path), reasons[i]) for i in sorted(reasons)],
+            [
+                (tracks[i].track_id, printable_name(tracks[i].path), reasons[i])
+                for i in sorted(reasons)
+            ],
             columns=SKIPPED_COLUMNS,
         )
         if feature_set.frame_level:

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from genreclf.features.sets import ENCODER_POOLINGS, FEATURE_SETS, PooledEncoder
-from genreclf.registry import RegistryError
+from genreclf.features.sets import FEATURE_SETS, EncoderPooling, PooledEncoder
+from genreclf.params import rule
 
-MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
-LAYERS = ("penultimate", "pool", "taggram")
-POOLINGS = ENCODER_POOLINGS
+Model = Literal["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"]
+Layer = Literal["penultimate", "pool", "taggram"]
 #: Bumped when the port's numbers change, so cached embeddings are recomputed.
 PORT_VERSION = 1
 _BATCH = 32
@@ -67,6 +66,22 @@ def layer_width(model: str, layer: str) -> int:
     return 1506 if layer == "pool" else 200
 
 
+def _pool_of_musicnn(params: Any) -> None:
+    if params.layer == "pool" and params.model.endswith("vgg"):
+        raise ValueError(f"layer=pool: musicnn models only, not {params.model}")
+
+
+def _installed(params: Any) -> None:
+    from genreclf.features.musicnn_net import INSTALL, MusicnnMissing, checkpoint_prefix
+
+    try:
+        checkpoint_prefix(params.model)
+    except MusicnnMissing:
+        raise ValueError(
+            f"model={params.model}: the musicnn weights are not installed: {INSTALL}"
+        ) from None
+
+
 @FEATURE_SETS.register("musicnn")
 @dataclass
 class Musicnn(PooledEncoder):
@@ -94,24 +109,11 @@ class Musicnn(PooledEncoder):
     """
 
     name: ClassVar[str] = "musicnn"
-    sr: int | None = 16000
-    model: str = "MSD_musicnn"
-    layer: str = "penultimate"
-    pooling: str = "mean"
-
-    def __post_init__(self) -> None:
-        for key, value, allowed in (
-            ("sr", self.sr, (16000,)),
-            ("model", self.model, MODELS),
-            ("layer", self.layer, LAYERS),
-            ("pooling", self.pooling, POOLINGS),
-        ):
-            if value not in allowed:
-                raise RegistryError(
-                    f"features.{key}={value}: must be one of {', '.join(map(str, allowed))}"
-                )
-        if self.layer == "pool" and self.model.endswith("vgg"):
-            raise RegistryError(f"features.layer=pool: musicnn models only, not {self.model}")
+    param_rules: ClassVar[tuple[Any, ...]] = (rule(_pool_of_musicnn), rule(_installed))
+    sr: Literal[16000] = 16000
+    model: Model = "MSD_musicnn"
+    layer: Layer = "penultimate"
+    pooling: EncoderPooling = "mean"
 
     @property
     def output_ndim(self) -> int:

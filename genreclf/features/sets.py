@@ -9,14 +9,16 @@ sets give fixed-length segments ``(n_segments, frames, d)``.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from genreclf.audio import AudioError
+from genreclf.params import Bool, Float, Fraction, Int
 from genreclf.registry import Registry, RegistryError
 
 #: Feature sets by name (the ``conf/features/`` option names, equal to each class's ``name``).
@@ -47,7 +49,7 @@ class FeatureSet(ABC):
     frame_level: ClassVar[bool] = False
     mono: ClassVar[bool] = True
 
-    sr: int | None = 22050
+    sr: Rate | None = 22050
 
     @property
     @abstractmethod
@@ -81,14 +83,21 @@ class FeatureSet(ABC):
 
 #: How an encoder's per-window embeddings become rows: one per clip (``mean``,
 #: ``mean_std``) or one per window (``segments``, averaged per track at evaluation).
-ENCODER_POOLINGS = ("mean", "mean_std", "segments")
+EncoderPooling = Literal["mean", "mean_std", "segments"]
+ENCODER_POOLINGS: tuple[str, ...] = typing.get_args(EncoderPooling)
+
+#: The declared knobs the feature sets share.
+Rate = Int(ge=1000, le=192_000)
+Bins = Int(ge=1, le=4096)
+FrameLength = Int(ge=16, le=2**16)
+Seconds = Float(gt=0, le=600)
 
 
 class PooledEncoder(FeatureSet):
     """Base of the pretrained encoders: a ``pooling`` field (:data:`ENCODER_POOLINGS`)
     decides whether they are frame-level (``segments``: one row per window)."""
 
-    pooling: str
+    pooling: EncoderPooling
 
     @property
     def frame_level(self) -> bool:  # type: ignore[override]
@@ -107,7 +116,7 @@ class Seed174(FeatureSet):
     """
 
     name: ClassVar[str] = "seed174"
-    sr: int | None = None
+    sr: Rate | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -152,14 +161,14 @@ class Summary(FeatureSet):
     """
 
     name: ClassVar[str] = "summary"
-    sr: int | None = 22050
-    n_mfcc: int = 20
-    n_mels: int = 64
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_chroma: int = 12
-    n_bands: int = 6
-    roll_percent: float = 0.85
+    sr: Rate | None = 22050
+    n_mfcc: Bins = 20
+    n_mels: Bins = 64
+    n_fft: FrameLength = 2048
+    hop_length: FrameLength = 512
+    n_chroma: Bins = 12
+    n_bands: Bins = 6
+    roll_percent: Fraction = 0.85
 
     def _blocks(self) -> list[tuple[str, int]]:
         return [
@@ -245,11 +254,11 @@ class LogMelSegments(FeatureSet):
 
     name: ClassVar[str] = "logmel_segments"
     frame_level: ClassVar[bool] = True
-    sr: int | None = 22050
-    n_mels: int = 64
-    segment_seconds: float = 3.0
-    hop_length: int = 512
-    n_fft: int = 2048
+    sr: Rate | None = 22050
+    n_mels: Bins = 64
+    segment_seconds: Seconds = 3.0
+    hop_length: FrameLength = 512
+    n_fft: FrameLength = 2048
 
     @property
     def columns(self) -> list[str]:
@@ -295,13 +304,13 @@ class MfccSegments(FeatureSet):
 
     name: ClassVar[str] = "mfcc_segments"
     frame_level: ClassVar[bool] = True
-    sr: int | None = 22050
-    n_mfcc: int = 20
-    deltas: bool = True
-    segment_seconds: float = 3.0
-    n_mels: int = 128
-    hop_length: int = 512
-    n_fft: int = 2048
+    sr: Rate | None = 22050
+    n_mfcc: Bins = 20
+    deltas: Bool = True
+    segment_seconds: Seconds = 3.0
+    n_mels: Bins = 128
+    hop_length: FrameLength = 512
+    n_fft: FrameLength = 2048
 
     @property
     def columns(self) -> list[str]:

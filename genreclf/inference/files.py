@@ -1,12 +1,14 @@
-"""Reading a model folder's files: only from inside it, with one-line errors."""
+"""Reading a model folder's files: only from inside it, at bounded sizes, with one-line errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from genreclf.errors import ConfigError
 
-class ModelLoadError(ValueError):
+
+class ModelLoadError(ConfigError):
     """A folder that is no usable genreclf model; the message is one line naming the file."""
 
 
@@ -34,3 +36,21 @@ def inside(folder: Path, name: Any, what: str) -> Path:
     if not path.is_file():
         raise ModelLoadError(f"{folder / name}: {what} is missing")
     return path
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path``, refused unread if it holds more than ``limit`` bytes.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file is larger than ``limit`` or cannot be read.
+    """
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: {what} cannot be read ({exc.strerror})") from exc
+    if len(data) > limit:
+        raise ModelLoadError(f"{path}: larger than {limit:,} bytes, too large for {what}")
+    return data

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from genreclf.audio import AudioError, load_audio
+from genreclf.filenames import printable_name
 from genreclf.inference.spec import CLIP_SECONDS
 from genreclf.transforms import transform_rows
 
@@ -25,6 +26,7 @@ class Prediction:
     Attributes
     ----------
     file : str
+        The file as text (:func:`~genreclf.filenames.printable_name`).
     probabilities : dict of str to float
         Every genre's probability (they sum to 1), in the model's label order.
     windows : int
@@ -169,7 +171,7 @@ class GenreModel:
         except AudioError as exc:
             raise AudioError(path, exc.reason) from exc
         return Prediction(
-            file=str(path),
+            file=printable_name(path),
             probabilities={c: float(p) for c, p in zip(self.class_names, probs, strict=True)},
             windows=n,
             duration=len(y) / sr,

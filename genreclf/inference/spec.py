@@ -5,13 +5,32 @@ which feature set (by registry name, with its parameters), the feature columns, 
 label names, the input shape, the window lengths and the rate audio is loaded at, and
 where the features came from (audio, or a feature table with a named or inferred
 recipe).
+
+Read back, the package's ``genreclf.json`` is a :class:`ModelSpec`: a pydantic model
+with unknown keys forbidden, finite numbers only and bounded shapes, whose head
+parameters are checked against the head's declaration (``HEADS.check``). Before it is
+parsed, :func:`nesting_depth` bounds how deeply its brackets nest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from genreclf.features.sets import FEATURE_SETS, FeatureSet, feature_set_spec
+from genreclf.models.heads import HEADS
 
 #: Version of the model package layout; bump on incompatible changes.
 MODEL_FORMAT = 2
@@ -19,6 +38,10 @@ MODEL_FORMAT = 2
 CLIP_SECONDS = 30.0
 #: Rate assumed for native-rate features of a table of unknown origin (GTZAN's).
 DEFAULT_SAMPLE_RATE = 22050
+#: The deepest bracket nesting a spec may hold (a genreclf spec nests 4 deep).
+MAX_SPEC_DEPTH = 32
+#: The largest number of values in one example (``input_shape``'s product).
+MAX_INPUT_VALUES = 10**8
 
 
 def recipe_for_table(recipe: str | None, columns: list[str]) -> dict[str, Any]:
@@ -170,3 +193,127 @@ def model_spec(
         "class_names": [str(c) for c in class_names],
         "input_shape": [int(n) for n in input_shape],
     }
+
+
+# --- Reading a spec back: the declaration of genreclf.json -------------------------------
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENING = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSING = np.frombuffer(b"]}", dtype=np.uint8)
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply the brackets of a JSON text nest (brackets inside strings left out).
+
+    Cheap and recursion-free, so that a hostile text is measured before any parser
+    descends into it.
+    """
+    codes = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = np.isin(codes, _OPENING).astype(np.int64) - np.isin(codes, _CLOSING)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _plain(value: Any) -> Any:
+    """A stored parameter: null, true/false, a number, a string, or a flat list of those."""
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, None | bool | int | float | str):
+            raise ValueError("must be null, true/false, a number, a string, or a list of those")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} is not a finite number")
+    return value
+
+
+#: A parameter value as JSON holds it (see :func:`_plain`).
+Plain = Annotated[Any, AfterValidator(_plain)]
+Name = Annotated[str, Field(min_length=1)]
+Seconds = Annotated[float, Field(ge=0.01, le=600)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys refused, finite numbers only, no coercion (``"16"`` is no int)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class FeaturesSpec(_Strict):
+    """The feature set, by registry name; its parameters are checked when it is built."""
+
+    name: Name
+    params: dict[str, Plain] = {}
+
+
+class HeadSpec(_Strict):
+    """The head, by registry name, with parameters its declaration accepts."""
+
+    name: Name
+    params: dict[str, Plain]
+
+    @model_validator(mode="after")
+    def _declared(self) -> HeadSpec:
+        HEADS.check(self.name, self.params, fixed=("input_shape", "num_classes"))
+        return self
+
+
+class TransformSpec(_Strict):
+    """The fitted transform: its arrays' file and its steps (checked when rebuilt)."""
+
+    file: Name
+    steps: list[dict[str, Plain]] = Field(min_length=1, max_length=64)
+
+
+class ModelSpec(_Strict):
+    """A package's ``genreclf.json``: :func:`model_spec` plus the head, weights and transform.
+
+    Read with ``ModelSpec.model_validate_json``; :func:`spec_error` words a refusal.
+    """
+
+    format: int
+    source: Literal["audio", "table"]
+    recipe: str | None
+    recipe_note: str
+    features: FeaturesSpec | None
+    frame_level: bool
+    segment_seconds: Seconds | None
+    clip_seconds: Seconds | None
+    sample_rate: Annotated[int, Field(ge=1, le=1_000_000)]
+    sample_rate_note: str
+    columns: list[Name] = Field(min_length=1)
+    class_names: list[Name] = Field(min_length=1)
+    input_shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=2)
+    head: HeadSpec
+    weights: Name
+    transform: TransformSpec | None
+
+    @field_validator("format")
+    @classmethod
+    def _readable(cls, value: int) -> int:
+        if value != MODEL_FORMAT:
+            raise ValueError(f"model format {value}; this genreclf reads format {MODEL_FORMAT}")
+        return value
+
+    @field_validator("input_shape")
+    @classmethod
+    def _bounded(cls, value: list[int]) -> list[int]:
+        if math.prod(value) > MAX_INPUT_VALUES:
+            raise ValueError(f"more than {MAX_INPUT_VALUES:,} values per example")
+        return value
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def spec_error(exc: ValidationError) -> str:
+    """A :class:`ModelSpec` refusal in one line: the first field at fault, and why."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if where and first["type"] not in ("missing", "extra_forbidden", "value_error"):
+        value = first.get("input")
+        if value is None or isinstance(value, bool | int | float | str):
+            where += f"={_short(value)}"
+    why = first["msg"].removeprefix("Value error, ")
+    line = f"{where}: {why}" if where else why
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return " ".join((line + more).split())

@@ -1,10 +1,10 @@
-"""Build the LightningModule of a run from its config and datamodule."""
+"""Build a run's LightningModule and callbacks from its config; name its model."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 
 def build_classifier(cfg: DictConfig, datamodule: Any) -> Any:
@@ -21,3 +21,26 @@ def build_classifier(cfg: DictConfig, datamodule: Any) -> Any:
     return instantiate(cfg.classifier)(
         head=head, optimizer=instantiate(cfg.optimizer), class_names=datamodule.class_names
     )
+
+
+def build_callbacks(cfg: DictConfig) -> list[Any]:
+    """The run's Lightning callbacks (``callbacks`` group); one set to ``null`` is off."""
+    from hydra.utils import instantiate
+
+    return [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+
+
+def model_choice(cfg: DictConfig) -> str:
+    """The run's ``model=`` config choice (``dense``, ``linear``, ...).
+
+    Outside a Hydra app (a composed config): the registered name of its head's class.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("model")
+        if choice:
+            return str(choice)
+    from genreclf.models.heads import model_name
+
+    return model_name(None, OmegaConf.select(cfg, "model._target_"))

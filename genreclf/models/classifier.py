@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
+from genreclf.params import Float
+
 
 def aggregate_by_track(
     probs: torch.Tensor, target: torch.Tensor, group: torch.Tensor
@@ -54,14 +56,10 @@ class GenreClassifier(pl.LightningModule):
         head: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
         class_names: list[str],
-        label_smoothing: float = 0.0,
-        mixup_alpha: float = 0.0,
+        label_smoothing: Float(ge=0, lt=1) = 0.0,
+        mixup_alpha: Float(ge=0, le=1000) = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"classifier.label_smoothing={label_smoothing}: must be in [0, 1)")
-        if mixup_alpha < 0:
-            raise ValueError(f"classifier.mixup_alpha={mixup_alpha}: must be >= 0")
         self.head = head
         self.optimizer_factory = optimizer
         self.class_names = list(class_names)

@@ -15,19 +15,21 @@ from typing import Any
 import torch
 from torch import nn
 
+from genreclf.params import Bool, Float, Int
 from genreclf.registry import Registry
 
 #: Heads by name (the ``conf/model/`` option names).
 HEADS: Registry[nn.Module] = Registry("head")
 
+#: The widest hidden layer and the deepest stack a head may declare.
+MAX_WIDTH, MAX_LAYERS = 16384, 64
 
-def _check_knobs(hidden_size: int, num_layers: int, dropout: float, min_layers: int = 1) -> None:
-    if hidden_size < 1:
-        raise ValueError(f"model.hidden_size={hidden_size}: must be >= 1")
-    if num_layers < min_layers:
-        raise ValueError(f"model.num_layers={num_layers}: must be >= {min_layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"model.dropout={dropout}: must be in [0, 1)")
+#: The shared knobs, declared once for every head.
+HiddenSize = Int(ge=1, le=MAX_WIDTH)
+Layers = Int(ge=1, le=MAX_LAYERS)
+Dropout = Float(ge=0, lt=1)
+#: A kernel, patch or step length.
+Length = Int(ge=1, le=4096)
 
 
 class LayerWeighting(nn.Module):
@@ -87,14 +89,13 @@ class DenseHead(nn.Module):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.3,
-        batch_norm: bool = False,
-        layer_weights: bool = False,
+        hidden_size: HiddenSize = 256,
+        num_layers: Int(ge=0, le=MAX_LAYERS) = 2,  # 0: a linear probe
+        dropout: Dropout = 0.3,
+        batch_norm: Bool = False,
+        layer_weights: Bool = False,
     ) -> None:
         super().__init__()
-        _check_knobs(hidden_size, num_layers, dropout, min_layers=0)
         layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
         layers.append(nn.Flatten())
         width = math.prod(input_shape)
@@ -129,17 +130,14 @@ class CNNHead(nn.Module):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.3,
-        kernel_size: int = 3,
-        pooled_length: int = 4,
-        patch_size: int = 6,
+        hidden_size: HiddenSize = 64,
+        num_layers: Layers = 2,
+        dropout: Dropout = 0.3,
+        kernel_size: Length = 3,
+        pooled_length: Length = 4,
+        patch_size: Length = 6,
     ) -> None:
         super().__init__()
-        _check_knobs(hidden_size, num_layers, dropout)
-        if patch_size < 1:
-            raise ValueError(f"model.patch_size={patch_size}: must be >= 1")
         self.frame_level = len(input_shape) == 2
         channels, length = (
             (input_shape[1], input_shape[0]) if self.frame_level else (1, input_shape[0])
@@ -182,15 +180,12 @@ class LSTMHead(nn.Module):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        dropout: float = 0.3,
-        step_size: int = 58,
+        hidden_size: HiddenSize = 128,
+        num_layers: Layers = 2,
+        dropout: Dropout = 0.3,
+        step_size: Length = 58,
     ) -> None:
         super().__init__()
-        _check_knobs(hidden_size, num_layers, dropout)
-        if step_size < 1:
-            raise ValueError(f"model.step_size={step_size}: must be >= 1")
         self.frame_level = len(input_shape) == 2
         self.step_size = input_shape[1] if self.frame_level else step_size
         self.pad = 0 if self.frame_level else (-input_shape[0]) % step_size
@@ -264,3 +259,35 @@ def build_head(
     return HEADS.build(
         name, params, input_shape=tuple(int(n) for n in input_shape), num_classes=int(num_classes)
     )
+
+
+def count_parameters(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    input_shape: Sequence[int],
+    num_classes: int,
+) -> int:
+    """How many values the head's state dict holds, counted without allocating them.
+
+    The head is built on PyTorch's ``meta`` device (shapes only, no memory), so a
+    model spec can be sized before any of its tensors exists.
+
+    Parameters
+    ----------
+    name, params, input_shape, num_classes
+        As for :func:`build_head`.
+
+    Returns
+    -------
+    int
+        Elements of its parameters and buffers.
+
+    Raises
+    ------
+    genreclf.registry.RegistryError
+        As :func:`build_head`.
+    """
+    with torch.device("meta"):
+        head = build_head(name, params, input_shape=input_shape, num_classes=num_classes)
+    return sum(tensor.numel() for tensor in head.state_dict().values())

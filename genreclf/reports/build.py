@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from genreclf.errors import ConfigError
 from genreclf.reports import html
 from genreclf.reports.figures import curves_figure
 from genreclf.reports.plots import impact_figure, pca_figure
@@ -28,12 +29,12 @@ from genreclf.reports.tables import (
     fold_configs,
     fold_table,
     mean_std_text,
-    rank_by_val,
     selection_table,
     top_runs,
 )
 from genreclf.tracking import names
 from genreclf.tracking.history import epoch_curves
+from genreclf.tracking.selection import best_run
 from genreclf.tracking.store import Store
 
 log = logging.getLogger(__name__)
@@ -242,12 +243,16 @@ def _impact_section(done: pd.DataFrame, params: list[str], write: _Writer) -> li
 
 
 def _best_run_id(live: pd.DataFrame, done: pd.DataFrame, folds: pd.DataFrame | None) -> str | None:
-    """The finished run with the best validation accuracy (of the configuration with the
-    best mean, for k-fold sweeps); a running one if none has finished; else ``None``."""
+    """The best finished run (of the configuration with the best mean, for k-fold
+    sweeps); a running one if none has finished; else ``None``.
+
+    Chosen by :func:`genreclf.tracking.selection.best_run`, as ``best:`` and the sweep's
+    summary choose, on the report's ``val_acc`` and ``val_loss`` columns.
+    """
     if folds is not None and not folds.empty:
         done = done[done["run_id"].isin(folds["runs"].iloc[0].split())]
-    ranked = rank_by_val(done if not done.empty else live)
-    return None if ranked.empty else ranked.iloc[0]["run_id"]
+    best = best_run(done if not done.empty else live, acc="val_acc", loss="val_loss")
+    return None if best is None else str(best["run_id"])
 
 
 def _start_report_run(store: Store, experiment_id: str) -> str:
@@ -304,7 +309,7 @@ def make_report(
     runs = load_runs(store, experiment, sweep_id)
     if runs.empty:
         which = f"sweep_id={sweep_id} of " if sweep_id else ""
-        raise ValueError(f"{which}experiment={experiment}: no runs to report in {uri}")
+        raise ConfigError(f"{which}experiment={experiment}: no runs to report in {uri}")
     report = Report(Path(output_dir), ghosts=ghosts)
     write = _Writer(report)
     if log_to_mlflow:
@@ -339,7 +344,9 @@ def _write_sections(
     top = top_runs(live, params, top_k)
     write.csv(top, "top_runs.csv")
     if folds is None:
-        selection = selection_table(done[["run_id", "run_name", "model", *SCORES]])
+        selection = selection_table(
+            done[["run_id", "run_name", "model", *SCORES, "val_loss", "start_time"]]
+        )
         unit = "run"
     else:
         write.csv(folds, "folds.csv")
@@ -355,7 +362,9 @@ def _write_sections(
         ),
         html.text(
             "val_acc is best_val_acc, the validation accuracy of the checkpoint each run "
-            "selected; for a run still RUNNING, its latest validation accuracy. Failed and "
+            "selected; for a run still RUNNING, its latest validation accuracy. Runs are "
+            "ranked by val_acc; ties go to the lower val_loss (best_val_loss), then to the "
+            "earlier run, as best:<experiment> and a sweep's summary rank them. Failed and "
             "killed runs are counted here and left out of every table and figure; plots "
             "show finished runs only."
         ),

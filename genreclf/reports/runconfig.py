@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from genreclf.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 
@@ -61,13 +62,13 @@ def run_config(store: Store, run_id: str, dst: Path) -> dict[str, Any]:
         try:
             config = yaml.safe_load(dst.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ValueError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not YAML") from exc
+            raise ConfigError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not YAML") from exc
         if not isinstance(config, dict):
-            raise ValueError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not a mapping")
+            raise ConfigError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not a mapping")
         return config
     params = store.get_run(run_id).data.params
     if not params:
-        raise FileNotFoundError(f"run {run_id} logged neither config.yaml nor params")
+        raise ConfigError(f"run {run_id} logged neither config.yaml nor params")
     config = config_from_params(params)
     dst.write_text(yaml.safe_dump(config, sort_keys=False))
     return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from genreclf.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 
@@ -32,10 +33,12 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     pandas.DataFrame
         ``mlflow.search_runs`` columns (``run_id``, ``status``, ``start_time``,
         ``params.*``, ``metrics.*``, ``tags.*``) plus ``run_name``, ``model`` (see
-        :func:`~genreclf.models.heads.model_name`) and ``val_acc``, ``test_acc``,
-        ``test_f1``. ``val_acc`` is
+        :func:`~genreclf.models.heads.model_name`) and ``val_acc``, ``val_loss``,
+        ``test_acc``, ``test_f1``. ``val_acc`` is
         ``best_val_acc`` (validation accuracy of the selected checkpoint) or, for runs
-        that have not logged it yet, their latest ``val_acc``. Sorted by start time.
+        that have not logged it yet, their latest ``val_acc``; ``val_loss`` is
+        ``best_val_loss``, the tie-break of :func:`genreclf.tracking.selection.rank_runs`.
+        Sorted by start time.
 
     Raises
     ------
@@ -45,12 +48,12 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     experiment_id = store.experiment_id(experiment, create=False)
     if experiment_id is None:
         there = ", ".join(store.experiment_names()) or "none"
-        raise ValueError(
+        raise ConfigError(
             f"experiment={experiment}: no such experiment in {store.uri} (there: {there})"
         )
     runs = store.runs_frame(experiment_id)
     if runs.empty:
-        return runs.assign(run_name=[], model=[], val_acc=[], test_acc=[], test_f1=[])
+        return runs.assign(run_name=[], model=[], val_acc=[], val_loss=[], test_acc=[], test_f1=[])
 
     def tag(name: str) -> pd.Series:
         empty = pd.Series(None, index=runs.index, dtype=object)
@@ -73,6 +76,7 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
     best = column(f"metrics.{names.BEST_VAL_ACC}")
     runs["val_acc"] = best.fillna(column(f"metrics.{names.VAL_ACC}"))
+    runs["val_loss"] = column(f"metrics.{names.BEST_VAL_LOSS}")
     runs["test_acc"] = column(f"metrics.{names.TEST_ACC}")
     runs["test_f1"] = column(f"metrics.{names.TEST_F1}")
     return runs.sort_values("start_time", kind="stable").reset_index(drop=True)

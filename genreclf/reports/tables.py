@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from genreclf.reports.runs import param_values
+from genreclf.tracking.selection import rank_runs
 
 #: Metric columns of the run tables.
 SCORES: tuple[str, ...] = ("val_acc", "test_acc", "test_f1")
@@ -14,12 +15,13 @@ FOLD_PARAM = "split.fold"
 
 
 def rank_by_val(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs with a validation accuracy, best first; ties keep the earlier run first.
+    """Runs with a validation accuracy, best first, as ``best:`` and sweeps rank them.
 
-    The order never looks at the test scores.
+    :func:`genreclf.tracking.selection.rank_runs` on the report's ``val_acc`` and
+    ``val_loss`` columns (see :func:`genreclf.reports.runs.load_runs`): ties go to the
+    lower ``val_loss``, then to the earlier run. The order never looks at the test scores.
     """
-    scored = runs[runs["val_acc"].notna()]
-    return scored.sort_values("val_acc", ascending=False, kind="stable")
+    return rank_runs(runs, acc="val_acc", loss="val_loss")
 
 
 def top_runs(runs: pd.DataFrame, params: list[str], top_k: int) -> pd.DataFrame:
@@ -29,10 +31,10 @@ def top_runs(runs: pd.DataFrame, params: list[str], top_k: int) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``rank``, ``run_id``, ``run_name``, ``status``, ``model``, the scores
-        (:data:`SCORES`, as logged) and the ``params``.
+        (:data:`SCORES`, as logged), ``val_loss`` (the tie-break) and the ``params``.
     """
     ranked = rank_by_val(runs).head(top_k)
-    table = ranked[["run_id", "run_name", "status", "model", *SCORES]].copy()
+    table = ranked[["run_id", "run_name", "status", "model", *SCORES, "val_loss"]].copy()
     for name in params:
         table[name] = ranked.get(f"params.{name}")
     table.insert(0, "rank", range(1, len(table) + 1))
@@ -49,7 +51,10 @@ def selection_table(units: pd.DataFrame) -> pd.DataFrame:
     ----------
     units : pandas.DataFrame
         One row per run (or per k-fold configuration, see :func:`fold_configs`):
-        ``val_acc``, ``test_acc`` and any columns to carry, its name first.
+        ``val_acc``, ``test_acc`` and any columns to carry, its name first. The row
+        chosen on validation is the first of :func:`rank_by_val`, which breaks ties by
+        ``val_loss``, ``start_time`` and ``run_id`` where the rows have them (else it
+        keeps the first row).
 
     Returns
     -------

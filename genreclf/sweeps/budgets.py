@@ -30,6 +30,7 @@ from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.runs import SWEEP_ID_ENV, finished_run, sweep_tags
 from genreclf.tracking import names
 from genreclf.tracking.run import store_for
+from genreclf.tracking.selection import selection_metrics
 from genreclf.tracking.store import flatten_params
 
 log = logging.getLogger("genreclf.sweeps")
@@ -162,7 +163,8 @@ def log_budget_runs(
         The job's run, holding every metric of the fit unwritten.
     evaluate : callable
         Scores the module's current weights on validation and test (logging through
-        ``writer``) and returns ``val_acc``, ``test_acc``, ``test_f1`` and ``report``.
+        ``writer``) and returns ``val_acc``, ``val_loss``, ``test_acc``, ``test_f1`` and
+        ``report``.
     extra_tags : dict, optional
         Tags of the job's run that the other budgets' runs carry too.
 
@@ -191,7 +193,7 @@ def log_budget_runs(
         if id(snapshot) not in scored:
             module.load_state_dict(snapshot.state)
             result = evaluate()
-            writer.log_metrics({names.BEST_VAL_ACC: result["val_acc"]})
+            writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
             extra = [
                 Metric(m.key, m.value, m.timestamp, snapshot.global_step)
                 for m in writer.take_metrics()
@@ -213,3 +215,42 @@ def log_budget_runs(
     writer.hold_metrics(own_metrics)
     module.load_state_dict(selection.snapshots.get(own, final).state)
     return own_result | {"budget_runs": logged}
+
+
+class SharedFit:
+    """The sweep hook of training: one fit to the largest epoch budget answers them all.
+
+    Built by :func:`shared_fit`; ``trainer_kwargs`` go to the Trainer, and
+    :meth:`results` logs one run per budget after the fit.
+    """
+
+    def __init__(self, cfg: DictConfig, budgets: list[int], selection: Any, writer: Any):
+        self.cfg, self.budgets, self.selection, self.writer = cfg, budgets, selection, writer
+        self.trainer_kwargs = {"max_epochs": budgets[-1]}
+
+    def results(
+        self,
+        trainer: Any,
+        module: Any,
+        evaluate: Callable[[], dict[str, Any]],
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
+        """The job's own result, after logging the other budgets' runs (log_budget_runs)."""
+        return log_budget_runs(
+            self.cfg, self.budgets, self.selection, trainer, module, self.writer, evaluate, tags
+        )
+
+
+def shared_fit(cfg: DictConfig, callbacks: list[Any], writer: Any) -> SharedFit | None:
+    """The hook for a job whose sweep shares epoch budgets (:func:`epoch_budgets`), or None."""
+    import math
+
+    from genreclf.sweeps.selection import BestWeights
+
+    budgets = epoch_budgets(cfg)
+    if not budgets:
+        return None
+    selection = next(c for c in callbacks if isinstance(c, BestWeights))
+    selection.milestones = tuple(budgets)
+    writer.flush_every_s = math.inf  # the job's own run gets its epochs only
+    return SharedFit(cfg, budgets, selection, writer)

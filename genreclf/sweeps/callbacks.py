@@ -4,7 +4,8 @@ Registered by the ``sweep`` configs under ``hydra.callbacks``. Before any job st
 creates the sweep's experiment (once, so parallel jobs do not race to create it) and a
 parent run that stands for the whole sweep; every job's run is tagged with the sweep id
 and nested under that parent. When the sweep ends, the parent run gets a summary: runs
-by status, the best run and its parameters, and Optuna's ``optimization_results.yaml``.
+by status, the best run (:func:`best_job_run`) and its parameters, and Optuna's
+``optimization_results.yaml``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from genreclf.sweeps.progress import (
 )
 from genreclf.sweeps.runs import LAUNCHER_ENV, PARENT_RUN_ENV, SWEEP_ID_ENV
 from genreclf.tracking import names
+from genreclf.tracking.selection import best_run
 from genreclf.tracking.store import Store
 
 log = logging.getLogger("genreclf.sweeps")
@@ -72,6 +74,14 @@ def sweep_runs(store: Store, experiment_id: str, sweep_id: str) -> list:
     return store.find_runs(
         experiment_id, tags={names.SWEEP_ID_TAG: sweep_id, names.ROLE_TAG: "job"}
     )
+
+
+def best_job_run(runs: list) -> Any:
+    """The best FINISHED run among a sweep's job runs (``None``: none has a score).
+
+    Chosen by :func:`genreclf.tracking.selection.best_run`, as ``best:`` and reports do.
+    """
+    return best_run(run for run in runs if run.info.status == names.FINISHED)
 
 
 class SweepTracking(Callback):
@@ -204,8 +214,7 @@ class SweepTracking(Callback):
         metrics = [Metric(f"runs_{s.lower()}", n, 0, 0) for s, n in counts.items()]
         tags: dict[str, str] = {}
         params: dict[str, str] = {}
-        scored = [r for r in runs if r.info.status == "FINISHED" and SCORE in r.data.metrics]
-        best = max(scored, key=lambda r: r.data.metrics[SCORE], default=None)
+        best = best_job_run(runs)
         swept = list((config.hydra.sweeper.get("params") or {}).keys())
         if best is not None:
             metrics.append(Metric(SCORE, best.data.metrics[SCORE], 0, 0))

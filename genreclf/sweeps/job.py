@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
-from genreclf.sweeps.progress import job_line, scores
+from genreclf.sweeps.progress import JobValue, job_line, scores
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
     adopt,
@@ -25,6 +25,7 @@ from genreclf.sweeps.runs import (
     sweep_tags,
 )
 from genreclf.tracking import names
+from genreclf.tracking.selection import Score, score_of
 
 log = logging.getLogger("genreclf.sweeps")
 
@@ -63,10 +64,14 @@ def job_threads(launcher: DictConfig | dict) -> int | None:
 def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> float:
     """Run ``train(cfg)`` as one job of a multirun; return the value sweepers optimize.
 
+    That value is the run's validation accuracy, as a
+    :class:`~genreclf.sweeps.progress.JobValue` that also carries the run's
+    :class:`~genreclf.tracking.selection.Score` (for the sweep's best so far).
+
     - The job's torch threads follow :func:`job_threads`.
     - With ``sweep.resume`` (default true), a config whose hash already has a FINISHED
       run in the experiment is skipped: no run is created, and that run's
-      ``best_val_acc`` is returned. With shared epoch budgets
+      score is returned. With shared epoch budgets
       (:mod:`genreclf.sweeps.budgets`), a job first waits for a sibling's fit that is
       running, since that fit logs this job's run. A config that another sweep is
       training now (a live RUNNING claim, see :func:`genreclf.sweeps.runs.rival_claim`)
@@ -117,7 +122,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             _write_timing(
                 timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
             )
-            return float(done.data.metrics.get(names.BEST_VAL_ACC, math.nan))
+            return JobValue(score_of(done))
         live = live_claims(cfg.tracking, digest)
         if live:
             seconds = time.perf_counter() - start
@@ -149,7 +154,14 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             else:
                 writer.log_params(OmegaConf.to_container(cfg, resolve=True))
                 result = train(cfg)
-                value = float(result["val_acc"])
+                value = JobValue(
+                    Score(
+                        float(result["val_acc"]),
+                        float(result.get("val_loss", math.nan)),
+                        writer.start_time,
+                        writer.run_id,
+                    )
+                )
                 timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
                 outcome = scores(value, float(result["test_acc"]))
         status = "CLAIMED" if rival is not None else names.FINISHED

@@ -3,7 +3,8 @@
 - Every job prints one line when it ends (:func:`job_line`): ``[17/2700]``, its run
   name, its swept values, validation and test accuracy, seconds.
 - The process that launched the sweep prints, after each job, how many are done, an
-  ETA, and the best so far (:class:`SweepProgress`). Hydra's basic launcher runs the
+  ETA, and the best so far (:class:`SweepProgress`), chosen as
+  :func:`genreclf.tracking.selection.best_run` chooses. Hydra's basic launcher runs the
   jobs in that process (the sweep callback counts them); genreclf's joblib launcher
   counts the jobs its workers return.
 
@@ -21,6 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from genreclf.tracking.selection import Score, best_run
 
 #: Environment variables set in every job (through ``hydra.job.env_set``).
 TOTAL_ENV = "GENRECLF_SWEEP_TOTAL"
@@ -110,6 +113,31 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+class JobValue(float):
+    """A job's return value: its validation accuracy (what sweepers see) and its run's
+    :class:`~genreclf.tracking.selection.Score`, by which the best so far is chosen."""
+
+    score: Score
+
+    def __new__(cls, score: Score) -> JobValue:
+        value = super().__new__(cls, score.val_acc)
+        value.score = score
+        return value
+
+    def __reduce__(self) -> tuple[type, tuple[Score]]:
+        return (JobValue, (self.score,))
+
+
+def job_score(value: Any) -> Score:
+    """The :class:`~genreclf.tracking.selection.Score` of a job's return value (NaN: failed)."""
+    if isinstance(value, JobValue):
+        return value.score
+    try:
+        return Score(float(value))
+    except (TypeError, ValueError):
+        return Score(math.nan)
+
+
 class SweepProgress:
     """Jobs done, failed, ETA and best score so far of the sweep launched in this process."""
 
@@ -120,20 +148,17 @@ class SweepProgress:
         self.start = time.monotonic()
         self.done = 0
         self.failed = 0
-        self.best: tuple[float, str] | None = None
+        self.best: tuple[Score, str] | None = None
         self._lock = threading.Lock()
 
     def finished(self, job_num: int, value: Any, overrides: Sequence[str]) -> str:
         """Count a job that returned ``value`` (NaN: failed); return the progress line."""
+        score = job_score(value)
         with self._lock:
             self.done += 1
-            try:
-                score = float(value)
-            except (TypeError, ValueError):
-                score = math.nan
-            if math.isnan(score):
+            if not score.ranked:
                 self.failed += 1
-            elif self.best is None or score > self.best[0]:
+            elif self.best is None or best_run([self.best[0], score]) is score:
                 label = swept_values(overrides, self.keys or None)
                 self.best = (score, f"{job_tag(job_num, None)} {label}")
             return self.line()
@@ -150,7 +175,7 @@ class SweepProgress:
             left = max(self.total - self.done, 0)
             parts.append(f"ETA {duration(elapsed / self.done * left)}")
         if self.best is not None:
-            parts.append(f"best val_acc {self.best[0]:.3f} {self.best[1]}".rstrip())
+            parts.append(f"best val_acc {self.best[0].val_acc:.3f} {self.best[1]}".rstrip())
         return ", ".join(parts)
 
 

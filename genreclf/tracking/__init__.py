@@ -4,6 +4,7 @@
 - :mod:`~genreclf.tracking.store`: :class:`Store`, the one MLflow client, with retries;
 - :mod:`~genreclf.tracking.run`: a training job's run, written in batches, always ended;
 - :mod:`~genreclf.tracking.models`: model folders logged, registered, found and fetched;
+- :mod:`~genreclf.tracking.selection`: which run is best (``best:``, reports, sweeps);
 - :mod:`~genreclf.tracking.history`, :mod:`~genreclf.tracking.artifacts`: curves read
   back, files logged.
 

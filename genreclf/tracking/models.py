@@ -8,8 +8,8 @@ Model references:
 
 - ``runs:/<run_id>/model``;
 - ``models:/<name>/<version>`` and ``models:/<name>@<alias>`` (the model registry);
-- ``best:<experiment>``: the finished run of the experiment with the highest
-  ``best_val_acc`` that logged a model;
+- ``best:<experiment>``: the best finished run of the experiment that logged a model
+  (see :mod:`genreclf.tracking.selection`);
 - a local model folder (handed on as it is).
 """
 
@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from genreclf.errors import ConfigError
 from genreclf.tracking import names
+from genreclf.tracking.selection import best_run
 from genreclf.tracking.store import Store, check_store, first_line, sqlite_path
 
 #: The file that makes a folder an MLflow model.
@@ -30,7 +32,7 @@ MLMODEL_FILE = "MLmodel"
 REGISTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class ModelRefError(ValueError):
+class ModelRefError(ConfigError):
     """A model reference that cannot be resolved or fetched; the message is one line."""
 
 
@@ -146,9 +148,11 @@ def log_model(
 
 
 def best_model_uri(store: Store, experiment: str) -> str:
-    """``runs:/<id>/model`` of the finished run of ``experiment`` with the best ``best_val_acc``.
+    """``runs:/<id>/model`` of the best finished run of ``experiment`` that logged a model.
 
-    Runs without a logged model are passed over; ties go to the latest run.
+    Runs are ranked by :func:`genreclf.tracking.selection.best_run`: ``best_val_acc``,
+    ties to the lower ``best_val_loss``, then to the earlier run. Runs without a logged
+    genre model are passed over.
 
     Raises
     ------
@@ -158,28 +162,14 @@ def best_model_uri(store: Store, experiment: str) -> str:
     eid = store.experiment_id(experiment, create=False)
     if eid is None:
         raise ModelRefError(f"best:{experiment}: no experiment '{experiment}' in {store.uri}")
-    metric = names.BEST_VAL_ACC
-    runs = [
-        run
-        for run in store.find_runs(
-            eid,
-            statuses=(names.FINISHED,),
-            order_by=[f"metrics.{metric} DESC", "attributes.start_time DESC"],
+    runs = store.find_runs(eid, statuses=(names.FINISHED,))
+    best = best_run(run for run in runs if names.MODEL_FORMAT_TAG in run.data.tags)
+    if best is None:
+        raise ModelRefError(
+            f"best:{experiment}: no finished run with a '{names.BEST_VAL_ACC}' metric and a "
+            f"logged model in {store.uri}"
         )
-        if metric in run.data.metrics
-    ]
-    legacy: set[str] | None = None
-    for run in runs:
-        if names.MODEL_FORMAT_TAG in run.data.tags:
-            return f"runs:/{run.info.run_id}/{names.MODEL_ARTIFACT}"
-        if legacy is None:  # models logged by genreclf before the model package
-            legacy = store.runs_with_logged_models(eid, names.MODEL_ARTIFACT)
-        if run.info.run_id in legacy:
-            return f"runs:/{run.info.run_id}/{names.MODEL_ARTIFACT}"
-    raise ModelRefError(
-        f"best:{experiment}: no finished run with a '{metric}' metric and a logged model "
-        f"in {store.uri}"
-    )
+    return f"runs:/{best.info.run_id}/{names.MODEL_ARTIFACT}"
 
 
 def _registered_source(store: Store, uri: str) -> str:

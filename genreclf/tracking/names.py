@@ -44,6 +44,9 @@ RUN_NAME_TAG = "mlflow.runName"
 # ------------------------------------------------------------------------------ metrics
 #: Validation accuracy of the selected checkpoint: what sweeps maximize and ``best:`` picks.
 BEST_VAL_ACC = "best_val_acc"
+#: Validation loss of the selected checkpoint: breaks ties of ``best_val_acc`` (lower wins;
+#: see :mod:`genreclf.tracking.selection`).
+BEST_VAL_LOSS = "best_val_loss"
 TEST_ACC = "test_acc"
 TEST_F1 = "test_f1"
 #: Test accuracy of a sweep's best run (on the parent run).

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from genreclf.tracking import names
-from genreclf.tracking.store import MAX_PARAM_LENGTH, Store, flatten_params
+from genreclf.tracking.store import Store, flatten_params
 
 _ACTIVE: list[RunWriter] = []
 
@@ -51,14 +51,22 @@ class RunWriter:
     run_id, experiment_id : str
     flush_every_s : float
         Largest age of a held item before the buffer is written.
+    start_time : float
+        When the run started, in milliseconds since the epoch (NaN: unknown).
     """
 
     def __init__(
-        self, store: Store, run_id: str, experiment_id: str, flush_every_s: float = 0.0
+        self,
+        store: Store,
+        run_id: str,
+        experiment_id: str,
+        flush_every_s: float = 0.0,
+        start_time: float = math.nan,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.experiment_id = experiment_id
+        self.start_time = start_time
         self.flush_every_s = float(flush_every_s)
         self._pending: dict[tuple[str, int], Any] = {}
         self._pending_params: dict[str, str] = {}
@@ -76,11 +84,7 @@ class RunWriter:
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params (nested mappings are flattened to dotted keys); held like metrics."""
         flat = flatten_params(params)
-        new = {
-            k: str(v)[:MAX_PARAM_LENGTH]
-            for k, v in flat.items()
-            if self._params.get(k) != str(v)[:MAX_PARAM_LENGTH]
-        }
+        new = {k: str(v) for k, v in flat.items() if self._params.get(k) != str(v)}
         self._params.update(new)
         self._pending_params.update(new)
         self._maybe_flush()
@@ -109,7 +113,7 @@ class RunWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the held params, tags and metrics, in as few ``log_batch`` calls as fit."""
+        """Write the held params, tags and metrics (one :meth:`Store.log_batch`)."""
         params, tags, metrics = self._pending_params, self._pending_tags, self._pending
         self._pending_params, self._pending_tags, self._pending = {}, {}, {}
         self._oldest = None
@@ -148,11 +152,6 @@ class RunWriter:
         self.store.delete_run(self.run_id)
 
 
-def active_writer() -> RunWriter | None:
-    """The writer of the run that :func:`tracked_run` holds open in this process, if any."""
-    return _ACTIVE[-1] if _ACTIVE else None
-
-
 @contextmanager
 def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> Iterator:
     """Open an MLflow run for a training job and yield its :class:`RunWriter`.
@@ -186,8 +185,10 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
     start = store.seconds
     experiment = store.experiment_id(str(tracking["experiment"]))
     run_tags = owner_tags() | dict(tags or {})
-    run_id = store.create_run(experiment, tracking.get("run_name"), run_tags)
-    writer = RunWriter(store, run_id, experiment, tracking.get("flush_every_s", 0.0) or 0.0)
+    run = store.new_run(experiment, tracking.get("run_name"), run_tags)
+    run_id = run.info.run_id
+    flush_every_s = tracking.get("flush_every_s", 0.0) or 0.0
+    writer = RunWriter(store, run_id, experiment, flush_every_s, run.info.start_time)
     writer._store_start = start
     heartbeat = Heartbeat(store, run_id).start()
     _ACTIVE.append(writer)

@@ -18,24 +18,20 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from genreclf.errors import ConfigError
+from genreclf.filenames import printable_name
 from genreclf.tracking import names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: MLflow's limit on metrics per ``log_batch`` call.
-MAX_METRICS_PER_BATCH = 1000
-#: MLflow's limit on params (and tags) per ``log_batch`` call.
-MAX_PARAMS_PER_BATCH = 100
-#: MLflow keeps at most this many characters of a param value.
-MAX_PARAM_LENGTH = 250
 #: Tracking URI schemes genreclf can use (MLflow 3.13+ has no file store).
 SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 #: Seconds a tracking server gets to answer its health check.
 SERVER_TIMEOUT_S = 5.0
 
 
-class StoreError(ValueError):
+class StoreError(ConfigError):
     """A tracking store that cannot be used; the message is one line naming ``tracking.uri``."""
 
 
@@ -134,10 +130,25 @@ def with_retry(fn: Callable[[], T], attempts: int = 20, delay: float = 0.2) -> T
 
 
 def flatten_params(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Flatten a nested config into dotted MLflow params (``model.hidden_size``)."""
+    """Flatten a nested config into dotted MLflow params (``model.hidden_size``).
+
+    Text is stored as text: a path that is not UTF-8 as its
+    :func:`~genreclf.filenames.printable_name`.
+    """
     if not config:
         return {}
-    return pd.json_normalize(dict(config), sep=".").iloc[0].to_dict()
+    return pd.json_normalize(_printable(dict(config)), sep=".").iloc[0].to_dict()
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string in it (in mappings and lists too) printable."""
+    if isinstance(value, str):
+        return printable_name(value)
+    if isinstance(value, Mapping):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def first_line(exc: BaseException) -> str:
@@ -340,13 +351,18 @@ class Store:
         """The run ``run_id``."""
         return self.call(lambda c: c.get_run(run_id))
 
+    def new_run(
+        self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] = ()
+    ):
+        """A new RUNNING run with MLflow's context tags and ``tags`` (an MLflow ``Run``)."""
+        run_tags = context_tags() | {k: str(v) for k, v in dict(tags).items()}
+        return self.call(lambda c: c.create_run(experiment_id, run_name=run_name, tags=run_tags))
+
     def create_run(
         self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] = ()
     ) -> str:
-        """A new RUNNING run with MLflow's context tags and ``tags``; its id."""
-        run_tags = context_tags() | {k: str(v) for k, v in dict(tags).items()}
-        run = self.call(lambda c: c.create_run(experiment_id, run_name=run_name, tags=run_tags))
-        return run.info.run_id
+        """The id of a :meth:`new_run`."""
+        return self.new_run(experiment_id, run_name, tags).info.run_id
 
     def end_run(self, run_id: str, status: str) -> None:
         """End a run with ``status`` (FINISHED, FAILED, KILLED)."""
@@ -367,22 +383,17 @@ class Store:
         metrics: Iterable[Any] = (),
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write params, MLflow ``Metric`` records and tags in as few ``log_batch`` calls as fit.
+        """Write params, MLflow ``Metric`` records and tags with ``MlflowClient.log_batch``.
 
-        Each call holds at most 100 params, 100 tags and 1000 items in all (MLflow's
-        limits). Param values are cut to 250 characters.
+        MLflow splits them into calls within its own limits, and checks (or cuts, see
+        ``MLFLOW_TRUNCATE_LONG_VALUES``) values longer than it stores.
         """
         from mlflow.entities import Param, RunTag
 
-        left_params = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in (params or {}).items()]
-        left_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        left_metrics = list(metrics)
-        while left_params or left_metrics or left_tags:
-            p, left_params = left_params[:MAX_PARAMS_PER_BATCH], left_params[MAX_PARAMS_PER_BATCH:]
-            t, left_tags = left_tags[:MAX_PARAMS_PER_BATCH], left_tags[MAX_PARAMS_PER_BATCH:]
-            room = MAX_METRICS_PER_BATCH - len(p) - len(t)
-            m, left_metrics = left_metrics[:room], left_metrics[room:]
-            self.call(lambda c, p=p, m=m, t=t: c.log_batch(run_id, metrics=m, params=p, tags=t))
+        params = [Param(k, str(v)) for k, v in (params or {}).items()]
+        tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        metrics = list(metrics)
+        self.call(lambda c: c.log_batch(run_id, metrics=metrics, params=params, tags=tags))
 
     def log_finished_run(
         self,
@@ -496,18 +507,3 @@ class Store:
         if alias is not None:
             return self.call(lambda c: c.get_model_version_by_alias(name, alias))
         return self.call(lambda c: c.get_model_version(name, str(version)))
-
-    def runs_with_logged_models(self, experiment_id: str, name: str) -> set[str]:
-        """Ids of the runs that logged an MLflow 3 "logged model" called ``name``."""
-        found: set[str] = set()
-        token = None
-        while True:
-            page = self.call(
-                lambda c, t=token: c.search_logged_models(
-                    experiment_ids=[experiment_id], filter_string=f"name = '{name}'", page_token=t
-                )
-            )
-            found |= {m.source_run_id for m in page}
-            token = page.token
-            if not token:
-                return found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from numpy.lib import format as npy
 
 from genreclf.inference import ModelLoadError, load_model, save_model
 from genreclf.inference.spec import model_spec
@@ -60,27 +62,6 @@ def _save(fitted, folder):
     )
 
 
-def _legacy(fitted, folder):
-    """The folder earlier genreclf versions logged: a pickled MLflow PyTorch model."""
-    import joblib
-    import mlflow.pytorch
-
-    old = {k: v for k, v in fitted["spec"].items() if k != "format"}
-    old |= {"version": 1, "features": {"_target_": "genreclf.features.sets.Seed174", "sr": None}}
-    old["transform"] = "transform.joblib"
-    transform = folder.parent / "transform.joblib"
-    joblib.dump(fitted["datamodule"].transform, transform)
-    mlflow.pytorch.save_model(
-        fitted["head"],
-        str(folder),
-        metadata={"genreclf": old},
-        extra_files=[str(transform)],
-        serialization_format="pickle",
-        pip_requirements=[],
-    )
-    return folder
-
-
 def test_package_holds_data_files_only(fitted, tmp_path):
     folder = _save(fitted, tmp_path / "model")
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -96,18 +77,46 @@ def test_package_holds_data_files_only(fitted, tmp_path):
         assert all(arrays[k].dtype.kind == "f" for k in arrays.files)
 
 
-def test_new_package_predicts_like_the_old_format_on_the_same_weights(fitted, tmp_path):
-    new = load_model(_save(fitted, tmp_path / "new"))
-    with pytest.raises(ModelLoadError, match="earlier genreclf version.*trust_pickle=true"):
-        load_model(_legacy(fitted, tmp_path / "old"))
-    with pytest.warns(UserWarning, match="trust_pickle"):
-        old = load_model(tmp_path / "old", trust_pickle=True)
-    a, b = new.predict_file(fitted["clip"]), old.predict_file(fitted["clip"])
-    assert a.genre == b.genre and a.windows == b.windows == 1
-    for genre, p in a.probabilities.items():
-        assert p == pytest.approx(b.probabilities[genre], abs=1e-6)
+def test_loaded_package_predicts_like_the_trained_head(fitted, tmp_path):
+    """Weights loaded into the meta-built head give the trained head's logits."""
+    model = load_model(_save(fitted, tmp_path / "new"))
+    assert model.head.training is False
+    assert not any(p.is_meta or p.requires_grad for p in model.head.parameters())
+    prediction = model.predict_file(fitted["clip"])
+    assert prediction.windows == 1
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
     y = np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32) * 0.1
-    np.testing.assert_allclose(new.features(y, 22050), old.features(y, 22050), atol=1e-5)
+    x = torch.from_numpy(model.features(y, 22050))
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(x), fitted["head"](x))
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("cnn", {"hidden_size": 8, "num_layers": 2}),
+        ("rnn", {"hidden_size": 8, "num_layers": 2}),
+        ("dense", {"hidden_size": 8, "num_layers": 0}),
+    ],
+)
+def test_every_head_loads_from_the_meta_device(fitted, tmp_path, name, params):
+    from genreclf.models.heads import build_head
+
+    torch.manual_seed(1)
+    shape, classes = fitted["datamodule"].input_shape, fitted["datamodule"].num_classes
+    head = build_head(name, params, input_shape=shape, num_classes=classes).eval()
+    folder = save_model(
+        tmp_path / name,
+        head=head,
+        head_name=name,
+        head_params=params,
+        transform=fitted["datamodule"].transform,
+        spec=fitted["spec"],
+    )
+    model = load_model(folder)
+    x = torch.randn(3, *shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(x), head(x))
 
 
 def test_every_file_is_checked(fitted, tmp_path):
@@ -154,7 +163,7 @@ def test_every_file_is_checked(fitted, tmp_path):
         "escape", spec_change(lambda s: s["transform"].update(file="../model/transform.npz"))
     )
     assert "missing" in broken("gone", lambda t: (t / "transform.npz").unlink())
-    assert "NaN" in broken(
+    assert "clip_seconds=nan: Input should be a finite number" in broken(
         "nan",
         lambda t: (t / "genreclf.json").write_text(
             (t / "genreclf.json").read_text().replace('"clip_seconds": 30.0', '"clip_seconds": NaN')
@@ -176,3 +185,166 @@ def test_an_encoder_that_runs_remote_code_needs_the_opt_in(fitted, tmp_path):
     with pytest.raises(ModelLoadError) as opted_in:  # past the gate: the encoder folder is absent
         load_model(folder, trust_remote_code=True)
     assert "trust_remote_code" not in str(opted_in.value).split(":")[-1]
+
+
+def _copy(folder, target, edit):
+    import shutil
+
+    shutil.copytree(folder, target)
+    edit(target)
+    return target
+
+
+def _with_npz_entry(first_entry):
+    """An edit writing ``first_entry(zf, name)`` in place of the npz's first array."""
+    import zipfile
+
+    def edit(target):
+        path = target / "transform.npz"
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        first = sorted(arrays)[0]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            first_entry(zf, f"{first}.npy", arrays.pop(first))
+            for key, array in arrays.items():
+                buf = io.BytesIO()
+                npy.write_array(buf, array)
+                zf.writestr(f"{key}.npy", buf.getvalue())
+
+    return edit
+
+
+def _header(descr, shape):
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _spec_edit(change):
+    def edit(target):
+        spec = json.loads((target / "genreclf.json").read_text())
+        change(spec)
+        (target / "genreclf.json").write_text(json.dumps(spec))
+
+    return edit
+
+
+def _weights_edit(change):
+    from safetensors.torch import load_file, save_file
+
+    def edit(target):
+        path = target / "weights.safetensors"
+        save_file(change(load_file(str(path))), str(path))
+
+    return edit
+
+
+def _padded(zf, name, array):
+    """The genuine array, then 1 MB of zeros its header does not account for."""
+    buf = io.BytesIO()
+    npy.write_array(buf, array)
+    zf.writestr(name, buf.getvalue() + bytes(2**20))
+
+
+def _nan_first(state):
+    first = sorted(k for k, v in state.items() if v.is_floating_point())[0]
+    state[first] = torch.full_like(state[first], float("nan"))
+    return state
+
+
+HOSTILE_FOLDERS = {  # name: (edit, what the one line must hold)
+    "head over the cap": (
+        _spec_edit(lambda s: s["head"]["params"].update(hidden_size=16384, num_layers=3)),
+        "raise max_parameters",
+    ),
+    "deep nesting": (
+        lambda t: (t / "genreclf.json").write_text("[" * 40 + "]" * 40),
+        "nests more than 32 brackets deep",
+    ),
+    "nesting in a string is text": (
+        _spec_edit(lambda s: s.update(recipe_note="[" * 100, surprise=1)),
+        "surprise: Extra inputs are not permitted",
+    ),
+    "huge number": (
+        lambda t: (t / "genreclf.json").write_text(
+            (t / "genreclf.json")
+            .read_text()
+            .replace('"sample_rate": 22050', '"sample_rate": 1' + "0" * 400)
+        ),
+        "sample_rate=1000000000000000000000000000000000000...: "
+        "Input should be less than or equal to 1000000",
+    ),
+    "infinite number": (
+        lambda t: (t / "genreclf.json").write_text(
+            (t / "genreclf.json")
+            .read_text()
+            .replace('"clip_seconds": 30.0', '"clip_seconds": 1e999')
+        ),
+        "clip_seconds=inf: Input should be a finite number",
+    ),
+    "NaN head parameter": (
+        _spec_edit(lambda s: s["head"]["params"].update(dropout=float("nan"))),
+        "head.params.dropout: nan is not a finite number",
+    ),
+    "npz of object dtype": (
+        _with_npz_entry(lambda zf, name, a: zf.writestr(name, _header("|O", (3,)) + bytes(24))),
+        "is object, not float",
+    ),
+    "npz header of 10**12 values": (
+        _with_npz_entry(lambda zf, name, a: zf.writestr(name, _header("<f8", (10**12,)))),
+        "has shape (1000000000000,), more than 100,000,000 values",
+    ),
+    "npz entry larger than its array": (_with_npz_entry(_padded), "declares"),
+    "npz entry with a NaN": (
+        _with_npz_entry(lambda zf, name, a: zf.writestr(name, _npy(np.full_like(a, np.nan)))),
+        "is not finite",
+    ),
+    "NaN weights": (_weights_edit(_nan_first), "holds NaN or infinite values"),
+    "weights of another shape": (
+        _weights_edit(
+            lambda s: {k: v[..., :1].contiguous() if v.ndim == 2 else v for k, v in s.items()}
+        ),
+        "the head's is",
+    ),
+    "weights of another dtype": (
+        _weights_edit(
+            lambda s: {k: v.double() if v.is_floating_point() else v for k, v in s.items()}
+        ),
+        "torch.float64, the head's is torch.float32",
+    ),
+}
+
+
+def _npy(array):
+    buf = io.BytesIO()
+    npy.write_array(buf, array)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FOLDERS))
+def test_hostile_folders_are_refused_in_one_line(fitted, tmp_path, case):
+    edit, expected = HOSTILE_FOLDERS[case]
+    target = _copy(_save(fitted, tmp_path / "model"), tmp_path / "hostile", edit)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(target)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert expected in message, message
+
+
+def test_the_parameter_cap_can_be_raised(fitted, tmp_path):
+    from genreclf.inference import MAX_PARAMETERS
+    from genreclf.models.heads import count_parameters
+
+    folder = _save(fitted, tmp_path / "model")
+    size = count_parameters(
+        "dense",
+        fitted["params"],
+        input_shape=fitted["datamodule"].input_shape,
+        num_classes=fitted["datamodule"].num_classes,
+    )
+    assert size == sum(t.numel() for t in fitted["head"].state_dict().values())
+    assert size < MAX_PARAMETERS
+    with pytest.raises(ModelLoadError, match=rf"would hold {size:,} values, more than the "):
+        load_model(folder, max_parameters=size - 1)
+    assert load_model(folder, max_parameters=size).head is not None

@@ -1,4 +1,4 @@
-"""Nothing a shared store holds runs code: planted payloads in models, metadata and configs.
+"""Nothing a shared store holds runs code or exhausts memory: planted models and configs.
 
 A real model is trained into a real SQLite store; then an attacker logs runs whose
 model folders hold harmless payloads (a pickle that creates a marker file when it is
@@ -6,24 +6,43 @@ unpickled, a module that creates one when it is imported, ``_target_`` nodes tha
 a file to a marker), one planted place at a time. ``predict`` (by reference, and by
 its default ``best:``) and ``report`` run on them as real subprocesses. None may run a
 payload, and each bad model is answered with one line naming the file at fault.
+
+Other planted models are hostile by size: specs whose head would hold billions of
+values, deeply nested or huge-numbered JSON, npz headers that claim a terabyte, a
+compressed npz that inflates to 2 GB, NaN weights. Each is refused in one line, with
+exit status 2 and nothing written to the store, by a ``predict`` whose peak memory
+(``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process) stays under 600 MB.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from mlflow import MlflowClient
+from numpy.lib import format as npy
 
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder
 
 pytestmark = pytest.mark.slow
+
+
+#: The most memory a ``predict`` refusing a hostile model may reach (its peak RSS).
+PEAK_LIMIT_MB = 600
+#: Bytes of zeros the compressed npz bomb inflates to (about 2 MB compressed).
+BOMB_BYTES = 2 * 1024**3
 
 
 class _Payload:
@@ -94,6 +113,30 @@ def store(tmp_path_factory):
         }
         (folder / "MLmodel").write_text(yaml.safe_dump(meta))
 
+    def head_params(**params):
+        return spec_edit(lambda s: s["head"]["params"].update(params))
+
+    def spec_text(text: str):
+        return lambda folder: (folder / "genreclf.json").write_text(text)
+
+    def huge_input_shape(folder: Path) -> None:
+        spec = json.loads((folder / "genreclf.json").read_text())
+        spec["input_shape"] = [10**400]
+        (folder / "genreclf.json").write_text(json.dumps(spec))
+
+    hostile = {
+        "head of 20000 x 3": plant("h20000", head_params(hidden_size=20000, num_layers=3)),
+        "head over the parameter cap": plant("hcap", head_params(hidden_size=16384, num_layers=3)),
+        "hidden_size 1000000": plant("h1e6", head_params(hidden_size=1_000_000)),
+        "num_layers 100000": plant("l1e5", head_params(num_layers=100_000)),
+        "100,000 nested [": plant(
+            "nested", spec_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        ),
+        "input_shape [10**400]": plant("shape", huge_input_shape),
+        "npz header of shape (10**12,)": plant("npzshape", _rewrite_npz(_terabyte_header)),
+        "npz bomb": plant("bomb", _rewrite_npz(_inflating_to(BOMB_BYTES))),
+        "NaN weights": plant("nan", _nan_weights),
+    }
     outside = cwd / "outside.npz"
     outside.write_bytes(payload)
     targets = copy_target | {"dst": str(markers / "spec_target")}
@@ -138,7 +181,78 @@ def store(tmp_path_factory):
     }
     client.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
     client.set_terminated(run.info.run_id)
-    return {"cwd": cwd, "cache": cache, "uris": uris, "markers": markers, "good": run_id}
+    return {
+        "cwd": cwd,
+        "cache": cache,
+        "uris": uris,
+        "hostile": hostile,
+        "markers": markers,
+        "good": run_id,
+    }
+
+
+def _rewrite_npz(entry):
+    """An edit replacing the first array of ``transform.npz`` with ``entry(zf, name, array)``."""
+
+    def edit(folder: Path) -> None:
+        path = folder / "transform.npz"
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        first = sorted(arrays)[0]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            entry(zf, f"{first}.npy", arrays.pop(first))
+            for key, array in arrays.items():
+                buf = io.BytesIO()
+                npy.write_array(buf, array, allow_pickle=False)
+                zf.writestr(f"{key}.npy", buf.getvalue())
+
+    return edit
+
+
+def _header(array_like: dict) -> bytes:
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, array_like)
+    return buf.getvalue()
+
+
+def _terabyte_header(zf: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+    """A float64 header claiming 10**12 values (8 TB), with a few bytes of data."""
+    header = _header({"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    zf.writestr(name, header + bytes(64))
+
+
+def _inflating_to(size: int):
+    """An entry holding the genuine array, then ``size`` bytes of zeros (deflated ~1000:1).
+
+    Written in 16 MB chunks, so the test itself never holds the inflated bytes.
+    """
+
+    def entry(zf: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+        buf = io.BytesIO()
+        npy.write_array(buf, array, allow_pickle=False)
+        chunk = bytes(16 * 1024**2)
+        with zf.open(name, "w", force_zip64=True) as fp:
+            fp.write(buf.getvalue())
+            for _ in range(size // len(chunk)):
+                fp.write(chunk)
+
+    return entry
+
+
+def _nan_weights(folder: Path) -> None:
+    """The genuine weights file, every float NaN."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "weights.safetensors"
+    state = load_file(str(path))
+    save_file(
+        {
+            k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+            for k, v in state.items()
+        },
+        str(path),
+    )
 
 
 def _errors(result) -> list[str]:
@@ -158,7 +272,7 @@ def test_planted_models_are_refused_in_one_line_and_run_nothing(store):
         "spec pickled": "genreclf.json",
         "weights pickled": "weights.safetensors",
         "transform pickled": "transform.npz",
-        "legacy layout": "trust_pickle=true",
+        "legacy layout": "no genreclf.json",
         "transform outside (relative)": "outside.npz",
         "transform outside (absolute)": "outside.npz",
         "_target_ in features": "genreclf.json",
@@ -206,3 +320,81 @@ def test_report_never_instantiates_a_logged_config(store):
     page = (cwd / "reports" / "genreclf" / "report.html").read_text()
     assert "No PCA map" in page and "shutil.copyfile" in page
     assert sorted(p.name for p in store["markers"].iterdir()) == []
+
+
+# --- Hostile by size: refused unread, in one line, in bounded memory -----------------------
+
+#: Runs a command, then writes its peak RSS (KB, as Linux gives ru_maxrss) to argv[1].
+#: A fresh process per case: RUSAGE_CHILDREN is the largest of all children waited for.
+_MEASURED = (
+    "import resource, subprocess, sys\n"
+    "status = subprocess.run(sys.argv[2:]).returncode\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "sys.exit(status)\n"
+)
+
+_HEAD = r"genreclf\.json: (head: |its dense head would hold [\d,]+ values, more than)"
+HOSTILE = {  # case: what its one line must say (a regular expression)
+    "head of 20000 x 3": _HEAD,
+    "head over the parameter cap": r"genreclf\.json: its dense head would hold [\d,]+ values, "
+    r"more than the 100,000,000 allowed; .* raise max_parameters",
+    "hidden_size 1000000": _HEAD,
+    "num_layers 100000": _HEAD,
+    "100,000 nested [": r"genreclf\.json: nests more than 32 brackets deep",
+    "input_shape [10**400]": r"genreclf\.json: input_shape: more than 100,000,000 values",
+    "npz header of shape (10**12,)": r"transform\.npz: array .* has shape \(1000000000000,\), "
+    "more than 100,000,000 values",
+    "npz bomb": r"transform\.npz: entry .* declares 2,147,48\d,\d+ bytes",
+    "NaN weights": r"weights\.safetensors: tensor .* holds NaN",
+}
+
+
+def _store_state(cwd: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the store (database and artifacts) with its size and modification time."""
+    root = cwd / "mlruns"
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _measured_predict(store, uri: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """``python -m genreclf.predict`` on ``uri``, and its peak memory in MB."""
+    cwd, cache = store["cwd"], store["cache"]
+    clip = next((cache / "synthetic").rglob("*.wav"))
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"GENRECLF_CACHE": str(cache), "PYTHONHASHSEED": "0"}
+    peak = tmp_path / "peak_kb"
+    command = [sys.executable, "-m", "genreclf.predict", f"model_uri={uri}", f"inputs=[{clip}]"]
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURED, str(peak), *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return result, int(peak.read_text()) / 1024
+
+
+def test_the_measure_sees_a_predicts_memory(store, tmp_path):
+    """The wrapper reports the child's peak: a real predict, not the wrapper, is measured."""
+    result, peak_mb = _measured_predict(store, f"runs:/{store['good']}/model", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 100 < peak_mb < PEAK_LIMIT_MB, peak_mb
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_models_are_refused_before_allocating(store, case, tmp_path):
+    before = _store_state(store["cwd"])
+    result, peak_mb = _measured_predict(store, store["hostile"][case], tmp_path)
+    errors = _errors(result)
+    assert result.returncode == 2, (case, result.stderr[-2000:])
+    assert len(errors) == 1, (case, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, (case, result.stderr[-2000:])
+    assert re.search(HOSTILE[case], errors[0]), (case, errors[0])
+    assert len(errors[0]) < 400, errors[0]
+    assert peak_mb < PEAK_LIMIT_MB, (case, peak_mb)
+    assert _store_state(store["cwd"]) == before

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import pickle
+
+import pytest
 
 from genreclf.sweeps.progress import (
     KEYS_ENV,
     TOTAL_ENV,
+    JobValue,
     SweepProgress,
     duration,
     job_line,
     sweep_plan,
 )
+from genreclf.tracking.selection import Score
 from tests.sweeps.test_sweeps import sweep_config
 
 
@@ -44,3 +50,32 @@ def test_progress_counts_failures_keeps_the_best_and_estimates_the_rest(monkeypa
     assert line.startswith("sweep grid: 3/4 done (1 failed), ")
     assert "ETA " in line and line.endswith("best val_acc 0.750 [3] model=dense")
     assert duration(3725) == "1:02:05" and duration(65) == "1:05" and duration(math.inf) == "?"
+
+
+#: Jobs tied on validation accuracy: job 2 has the lowest loss; jobs 1 and 3 tie on loss
+#: too, and job 3's run started first.
+TIED = {
+    0: Score(0.75, 0.60, 1000.0, "r0"),
+    1: Score(0.75, 0.55, 3000.0, "r1"),
+    2: Score(0.75, 0.50, 4000.0, "r2"),
+    3: Score(0.75, 0.55, 2000.0, "r3"),
+}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(TIED)))
+def test_the_best_so_far_breaks_ties_as_best_run_does_whatever_order_jobs_end_in(order):
+    progress = SweepProgress("probe", total=4, keys=["job"])
+    for job in order:
+        line = progress.finished(job, JobValue(TIED[job]), [f"job={job}", "seed=0"])
+    assert line.endswith("best val_acc 0.750 [3] job=2")
+    without_two = SweepProgress("probe", total=3, keys=["job"])
+    for job in (j for j in order if j != 2):
+        line = without_two.finished(job, JobValue(TIED[job]), [f"job={job}"])
+    assert line.endswith("best val_acc 0.750 [4] job=3")  # equal loss: the earlier run
+
+
+def test_a_job_value_is_its_accuracy_to_sweepers_and_survives_a_worker_boundary():
+    value = JobValue(TIED[1])
+    assert float(value) == 0.75 and value > 0.7 and not math.isnan(value)
+    copy = pickle.loads(pickle.dumps(value))
+    assert type(copy) is JobValue and copy.score == TIED[1] and copy == value

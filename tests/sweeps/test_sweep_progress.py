@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from mlflow import MlflowClient
 
+from genreclf.tracking import names
 from tests.e2e import TINY_DATA, run_in_new_folder
 
 JOB_LINE = re.compile(r"^\[(\d+)/6\] (\S+)  (.*)  val_acc [\d.]+  test_acc [\d.]+  [\d.]+ s$")
@@ -13,7 +15,7 @@ JOB_LINE = re.compile(r"^\[(\d+)/6\] (\S+)  (.*)  val_acc [\d.]+  test_acc [\d.]
 
 @pytest.mark.slow
 def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_factory):
-    _, _, result = run_in_new_folder(
+    cwd, _, result = run_in_new_folder(
         tmp_path_factory,
         "sweep_progress",
         "genreclf.train",
@@ -41,4 +43,9 @@ def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_fac
     assert summary is not None and "6 FINISHED" in out
     assert summary.group(1) in ("rnn", "cnn", "dense")
     assert f"model={summary.group(1)}" in summary.group(2) and "Head" not in summary.group(2)
+    # The progress line's best so far, once every job has ended, is the summary's best run.
+    best_so_far = re.search(r"6/6 done, .* best val_acc [\d.]+ \[(\d+)\] ", out).group(1)
+    best = re.search(r"^best best_val_acc=.* in run (\w+) ", out, re.M).group(1)
+    run = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db").get_run(best)
+    assert int(best_so_far) == int(run.data.tags[names.JOB_NUM_TAG]) + 1
     assert not re.search(r"\w*Warning\b", result.stderr), result.stderr[-3000:]

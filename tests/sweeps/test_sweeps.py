@@ -76,7 +76,7 @@ def test_grid_lists_max_epochs_first_so_a_configs_budgets_are_900_jobs_apart():
 
 
 def test_sampled_sweeper_draws_whole_configs_in_grid_order():
-    from genreclf.sweeps.sampled import SampledSweeper
+    from benchmarks.sweep_throughput import SampledSweeper  # the throughput benchmark's
 
     cfg = sweep_config("sweep=grid")
     params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
@@ -193,12 +193,12 @@ def test_batched_logger_writes_metrics_once_per_step_when_the_run_ends(tmp_path)
         assert client.get_run(writer.run_id).data.metrics == {}  # held in memory
         with tracked_run(tracking, {"b": "2"}) as inner:  # a nested block joins the run
             assert inner is writer
-        writer.log_params({"x": 1})
+        writer.log_params({"x": 1, "path": "p" * 1000})  # kept whole (MLflow stores 6000)
         writer.log_params({"x": 1})  # same value again: not re-sent, no error
         run_id = writer.run_id
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
-    assert {"a", "b"} <= set(run.data.tags) and run.data.params == {"x": "1"}
+    assert {"a", "b"} <= set(run.data.tags) and run.data.params == {"x": "1", "path": "p" * 1000}
     assert [m.step for m in client.get_metric_history(run_id, "epoch")] == [0, 1, 2]
     assert len(client.get_metric_history(run_id, "val_loss")) == 3
     assert writer.store_seconds > 0

@@ -21,7 +21,8 @@ def test_experiments_runs_and_batched_logging(store, tmp_path):
     assert store.experiment_id("exp") == eid and store.experiment_id("nope", create=False) is None
     assert (tmp_path / "db" / "mlflow.db").is_file()
     run_id = store.create_run(eid, "r", {names.HASH_TAG: "abc"})
-    params = {f"p{i}": i for i in range(150)}  # more than one log_batch call holds
+    params = {f"p{i}": i for i in range(150)}  # more than MLflow writes in one request
+    params["long"] = "x" * 3000  # MLflow 3 stores up to 6000 characters: nothing is cut
     metrics = [Metric("loss", 1.0 / (s + 1), 0, s) for s in range(1200)]
     store.log_batch(run_id, params, metrics, {"t": "x"})
     store.end_run(run_id, names.FINISHED)
@@ -33,7 +34,8 @@ def test_experiments_runs_and_batched_logging(store, tmp_path):
     assert store.find_runs(eid, tags={names.HASH_TAG: "abc"}, statuses=(names.FAILED,)) == []
     assert len(store.find_runs(eid, statuses=(names.FINISHED, names.FAILED))) == 2
     run = store.get_run(run_id)
-    assert len(run.data.params) == 150 and run.data.tags["t"] == "x"
+    assert len(run.data.params) == 151 and run.data.tags["t"] == "x"
+    assert run.data.params["long"] == "x" * 3000
     history = store.metric_history(run_id, ["loss"])
     assert len(history) == 1200 and history["loss"].iloc[-1] == pytest.approx(1 / 1200)
     frame = store.runs_frame(eid)

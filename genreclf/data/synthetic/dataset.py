@@ -15,6 +15,7 @@ import numpy as np
 
 from genreclf.data.synthetic.render import GENERATOR_VERSION, GENRES, render_clip
 from genreclf.data.tracks import Track, list_labelled_audio
+from genreclf.params import Float, Int, Seed, Text
 
 logger = logging.getLogger(__package__)  # "genreclf.data.synthetic", as before the split
 
@@ -166,11 +167,11 @@ class SyntheticGTZAN:
 
     def __init__(
         self,
-        root: str | Path,
-        clips_per_genre: int = 20,
-        duration: float = 6.0,
-        sr: int = 22050,
-        seed: int = 0,
+        root: Text,
+        clips_per_genre: Int(ge=1, le=10_000) = 20,
+        duration: Float(gt=0, le=600) = 6.0,
+        sr: Int(ge=1000, le=192_000) = 22050,
+        seed: Seed = 0,
     ):
         self.root = Path(root).expanduser()
         self.clips_per_genre = int(clips_per_genre)

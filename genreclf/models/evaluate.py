@@ -1,0 +1,39 @@
+"""Score the selected model of a fit once on validation and once on test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def evaluate_selected(
+    trainer: Any, module: Any, datamodule: Any, ckpt_path: str | None
+) -> dict[str, Any]:
+    """Score the selected model once on validation and once on test.
+
+    Returns ``val_acc``, ``val_loss``, ``test_acc``, ``test_f1``, the per-genre text
+    ``report``, and the test tracks' ``y_true`` and ``y_pred`` (encoded labels).
+    """
+    from sklearn.metrics import classification_report
+
+    best = {"datamodule": datamodule, "ckpt_path": ckpt_path, "verbose": False}
+    val = trainer.validate(module, **best)[0]
+    test = trainer.test(module, **best)[0]
+    probs, y_true = module.test_predictions
+    y_true, y_pred = y_true.numpy(), probs.argmax(dim=1).numpy()
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=range(datamodule.num_classes),
+        target_names=datamodule.class_names,
+        digits=2,
+        zero_division=0,
+    )
+    return {
+        "val_acc": val["val_acc"],
+        "val_loss": val["val_loss"],
+        "test_acc": test["test_acc"],
+        "test_f1": test["test_f1"],
+        "report": report,
+        "y_true": y_true,
+        "y_pred": y_pred,
+    }

@@ -1,0 +1,39 @@
+"""A single run's files: its resolved config, report, confusion matrix, curves, manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def _png(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import io
+
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def log_run_artifacts(
+    store: Any, run_id: str, cfg: DictConfig, result: dict[str, Any], datamodule: Any, table: Any
+) -> None:
+    """Log the resolved config, classification report, confusion matrix, curves and manifest."""
+    from genreclf.reports.figures import confusion_matrix_figure, curves_figure
+    from genreclf.tracking import names
+    from genreclf.tracking.artifacts import log_run_files
+    from genreclf.tracking.history import epoch_curves
+
+    matrix = confusion_matrix_figure(result["y_true"], result["y_pred"], datamodule.class_names)
+    files = {
+        names.CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
+        names.REPORT_ARTIFACT: result["report"],
+        names.SKIPPED_ARTIFACT: table.skipped.to_csv(index=False),
+        names.CONFUSION_ARTIFACT: _png(matrix),
+        names.CURVES_ARTIFACT: _png(curves_figure(epoch_curves(store, run_id))),
+    }
+    log_run_files(store, run_id, files)

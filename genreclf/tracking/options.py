@@ -1,0 +1,44 @@
+"""The ``tracking`` and ``registry`` options, declared once (see :mod:`genreclf.params`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, Strict
+
+from genreclf.params import Bool, Float, Name, Options, Text
+
+
+def _lasting_uri(uri: str) -> str:
+    """Refuse a store that cannot outlive the process."""
+    if uri.strip().startswith("sqlite://") and ":memory:" in uri:
+        raise ValueError("an in-memory store loses the run when the command ends; use a file")
+    if not uri.strip():
+        raise ValueError("must be a tracking URI such as sqlite:///mlruns/mlflow.db")
+    return uri
+
+
+#: A tracking URI whose runs outlive the command.
+TrackingUri = Annotated[str, Strict(), AfterValidator(_lasting_uri)]
+#: A registered model name, and an alias (MLflow's own rules).
+RegistryName = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+RegistryAlias = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+
+
+class TrackingOptions(Options):
+    """``conf/tracking/``: where and how runs are recorded."""
+
+    uri: TrackingUri
+    experiment: Name = "genreclf"
+    run_name: Text | None = None
+    log_artifacts: Bool = True
+    log_model: Bool = True
+    flush_every_s: Float(ge=0, le=86400) | None = None
+    sqlite_pragmas: dict[str, str | int] | None = None
+
+
+class RegistryOptions(Options):
+    """``registry.name`` and ``registry.alias``: register the trained model."""
+
+    name: RegistryName | None = None
+    alias: RegistryAlias | None = None
