@@ -63,8 +63,8 @@ def log_table_model(folder: Path) -> tuple[str, str]:
 
     from genreclf.datamodule import GenreDataModule
     from genreclf.features.build import build_feature_table
+    from genreclf.serving.publish import head_params, log_genre_model
     from genreclf.tracking.store import Store
-    from genreclf.train import head_params, log_genre_model
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(

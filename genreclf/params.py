@@ -132,7 +132,12 @@ def WritableFile(*suffixes: str) -> Any:  # noqa: N802
             raise ValueError(f"is a folder; must be a {wanted} file path")
         if path.suffix.lower() not in suffixes:
             raise ValueError(f"the file name must end in {wanted}")
-        _writable_folder(str(path.parent))
+        parent = path.parent
+        existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+        if not existing.is_dir():
+            raise ValueError(f"cannot be created: {existing} is a file")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"cannot be created: folder {existing} is not writable")
         if path.exists() and not os.access(path, os.W_OK):
             raise ValueError("is not writable")
         return value
@@ -257,7 +262,7 @@ def show(value: Any) -> str:
         text = "{...}"
     else:
         text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _bound(meta: Any) -> tuple[str, Any] | None:

@@ -7,9 +7,9 @@ torch's to judge.
 from __future__ import annotations
 
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict, Field
 
 from genreclf.params import STRICT, Bool, Float, Int, Options, Text, rule
 
@@ -17,6 +17,20 @@ Precision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true",
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 Monitored = Literal["val_loss", "val_acc", "val_f1", "train_loss", "train_acc", "train_f1"]
 _OPEN = ConfigDict(**{**STRICT, "extra": "allow"})
+
+
+def _count(value: Any) -> Any:
+    if isinstance(value, int) and (value == 0 or value < -1):
+        raise ValueError("must be auto, -1 (all), a count >= 1 or a list of device indices")
+    return value
+
+
+#: Lightning's ``devices``: ``auto``, ``-1`` (all), a count or a list of indices.
+Devices = Annotated[
+    Literal["auto"] | Int(ge=-1, le=1024) | list[Int(ge=0, le=1024)],
+    Field(description="auto, -1 (all), a count >= 1 or a list of device indices"),
+    AfterValidator(_count),
+]
 
 
 class TrainerOptions(Options):
@@ -27,7 +41,7 @@ class TrainerOptions(Options):
     log_every_n_steps: Int(ge=1, le=1_000_000) = None
     num_sanity_val_steps: Int(ge=-1, le=1_000_000) = None
     accelerator: Text | None = None
-    devices: Literal["auto"] | Int(ge=-1, le=1024) | list[Int(ge=0, le=1024)] = None
+    devices: Devices = None
     precision: Precision = None
     deterministic: Bool = None
     enable_progress_bar: Bool = None

@@ -15,6 +15,7 @@ import pytest
 
 from genreclf.cli import hydra_app, one_line_errors
 from genreclf.data import DataError
+from genreclf.errors import MissingPathError
 from tests.conftest import require_shared
 from tests.e2e import run_command
 
@@ -100,19 +101,19 @@ def test_nonfinite_drop_trains_and_says_so(tmp_path):
 
 @pytest.mark.parametrize(
     ("error", "status"),
-    [(DataError("t.csv: empty file"), 1), (FileNotFoundError("data.path: no such file"), 2)],
+    [(DataError("t.csv: empty file"), 1), (MissingPathError("data.path: no such file"), 2)],
 )
 def test_one_line_errors_exit_with_the_errors_status(error, status, capsys):
     def task(cfg):
         raise error
 
     with pytest.raises(SystemExit) as exit_info:
-        one_line_errors(task, (DataError, FileNotFoundError))(None)
+        one_line_errors(task)(None)
     assert exit_info.value.code == status
     assert capsys.readouterr().err == f"error: {error}\n"
 
 
-def test_hydra_app_handles_data_errors_it_is_not_given(tmp_path, monkeypatch, capsys):
+def test_hydra_app_handles_every_genreclf_error(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # Hydra writes its outputs/ folder here
     monkeypatch.setattr(sys, "argv", ["train", "hydra.output_subdir=null"])
 
@@ -120,6 +121,6 @@ def test_hydra_app_handles_data_errors_it_is_not_given(tmp_path, monkeypatch, ca
         raise DataError("x.csv: empty file")
 
     with pytest.raises(SystemExit) as exit_info:
-        hydra_app(task, "config", (FileNotFoundError,))()
+        hydra_app(task, "config")()
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: x.csv: empty file"

@@ -31,6 +31,8 @@ BAD_SHOWN = "bad\\xff\\xfe name.wav"
 #: A label folder in Latin-1 ("jaézz"), and as genreclf writes it.
 BAD_LABEL = os.fsdecode(b"ja\xe9zz")
 LABEL_SHOWN = "ja\\xe9zz"
+#: The bytes of a ``.wav`` that holds no audio (neither libsndfile nor audioread reads it).
+JUNK = bytes(range(256)) * 8
 
 
 def _excerpts(genre: str) -> list[Path]:
@@ -84,8 +86,7 @@ def test_audio_under_a_name_that_is_not_utf8_reads_like_the_original(tmp_path):
 
 def test_a_bad_file_under_such_a_name_is_named_in_one_printable_line(tmp_path):
     path = tmp_path / BAD_NAME
-    good = _excerpts("blues")[0].read_bytes()
-    path.write_bytes(good[:44] + bytes(range(256)) * 8)  # a header, then junk
+    path.write_bytes(JUNK)
     with pytest.raises(AudioError) as info:
         load_audio(path)
     message = str(info.value)
@@ -127,8 +128,7 @@ def tree(tmp_path_factory):
         folder.mkdir(parents=True)
         for i, src in enumerate(_excerpts(genre)[:PER_GENRE]):
             shutil.copy(src, folder / (BAD_NAME if i == 0 else src.name))
-    corrupt = root / "blues" / os.fsdecode(b"corrupt\xfe.wav")
-    corrupt.write_bytes(_excerpts("blues")[0].read_bytes()[:44] + bytes(range(256)) * 8)
+    (root / "blues" / os.fsdecode(b"corrupt\xfe.wav")).write_bytes(JUNK)
     return root
 
 
@@ -166,7 +166,8 @@ def test_extract_exports_every_name_and_skips_the_bad_file_in_one_line(tmp_path_
         ["blues/corrupt\\xfe.wav", f"{root}/blues/corrupt\\xfe.wav"]
     ]
     assert skipped["reason"].iloc[0].startswith("unreadable audio")
-    warned = [line for line in result.stderr.splitlines() if "corrupt" in line]
+    log = (result.stdout + result.stderr).splitlines()  # Hydra logs to stdout
+    warned = [line for line in log if "corrupt" in line]
     assert len(warned) == 1 and f"skipped {root}/blues/corrupt\\xfe.wav: unreadable" in warned[0]
 
 

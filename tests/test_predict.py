@@ -199,9 +199,9 @@ def _table_model(tmp_path, csv, recipe=None):
     from genreclf.datamodule import GenreDataModule
     from genreclf.features.build import build_feature_table
     from genreclf.models.heads import DenseHead
+    from genreclf.serving.publish import log_genre_model
     from genreclf.split import HoldoutSplit
     from genreclf.tracking.store import Store
-    from genreclf.train import log_genre_model
     from genreclf.transforms import log_columns
 
     source = TableSource(csv, recipe=recipe)

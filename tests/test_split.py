@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 from sklearn.model_selection import train_test_split
 
 from genreclf.data.sources import TableSource
+from genreclf.errors import ConfigError
+from genreclf.params import check_params
 from genreclf.split import FileListSplit, HoldoutSplit, KFoldSplit, SeedSplit, SplitIndices
 from tests.paths import CONF
 
@@ -98,10 +100,17 @@ def test_kfold_test_folds_partition_the_tracks(segments) -> None:
     assert sum(len(t) for t in tests) == len(set(ids)) == len(set().union(*tests))
 
 
-@pytest.mark.parametrize("fold", [-1, 5])
-def test_kfold_bad_fold(fold, segments) -> None:
-    with pytest.raises(ValueError, match=rf"^split\.fold: {fold} is outside \[0, 5\)"):
-        KFoldSplit(n_splits=5, fold=fold)(*segments)
+@pytest.mark.parametrize(
+    ("fold", "match"),
+    [
+        (-1, r"^split\.fold=-1: must be an int in \[0, 999\]"),
+        (5, r"^split\.fold=5: must be in \[0, 5\)"),
+    ],
+)
+def test_kfold_bad_fold(fold, match) -> None:
+    """The declaration refuses it (the constructor does not re-check)."""
+    with pytest.raises(ConfigError, match=match):
+        check_params(KFoldSplit, {"n_splits": 5, "fold": fold}, prefix="split.")
 
 
 def test_track_with_two_labels_is_an_error() -> None:

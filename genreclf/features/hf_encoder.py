@@ -323,6 +323,18 @@ def read_config_json(folder: Path, model: str) -> dict[str, Any]:
     return config
 
 
+def check_preprocessor_size(folder: Path, model: str) -> None:
+    """Refuse a ``preprocessor_config.json`` above :data:`MAX_CONFIG_BYTES` (transformers reads it).
+
+    Raises
+    ------
+    HFEncoderError
+    """
+    path = folder / "preprocessor_config.json"
+    if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+        raise _bad(model, f"preprocessor_config.json is larger than {MAX_CONFIG_BYTES} bytes")
+
+
 def _values(config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Every ``(dotted key, value)`` of a JSON tree, depth first, without recursion."""
     stack: list[tuple[str, Any]] = [("", config)]
@@ -513,6 +525,7 @@ def check_encoder(
     if snapshot is not None:
         check_files(snapshot, model, root=folder or snapshot.parent.parent)
         check_config_sizes(read_config_json(snapshot, model), model)
+        check_preprocessor_size(snapshot, model)
     config = model_config(model, trust_remote_code, local_files_only, weights)
     expected = expected_shapes(config, trust_remote_code, model)
     if snapshot is not None:

@@ -193,15 +193,16 @@ def test_broken_folder_is_a_config_error_at_first_use(case, intact, tmp_path):
         assert text.startswith(expected_line(case, folder)), text
 
 
-def test_too_large_a_config_file_is_not_read(intact, tmp_path):
+@pytest.mark.parametrize("name", ["config.json", "preprocessor_config.json"])
+def test_too_large_a_config_file_is_not_read(name, intact, tmp_path):
     from genreclf.features.hf_encoder import MAX_CONFIG_BYTES, HFEncoder, HFEncoderError
 
     folder = tmp_path / "model"
     shutil.copytree(intact, folder)
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads((folder / name).read_text())
     config["padding"] = " " * MAX_CONFIG_BYTES
-    (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(HFEncoderError, match=f"config.json is larger than {MAX_CONFIG_BYTES}"):
+    (folder / name).write_text(json.dumps(config))
+    with pytest.raises(HFEncoderError, match=f"{name} is larger than {MAX_CONFIG_BYTES}"):
         HFEncoder(model=str(folder)).check()
 
 

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from genreclf.audio import load_audio
 from genreclf.data.tracks import Track, list_labelled_audio
-from genreclf.features.extraction import FeatureExtractor, save_manifest
+from genreclf.features.extraction import EXTRACTORS, FeatureExtractor, save_manifest
 from genreclf.features.sets import FeatureSet, LogMelSegments, Seed174
 from tests.paths import CONF
 
@@ -175,8 +175,8 @@ def test_unknown_or_missing_backend_is_a_clear_error(tmp_path):
     for i in range(2):
         sf.write(tmp_path / "a" / f"{i}.wav", tone(1.0, freq=300 + i), SR)
     tracks = list_labelled_audio(tmp_path)
-    with pytest.raises(ValueError, match="unknown joblib backend 'nope'"):
-        FeatureExtractor(str(tmp_path / "c"), n_jobs=2, backend="nope")
+    with pytest.raises(ValueError, match="backend=nope: must be one of loky"):
+        EXTRACTORS.build("default", {"cache_dir": str(tmp_path / "c"), "backend": "nope"})
     try:
         import ray  # noqa: F401
     except ImportError:

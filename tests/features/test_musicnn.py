@@ -104,10 +104,10 @@ def test_rebuilt_from_plain_data_by_name():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"model": "MSD_big"}, "features.model=MSD_big: must be one of MSD_musicnn"),
-        ({"layer": "cnn3"}, "features.layer=cnn3: must be one of penultimate, pool, taggram"),
-        ({"pooling": "max"}, "features.pooling=max: must be one of mean, mean_std, segments"),
-        ({"sr": 22050}, "features.sr=22050: must be one of 16000"),
+        ({"model": "MSD_big"}, "model=MSD_big: must be one of MSD_musicnn"),
+        ({"layer": "cnn3"}, "layer=cnn3: must be one of penultimate, pool, taggram"),
+        ({"pooling": "max"}, "pooling=max: must be one of mean, mean_std, segments"),
+        ({"sr": 22050}, "sr=22050: must be one of 16000"),
         ({"model": "MSD_vgg", "layer": "pool"}, "layer=pool: musicnn models only"),
     ],
 )

@@ -345,7 +345,7 @@ HOSTILE = {  # case: what its one line must say (a regular expression)
     "input_shape [10**400]": r"genreclf\.json: input_shape: more than 100,000,000 values",
     "npz header of shape (10**12,)": r"transform\.npz: array .* has shape \(1000000000000,\), "
     "more than 100,000,000 values",
-    "npz bomb": r"transform\.npz: entry .* declares 2,147,48\d,\d+ bytes",
+    "npz bomb": r"transform\.npz: entry .* inflates to 2,147,48\d,\d+ bytes, more than",
     "NaN weights": r"weights\.safetensors: tensor .* holds NaN",
 }
 
@@ -380,10 +380,10 @@ def _measured_predict(store, uri: str, tmp_path: Path) -> tuple[subprocess.Compl
 
 
 def test_the_measure_sees_a_predicts_memory(store, tmp_path):
-    """The wrapper reports the child's peak: a real predict, not the wrapper, is measured."""
+    """The wrapper reports the child's peak: predict's (torch, MLflow, audio), not its own."""
     result, peak_mb = _measured_predict(store, f"runs:/{store['good']}/model", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert 100 < peak_mb < PEAK_LIMIT_MB, peak_mb
+    assert peak_mb > 250, peak_mb
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
@@ -396,5 +396,6 @@ def test_hostile_models_are_refused_before_allocating(store, case, tmp_path):
     assert "Traceback" not in result.stderr, (case, result.stderr[-2000:])
     assert re.search(HOSTILE[case], errors[0]), (case, errors[0])
     assert len(errors[0]) < 400, errors[0]
+    print(f"{case}: peak {peak_mb:.0f} MB")
     assert peak_mb < PEAK_LIMIT_MB, (case, peak_mb)
     assert _store_state(store["cwd"]) == before

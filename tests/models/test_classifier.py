@@ -60,5 +60,11 @@ def test_mixup_mixes_inputs_and_targets_with_one_beta_weight():
     ],
 )
 def test_bad_values_name_the_option(kwargs, option):
-    with pytest.raises(ValueError, match=option):
-        classifier(**kwargs)
+    """The classifier's declaration refuses them up front (its constructor does not)."""
+    from genreclf.errors import ConfigError
+    from genreclf.models.classifier import GenreClassifier
+    from genreclf.params import check_params
+
+    supplied = ("head", "optimizer", "class_names")
+    with pytest.raises(ConfigError, match=option):
+        check_params(GenreClassifier, kwargs, prefix="classifier.", supplied=supplied)

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from genreclf.models.classifier import aggregate_by_track
+from genreclf.models.heads import HEADS as REGISTERED_HEADS
 from genreclf.models.heads import CNNHead, DenseHead, LSTMHead
+from genreclf.registry import RegistryError
 
 HEADS = [DenseHead, CNNHead, LSTMHead]
 
@@ -51,19 +53,22 @@ def test_dense_batch_norm_follows_each_hidden_layer():
 
 
 @pytest.mark.parametrize(
-    ("head_cls", "knob"),
+    ("name", "knob"),
     [
-        (DenseHead, {"hidden_size": 0}),
-        (DenseHead, {"num_layers": -1}),
-        (CNNHead, {"num_layers": 0}),
-        (LSTMHead, {"num_layers": 0}),
-        (DenseHead, {"dropout": 1.0}),
+        ("dense", {"hidden_size": 0}),
+        ("dense", {"num_layers": -1}),
+        ("cnn", {"num_layers": 0}),
+        ("rnn", {"num_layers": 0}),
+        ("dense", {"dropout": 1.0}),
+        ("dense", {"dropout": float("nan")}),
+        ("dense", {"hidden_size": 10**20}),
     ],
 )
-def test_bad_knobs_name_the_option(head_cls, knob):
+def test_bad_knobs_name_the_option(name, knob):
+    """The declaration refuses them when a head is rebuilt by name (never in __init__)."""
     kwargs = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1} | knob
-    with pytest.raises(ValueError, match=f"model.{next(iter(knob))}"):
-        head_cls((10,), 3, **kwargs)
+    with pytest.raises(RegistryError, match=f"{next(iter(knob))}=.*: must be"):
+        REGISTERED_HEADS.build(name, kwargs, input_shape=(10,), num_classes=3)
 
 
 def test_linear_probe_is_one_linear_layer():

@@ -307,7 +307,7 @@ def test_joblib_sweep_writes_one_finished_run_per_job(joblib_sweep):
     assert {r.data.params["optimizer.lr"] for r in runs} == {"0.001", "0.0001"}
     client = MlflowClient(tracking_uri=local_uri(cwd))
     for run in runs:
-        assert {"test_acc", "test_f1", "best_val_acc"} <= set(run.data.metrics)
+        assert {"test_acc", "test_f1", "best_val_acc", "best_val_loss"} <= set(run.data.metrics)
         assert len(client.get_metric_history(run.info.run_id, "val_loss")) >= 2  # per epoch
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["runs_finished"] == 2
@@ -495,5 +495,12 @@ def test_epoch_budgets_share_one_fit_and_log_what_separate_fits_log(tmp_path, sh
         assert a["params"]["trainer.max_epochs"] == budget
         assert a["curve"] == b["curve"]  # same epochs, same values
         assert len(a["curve"]) >= min(int(budget), 6)
-        for key in ("best_val_acc", "test_acc", "test_f1", "train_loss", "val_loss"):
+        for key in (
+            "best_val_acc",
+            "best_val_loss",
+            "test_acc",
+            "test_f1",
+            "train_loss",
+            "val_loss",
+        ):
             assert a["metrics"][key] == pytest.approx(b["metrics"][key], abs=1e-6), key
