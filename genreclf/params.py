@@ -69,8 +69,16 @@ def Float(  # noqa: N802
 
 #: ``true`` or ``false``, never ``1``.
 Bool = Annotated[bool, Strict()]
-#: A non-empty str.
-Text = Annotated[str, Strict(), Field(min_length=1)]
+def _non_empty(value: str) -> str:
+    # Not Field(min_length=1): pydantic-core then refuses a str that is not UTF-8, such
+    # as a file name Python gives surrogate-escaped (see genreclf.filenames).
+    if not value:
+        raise ValueError("must be a non-empty str")
+    return value
+
+
+#: A non-empty str (any str Python gives, a surrogate-escaped file name too).
+Text = Annotated[str, Strict(), AfterValidator(_non_empty)]
 #: Any str.
 AnyText = Annotated[str, Strict()]
 #: A random seed.
@@ -157,7 +165,8 @@ def _jobs(value: int) -> int:
 WritableFolder = Annotated[
     str,
     Strict(),
-    Field(min_length=1, description="a writable folder"),
+    Field(description="a writable folder"),
+    AfterValidator(_non_empty),
     AfterValidator(_writable_folder),
 ]
 #: A count of worker processes: ``-1`` for one per core, else ``>= 1``.

@@ -396,6 +396,5 @@ def test_hostile_models_are_refused_before_allocating(store, case, tmp_path):
     assert "Traceback" not in result.stderr, (case, result.stderr[-2000:])
     assert re.search(HOSTILE[case], errors[0]), (case, errors[0])
     assert len(errors[0]) < 400, errors[0]
-    print(f"{case}: peak {peak_mb:.0f} MB")
     assert peak_mb < PEAK_LIMIT_MB, (case, peak_mb)
     assert _store_state(store["cwd"]) == before
