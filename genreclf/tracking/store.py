@@ -79,13 +79,18 @@ def _check_sqlite(uri: str, db: Path) -> None:
             raise StoreError(f"tracking.uri={uri}: {db} is not an SQLite database")
 
 
+#: A cheap tracking API call: a server that answers ``/health`` must answer this too.
+API_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
 def _check_server(uri: str) -> None:
+    """``/health``, then one API call, each within :data:`SERVER_TIMEOUT_S` seconds."""
     import urllib.error
     import urllib.request
 
-    url = uri.rstrip("/") + "/health"
+    base = uri.rstrip("/")
     try:
-        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S) as response:
+        with urllib.request.urlopen(base + "/health", timeout=SERVER_TIMEOUT_S) as response:
             if response.status != 200:
                 raise StoreError(f"tracking.uri={uri}: the server answers {response.status}")
     except StoreError:
@@ -94,6 +99,15 @@ def _check_server(uri: str) -> None:
         reason = getattr(exc, "reason", exc)
         raise StoreError(
             f"tracking.uri={uri}: no MLflow server answers within {SERVER_TIMEOUT_S:g} s ({reason})"
+        ) from exc
+    try:  # a server can answer /health and stall on every API call (a stuck database)
+        urllib.request.urlopen(base + API_PROBE, timeout=SERVER_TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        pass  # it answered (an auth or API error is the client's to report)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StoreError(
+            f"tracking.uri={uri}: the server answers /health but not its tracking API "
+            f"within {SERVER_TIMEOUT_S:g} s"
         ) from exc
 
 

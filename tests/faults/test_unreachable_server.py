@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -38,5 +40,44 @@ def test_an_unanswering_server_fails_in_one_line_under_15_s(tmp_path, kind, modu
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"tracking.uri={uri}: no MLflow server answers" in lines[0]
+    assert seconds < 15, seconds
+    assert not (tmp_path / "c").exists()
+
+
+class _StallingHandler(BaseHTTPRequestHandler):
+    """Answers ``/health`` with 200; every API call stalls (bounded: 30 s, then gives up)."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path.startswith("/health"):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+        else:
+            time.sleep(30)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("module", ["genreclf.train", "genreclf.predict"])
+def test_a_server_that_answers_health_but_stalls_fails_in_one_line(tmp_path, module):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StallingHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    extra = ["inputs=[x.wav]"] if module == "genreclf.predict" else []
+    try:
+        start = time.monotonic()
+        result = run_command(
+            module, f"tracking.uri={uri}", *extra, cwd=tmp_path, cache=tmp_path / "c"
+        )
+        seconds = time.monotonic() - start
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"tracking.uri={uri}: the server answers /health but not its tracking API" in lines[0]
     assert seconds < 15, seconds
     assert not (tmp_path / "c").exists()
