@@ -4,7 +4,10 @@ Composes ``conf/predict.yaml``. The model package (see :mod:`genreclf.inference.
 carries its feature set, fitted transform and label names, so only its reference is
 needed: :mod:`genreclf.tracking.models` fetches it, :mod:`genreclf.inference` loads it.
 Each file gets the top genres on screen and, with ``output=<file>.csv`` or ``.json``,
-every genre's probability in that file. A file that cannot be classified gets one line
+every genre's probability in that file. ``timeline=true`` adds each window's
+probabilities (JSON ``timeline``, one CSV row per window) and names on screen the
+stretches where the top genre changes; ``plot=<folder>`` draws one PNG per file of its
+genre probabilities over time. A file that cannot be classified gets one line
 on stderr naming it and why; the others are still answered, and the exit status is 1.
 """
 
@@ -23,7 +26,7 @@ from genreclf.cli import hydra_app
 from genreclf.config_checks import check_config
 from genreclf.data.tracks import AUDIO_EXTENSIONS
 from genreclf.filenames import printable_name
-from genreclf.params import Bool, Int, Jobs, Options, Text, WritableFile
+from genreclf.params import Bool, Int, Jobs, Options, Text, WritableFile, WritableFolder
 from genreclf.tracking.options import TrackingOptions
 
 
@@ -38,6 +41,8 @@ class PredictOptions(Options):
     max_windows: Int(ge=1, le=100_000) | None = None
     max_parameters: Int(ge=1) = 100_000_000
     trust_remote_code: Bool = False
+    timeline: Bool = False
+    plot: WritableFolder | None = None
 
 
 def check_predict_config(cfg: DictConfig) -> None:
@@ -99,13 +104,41 @@ def screen_table(predictions: list, top_k: int = 3) -> str:
     return frame.to_string(index=False, justify="left")
 
 
-def write_output(predictions: list, path: str | Path, top_k: int = 3) -> Path:
+def _csv_row(file: str, probabilities: dict[str, float], top_k: int) -> dict[str, Any]:
+    """``file``, the top ``top_k`` genres with their probabilities, then ``p_<genre>``."""
+    row: dict[str, Any] = {"file": file}
+    ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top_k]
+    for rank, (genre, prob) in enumerate(ranked, start=1):
+        suffix = "" if rank == 1 else f"_{rank}"
+        row[f"genre{suffix}"] = genre
+        row[f"probability{suffix}"] = prob
+    return row | {f"p_{genre}": prob for genre, prob in probabilities.items()}
+
+
+def _json_entry(prediction: Any, timeline: bool) -> dict[str, Any]:
+    entry = {
+        "file": prediction.file,
+        "genre": prediction.genre,
+        "probabilities": dict(prediction.top(len(prediction.probabilities))),
+        "windows": prediction.windows,
+        "duration": round(prediction.duration, 3),
+    }
+    if timeline:
+        entry["timeline"] = prediction.timeline()
+    return entry
+
+
+def write_output(
+    predictions: list, path: str | Path, top_k: int = 3, timeline: bool = False
+) -> Path:
     """Write predictions as JSON or CSV, chosen by the suffix of ``path``.
 
     JSON: a list of ``{"file", "genre", "probabilities", "windows", "duration"}``
     entries, ``probabilities`` mapping every genre to its probability, most probable
-    first. CSV: ``file``, ``genre``, ``probability``, ``genre_2``, ``probability_2``,
-    ... up to ``top_k``, then ``p_<genre>`` for every genre.
+    first; with ``timeline``, also ``"timeline"``: ``{"start", "end", "probabilities"}``
+    per window (seconds). CSV: ``file``, ``genre``, ``probability``, ``genre_2``,
+    ``probability_2``, ... up to ``top_k``, then ``p_<genre>`` for every genre; with
+    ``timeline``, one row per window, with its ``start`` and ``end`` after ``file``.
 
     Returns
     -------
@@ -116,29 +149,34 @@ def write_output(predictions: list, path: str | Path, top_k: int = 3) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":
-        entries = [
-            {
-                "file": p.file,
-                "genre": p.genre,
-                "probabilities": dict(p.top(len(p.probabilities))),
-                "windows": p.windows,
-                "duration": round(p.duration, 3),
-            }
-            for p in predictions
-        ]
+        entries = [_json_entry(p, timeline) for p in predictions]
         path.write_text(json.dumps(entries, indent=2) + "\n")
         return path
-    rows = []
-    for p in predictions:
-        row: dict = {"file": p.file}
-        for rank, (genre, prob) in enumerate(p.top(top_k), start=1):
-            suffix = "" if rank == 1 else f"_{rank}"
-            row[f"genre{suffix}"] = genre
-            row[f"probability{suffix}"] = prob
-        row |= {f"p_{genre}": prob for genre, prob in p.probabilities.items()}
-        rows.append(row)
+    if timeline:
+        rows = [
+            {"file": p.file, "start": w["start"], "end": w["end"]}
+            | _csv_row(p.file, w["probabilities"], top_k)
+            for p in predictions
+            for w in p.timeline()
+        ]
+    else:
+        rows = [_csv_row(p.file, p.probabilities, top_k) for p in predictions]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def _seconds(value: float) -> str:
+    """Seconds to one decimal, without a trailing ``.0``."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def stretches_line(prediction: Any) -> str:
+    """``file: 0–30 s rock, 30–57 s blues``: where the top genre of the windows changes."""
+    parts = [
+        f"{_seconds(start)}\u2013{_seconds(end)} s {genre}"
+        for start, end, genre in prediction.stretches()
+    ]
+    return f"{prediction.file}: {', '.join(parts)}"
 
 
 def _inputs(value) -> list[str]:
@@ -228,11 +266,21 @@ def predict(cfg: DictConfig) -> int:
             reason = printable_name(" ".join(f"{type(exc).__name__}: {exc}".split()))
             failures.append((printable_name(path), reason))
             print(f"error: {printable_name(path)}: {reason}", file=sys.stderr)
+    timeline, plot = bool(cfg.get("timeline", False)), cfg.get("plot")
     if predictions:
         print(screen_table(predictions, top_k))
+    if predictions and (timeline or plot):
+        print("Top genre over time:")
+        for prediction in predictions:
+            print(f"  {stretches_line(prediction)}")
     if output:
-        written = write_output(predictions, output, top_k)
+        written = write_output(predictions, output, top_k, timeline=timeline)
         print(f"Wrote {len(predictions)} predictions to {written}", file=sys.stderr)
+    if plot and predictions:
+        from genreclf.reports.timeline import save_timelines
+
+        figures = save_timelines(predictions, plot)
+        print(f"Wrote {len(figures)} timeline figures to {Path(plot)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} input(s) failed, {len(predictions)} answered", file=sys.stderr)
     return 1 if failures else 0

@@ -6,6 +6,7 @@ Composes ``conf/report.yaml``; see :func:`genreclf.reports.build.make_report`.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from omegaconf import DictConfig
 
@@ -25,6 +26,7 @@ class ReportOptions(Options):
     ignore_params: list[AnyText] = []
     pca: Bool = True
     log_to_mlflow: Bool = True
+    formats: list[Literal["html", "md", "tex"]] = ["html", "md"]
 
 
 class ReportTracking(Options):
@@ -39,7 +41,7 @@ def check_report_config(cfg: DictConfig) -> None:
 
 
 def report(cfg: DictConfig) -> str:
-    """Write the report of ``cfg.experiment``; return the path of its HTML page."""
+    """Write the report of ``cfg.experiment``; return the path of its first page."""
     check_report_config(cfg)  # every option, before the store is opened
     from genreclf.reports.build import make_report
     from genreclf.tracking.store import check_store
@@ -55,17 +57,20 @@ def report(cfg: DictConfig) -> str:
         pca=cfg.pca,
         log_to_mlflow=cfg.log_to_mlflow,
         sweep_id=cfg.sweep_id,
+        formats=list(cfg.formats),
     )
     if result.ghosts:
         print(f"note: {len(result.ghosts)} RUNNING run(s) had lost their process: ended KILLED")
     for note in result.notes:
         print(f"note: {note}")
-    print(f"Report: {result.html_path}")
-    if result.best_run_id:
-        print(f"Best run on validation: {result.best_run_id}")
+    pages = [result.page_path(fmt) for fmt in dict.fromkeys(cfg.formats)]
+    print(f"Report: {', '.join(str(page) for page in pages)}")
+    for key, run_id in result.best_runs.items():
+        where = f"  (data set {key})" if len(result.best_runs) > 1 else ""
+        print(f"Best run on validation: {run_id}{where}")
     if result.report_run_id:
         print(f"MLflow report run: {result.report_run_id}  (experiment '{cfg.experiment}')")
-    return str(result.html_path)
+    return str(pages[0])
 
 
 # ConfigError and StoreError are ValueErrors.

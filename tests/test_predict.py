@@ -168,6 +168,13 @@ def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run
     expected = next(e for e in entries if e["file"] == str(files["wav"]))["probabilities"]
     for genre, p in expected.items():
         assert prediction.probabilities[genre] == pytest.approx(p, abs=1e-6)
+    # A summary set's windows are the 30-s clips of a long track, each with its own answer.
+    long = model.predict_file(files["long"])
+    np.testing.assert_allclose(long.window_spans, [[30 * i, 30 * (i + 1)] for i in range(6)])
+    assert long.window_probabilities.shape == (6, len(GENRES))
+    np.testing.assert_allclose(long.window_probabilities.sum(axis=1), 1.0, atol=1e-9)
+    mean = long.window_probabilities.mean(axis=0)
+    np.testing.assert_allclose(mean, list(long.probabilities.values()), atol=1e-9)
 
 
 @pytest.mark.slow

@@ -13,6 +13,12 @@ entries.
 
 Files known to be bad (unreadable, silent, too short...) can be remembered too, as
 ``<key>.bad`` text files holding the reason.
+
+Concurrent writers (e.g. the jobs of a multirun sharing the cache) coordinate through
+per-entry locks, ``<key>.lock`` files next to the entry (:meth:`FeatureCache.lock`): an
+OS lock (``flock``) that the system releases when its holder dies, so a killed worker
+never leaves an entry locked. The lock files stay (they are empty): removing one while
+another process waits on it would let two processes hold "the" lock.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from genreclf.params import Options, Text
 
@@ -134,6 +141,17 @@ class FeatureCache:
     def path(self, set_name: str, key: str, suffix: str = ".npy") -> Path:
         """Where the entry ``key`` of feature set ``set_name`` lives."""
         return self.root / set_name / key[:2] / f"{key}{suffix}"
+
+    def lock(self, set_name: str, key: str) -> FileLock:
+        """The lock of entry ``key`` (not yet acquired); its folder is created.
+
+        Hold it while checking, computing and storing the entry, so that processes
+        needing the same entry compute it once. Locks of different entries are
+        independent; the OS releases a lock whose holder dies.
+        """
+        path = self.path(set_name, key, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(path)
 
     def get(
         self,

@@ -14,6 +14,13 @@ process, and the other unfinished files go back to a new pool. A file that kills
 fresh process too is skipped as ``crashed the extractor (signal N)``. See
 :meth:`FeatureExtractor._compute_parallel`.
 
+Entries are computed once even by concurrent processes sharing the cache (the jobs of
+a multirun): a worker takes the entry's lock (:meth:`FeatureCache.lock`), looks the
+entry up again, computes and stores it only if it is still missing, then releases the
+lock. An entry whose lock another process holds is put off to the end of its chunk
+(the worker computes the others meanwhile), then waited for; it is then usually found
+in the cache and counted as cached. See :func:`compute_once`.
+
 numba's on-disk cache (librosa's and :mod:`genreclf.features.seed174`'s kernels use
 ``cache=True``) goes to a per-user folder unless ``NUMBA_CACHE_DIR`` is set, see
 :func:`use_numba_cache_dir`.
@@ -27,13 +34,15 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+from filelock import Timeout
 
 from genreclf.audio import AudioError, load_audio
 from genreclf.data.tracks import Track
@@ -122,39 +131,143 @@ def compute_chunk(
     return out
 
 
-def _compute_chunk_marked(
-    items: Sequence[tuple[int, str]],
-    marker: str,
-    feature_set,
-    n_columns: int,
-    min_duration: float = 0.5,
-) -> list[tuple[int, np.ndarray | None, str | None, bool]]:
-    """:func:`compute_chunk`, first appending each file's index to the file ``marker``.
+class Miss(NamedTuple):
+    """A file to compute: its track index, path, and cache keys (features, bad file)."""
 
-    If the worker dies, the last index in ``marker`` names the file it was computing
+    index: int
+    path: str
+    key: str
+    bad_key: str
+
+
+class Outcome(NamedTuple):
+    """What became of a :class:`Miss`: features or a skip reason, and whether another
+    process had stored it meanwhile (``cached``) rather than this one computing it."""
+
+    index: int
+    value: np.ndarray | None
+    reason: str | None
+    cached: bool
+
+
+@dataclass(frozen=True)
+class EntryStore:
+    """Where a worker finds and stores the entries of one feature set (picklable).
+
+    Parameters
+    ----------
+    cache : FeatureCache
+    set_name : str
+        The feature set's name (its cache folder).
+    output_ndim, n_columns : int
+        The shape an entry must have (checked on reading).
+    """
+
+    cache: FeatureCache
+    set_name: str
+    output_ndim: int
+    n_columns: int
+
+    def lookup(self, miss: Miss) -> Outcome | None:
+        """The stored features or remembered bad-file reason of ``miss``, or None."""
+        value = self.cache.get(
+            self.set_name,
+            miss.key,
+            check=lambda v: _check_output(v, self.output_ndim, self.n_columns),
+        )
+        if value is not None:
+            return Outcome(miss.index, value, None, True)
+        reason = self.cache.get_bad(self.set_name, miss.bad_key)
+        return None if reason is None else Outcome(miss.index, None, reason, True)
+
+    def store(self, miss: Miss, value, reason, is_audio_error: bool) -> Outcome:
+        """Store a computed result (features, or a bad file's reason) and return it."""
+        if value is not None:
+            self.cache.put(self.set_name, miss.key, value)
+        elif is_audio_error:
+            self.cache.put_bad(self.set_name, miss.bad_key, reason)
+        return Outcome(miss.index, value, reason, False)
+
+
+def compute_once(
+    items: Sequence[Miss],
+    store: EntryStore,
+    compute: Callable[[Miss], tuple[int, np.ndarray | None, str | None, bool]],
+    on_start: Callable[[Miss], None] = lambda miss: None,
+) -> Iterator[Outcome]:
+    """Yield each miss's outcome, computing (with ``compute``) only what nobody stored.
+
+    Each entry is handled under its lock: looked up again, computed and stored only if
+    still missing. An entry locked by another process is put off until the others are
+    done, then waited for. ``on_start`` is called before an entry is handled.
+    """
+    later = []
+    for miss in items:
+        lock = store.cache.lock(store.set_name, miss.key)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            later.append((miss, lock))
+            continue
+        try:
+            on_start(miss)
+            yield store.lookup(miss) or store.store(miss, *compute(miss)[1:])
+        finally:
+            lock.release()
+    for miss, lock in later:
+        with lock:
+            on_start(miss)
+            yield store.lookup(miss) or store.store(miss, *compute(miss)[1:])
+
+
+def _compute_misses(
+    items: Sequence[Miss],
+    store: EntryStore,
+    feature_set,
+    min_duration: float = 0.5,
+    marker: str | None = None,
+) -> list[Outcome]:
+    """Outcomes of ``items`` (:func:`compute_once` of :func:`compute_chunk`), one thread.
+
+    With ``marker``, the index of each file is appended to that file before it is
+    handled: if the worker dies, the last index in it names the file it was computing
     (``done`` is appended at the end, for a chunk whose result is lost on its way
     back). A marker that cannot be written (e.g. a remote worker) is left out.
     """
     from threadpoolctl import threadpool_limits
 
-    out: list[tuple[int, np.ndarray | None, str | None, bool]] = []
-    try:
-        log = open(marker, "a", encoding="ascii")  # noqa: SIM115 (closed below)
-    except OSError:
-        log = None
+    log = None
+    if marker is not None:
+        try:
+            log = open(marker, "a", encoding="ascii")  # noqa: SIM115 (closed below)
+        except OSError:
+            log = None
+
+    def start(miss: Miss) -> None:
+        if log is not None:
+            log.write(f"{miss.index}\n")
+            log.flush()
+
+    def compute(miss: Miss):
+        items = [(miss.index, miss.path)]
+        return compute_chunk(items, feature_set, store.n_columns, min_duration, False)[0]
+
     try:
         with threadpool_limits(limits=1):
-            for item in items:
-                if log is not None:
-                    log.write(f"{item[0]}\n")
-                    log.flush()
-                out.extend(compute_chunk([item], feature_set, n_columns, min_duration, False))
+            out = list(compute_once(items, store, compute, start))
         if log is not None:
             log.write("done\n")
     finally:
         if log is not None:
             log.close()
     return out
+
+
+def _compute_chunk_marked(
+    items: Sequence[Miss], marker: str, feature_set, store: EntryStore, min_duration: float
+) -> list[Outcome]:
+    """:func:`_compute_misses` of a pool's chunk, with its marker file."""
+    return _compute_misses(items, store, feature_set, min_duration, marker)
 
 
 def _in_progress(marker: str | Path) -> int | None:
@@ -191,9 +304,9 @@ def _crash_reason(exitcode: int | None) -> str:
     return "crashed the extractor (no result)"
 
 
-def _compute_alone_main(conn, item: tuple[int, str], feature_set, n_columns, min_duration):
-    """Body of a fresh process computing one file: send its :func:`compute_chunk` result."""
-    conn.send(compute_chunk([item], feature_set, n_columns, min_duration))
+def _compute_alone_main(conn, item: Miss, feature_set, store: EntryStore, min_duration):
+    """Body of a fresh process computing one file: send its :func:`_compute_misses` result."""
+    conn.send(_compute_misses([item], store, feature_set, min_duration))
     conn.close()
 
 
@@ -334,21 +447,19 @@ class FeatureExtractor:
 
         return max(1, effective_n_jobs(self.n_jobs))
 
-    def _compute(self, misses: list[tuple[int, str]], feature_set, n_columns: int):
-        """Yield the :func:`compute_chunk` results of the misses, chunk by chunk."""
+    def _compute(self, misses: list[Miss], feature_set, store: EntryStore):
+        """Yield the :class:`Outcome` lists of the misses, chunk by chunk."""
         n_workers = min(self._n_workers(), len(misses))
         if n_workers <= 1:
             size = max(1, math.ceil(len(misses) / 20))
             for start in range(0, len(misses), size):
                 chunk = misses[start : start + size]
-                yield compute_chunk(chunk, feature_set, n_columns, self.min_duration)
+                yield _compute_misses(chunk, store, feature_set, self.min_duration)
             return
-        yield from self._compute_parallel(misses, feature_set, n_columns, n_workers)
+        yield from self._compute_parallel(misses, feature_set, store, n_workers)
 
-    def _compute_parallel(
-        self, misses: list[tuple[int, str]], feature_set, n_columns: int, n_workers: int
-    ):
-        """Yield the results of the misses computed by a pool, surviving dead workers.
+    def _compute_parallel(self, misses: list[Miss], feature_set, store: EntryStore, n_workers: int):
+        """Yield the outcomes of the misses computed by a pool, surviving dead workers.
 
         The misses go out in chunks; each worker appends the index of every file it
         starts to its chunk's marker file. When a worker dies (joblib's
@@ -384,7 +495,7 @@ class FeatureExtractor:
                 try:
                     for results in parallel(
                         delayed(_compute_chunk_marked)(
-                            chunk, mark, feature_set, n_columns, self.min_duration
+                            chunk, mark, feature_set, store, self.min_duration
                         )
                         for chunk, mark in zip(chunks, marks, strict=True)
                     ):
@@ -407,13 +518,11 @@ class FeatureExtractor:
                         len(alone),
                         len(todo),
                     )
-                yield from self._compute_alone(alone, feature_set, n_columns, n_workers)
+                yield from self._compute_alone(alone, feature_set, store, n_workers)
                 if not todo:
                     return
 
-    def _compute_alone(
-        self, items: list[tuple[int, str]], feature_set, n_columns: int, n_parallel: int
-    ):
+    def _compute_alone(self, items: list[Miss], feature_set, store: EntryStore, n_parallel: int):
         """Yield the result of each file computed in its own fresh process.
 
         Up to ``n_parallel`` processes run at once (started like loky's workers, without
@@ -436,7 +545,7 @@ class FeatureExtractor:
                     receive, send = ctx.Pipe(duplex=False)
                     proc = ctx.Process(
                         target=_compute_alone_main,
-                        args=(send, item, feature_set, n_columns, self.min_duration),
+                        args=(send, item, feature_set, store, self.min_duration),
                         daemon=True,
                     )
                     proc.start()
@@ -459,7 +568,7 @@ class FeatureExtractor:
                             reason,
                             os.environ.get("NUMBA_CACHE_DIR") or "numba's __pycache__ folders",
                         )
-                        result = [(item[0], None, reason, False)]
+                        result = [Outcome(item.index, None, reason, False)]
                     yield result
         finally:
             for conn, (proc, _) in running.items():
@@ -518,7 +627,11 @@ class FeatureExtractor:
                 continue
             pending.setdefault(key, []).append(i)
 
-        misses = [(idx[0], str(tracks[idx[0]].path)) for idx in pending.values()]
+        store = EntryStore(self.cache, name, feature_set.output_ndim, len(columns))
+        misses = [
+            Miss(same[0], str(tracks[same[0]].path), key, bad_keys[same[0]])
+            for key, same in pending.items()
+        ]
         n_computed = 0
         if misses:
             bar = tqdm(
@@ -528,20 +641,17 @@ class FeatureExtractor:
                 disable=None if self.progress else True,
             )
             with bar:
-                for results in self._compute(misses, feature_set, len(columns)):
-                    for index, value, reason, is_audio_error in results:
-                        key = keys[index]
-                        same = pending[key]
-                        if value is not None:
-                            self.cache.put(name, key, value)
-                            n_computed += len(same)
-                            for j in same:
-                                values[j] = value
+                for results in self._compute(misses, feature_set, store):
+                    for index, value, reason, cached in results:
+                        same = pending[keys[index]]
+                        if value is None:
+                            reasons.update((j, reason) for j in same)
+                            continue
+                        values.update((j, value) for j in same)
+                        if cached:  # stored by a concurrent process meanwhile
+                            n_cached += len(same)
                         else:
-                            if is_audio_error:
-                                self.cache.put_bad(name, bad_keys[index], reason)
-                            for j in same:
-                                reasons[j] = reason
+                            n_computed += len(same)
                     bar.update(len(results))
 
         for i in sorted(reasons):

@@ -13,9 +13,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from genreclf.errors import ConfigError
-from genreclf.reports import html
+from genreclf.reports import blocks, html, latex, markdown
+from genreclf.reports.blocks import Block, Section
 from genreclf.reports.figures import curves_figure
 from genreclf.reports.plots import impact_figure, pca_figure
+from genreclf.reports.provenance import (
+    code_fields,
+    dataset_fields,
+    dataset_keys,
+    dataset_order,
+    fields_frame,
+)
 from genreclf.reports.runs import (
     finished_runs,
     live_runs,
@@ -29,6 +37,7 @@ from genreclf.reports.tables import (
     fold_configs,
     fold_table,
     mean_std_text,
+    narrow,
     selection_table,
     top_runs,
 )
@@ -40,6 +49,9 @@ from genreclf.tracking.store import Store
 log = logging.getLogger(__name__)
 
 HTML_NAME = "report.html"
+#: The report's formats, by option value: the module that renders each.
+RENDERERS = {"html": html, "md": markdown, "tex": latex}
+DEFAULT_FORMATS: tuple[str, ...] = ("html", "md")
 CONFUSION_NAME = "best_confusion_matrix.png"
 REPORT_NAME = "best_classification_report.txt"
 
@@ -56,7 +68,9 @@ class Report:
         Tables (CSV), figures (PNG), the best run's classification report and the
         HTML page, in the order written.
     best_run_id : str or None
-        The run chosen on validation accuracy.
+        The run chosen on validation accuracy (of the first data set, real data first).
+    best_runs : dict
+        The run chosen on validation accuracy for each data set.
     report_run_id : str or None
         The MLflow run holding the files as artifacts.
     notes : list of str
@@ -66,6 +80,7 @@ class Report:
     output_dir: Path
     files: list[Path] = field(default_factory=list)
     best_run_id: str | None = None
+    best_runs: dict[str, str] = field(default_factory=dict)
     report_run_id: str | None = None
     notes: list[str] = field(default_factory=list)
     ghosts: list[str] = field(default_factory=list)
@@ -75,6 +90,10 @@ class Report:
         """The self-contained HTML page."""
         return self.output_dir / HTML_NAME
 
+    def page_path(self, fmt: str) -> Path:
+        """The page in format ``fmt`` (``html``, ``md`` or ``tex``)."""
+        return self.output_dir / f"report.{fmt}"
+
 
 def _file_name(name: str) -> str:
     """``name`` made safe as a file name."""
@@ -83,17 +102,20 @@ def _file_name(name: str) -> str:
 
 #: Files an earlier report may have left in the folder; removed before writing anew.
 STALE_PATTERNS: tuple[str, ...] = (
-    HTML_NAME,
+    "report.html",
+    "report.md",
+    "report.tex",
     "runs.csv",
     "top_runs.csv",
     "selection.csv",
     "folds.csv",
-    "impact_*.png",
-    "pca.png",
-    "best_curves.png",
-    CONFUSION_NAME,
-    REPORT_NAME,
-    "best_config.yaml",
+    "provenance.csv",
+    "*impact_*.png",
+    "*pca.png",
+    "*best_curves.png",
+    f"*{CONFUSION_NAME}",
+    f"*{REPORT_NAME}",
+    "*best_config.yaml",
 )
 
 
@@ -134,10 +156,10 @@ def _run_columns(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[str]:
+def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[Block]:
     """Table and sentence: the validation-chosen ``unit`` against the best one on test."""
     if selection.empty:
-        return [html.text("No finished run has both a validation and a test score yet.")]
+        return [blocks.text("No finished run has both a validation and a test score yet.")]
     chosen, on_test = selection.iloc[0], selection.iloc[1]
     name = selection.columns[1]  # run_id, or configuration
     if chosen[name] == on_test[name]:
@@ -155,15 +177,15 @@ def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[str]:
             f"the test set, overstating accuracy by {gap:.4f}; the honest figure is "
             f"{chosen['test_acc']:.4f}."
         )
-    return [html.table(selection), html.text(sentence)]
+    return [blocks.table(selection), blocks.text(sentence)]
 
 
-def _pca_section(store: Store, run_id: str, write: _Writer) -> list[str]:
+def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") -> list[Block]:
     """PCA map of the best run's features, or a note saying why there is none."""
     from genreclf.reports.pca import features_from_config, pca_map, transform_from_config
     from genreclf.reports.runconfig import run_config
 
-    config_path = write.report.output_dir / "best_config.yaml"
+    config_path = write.report.output_dir / f"{prefix}best_config.yaml"
     try:
         config = run_config(store, run_id, config_path)
         table = features_from_config(config)
@@ -171,44 +193,48 @@ def _pca_section(store: Store, run_id: str, write: _Writer) -> list[str]:
         message = f"No PCA map: the features of run {run_id} could not be rebuilt ({exc})."
         log.warning(message)
         write.report.notes.append(message)
-        return [html.text(message, css_class="note")]
+        return [blocks.text(message, css_class="note")]
     write.report.files.append(config_path)
     try:
         transform, how = transform_from_config(config), "through the run's own transform"
     except Exception as exc:
         transform, how = None, f"without the run's transform, which failed to build ({exc})"
     coords, labels, explained = pca_map(table, transform)
-    path = write.figure(pca_figure(coords, labels, explained), "pca.png")
-    blurb = html.text(
+    path = write.figure(pca_figure(coords, labels, explained), f"{prefix}pca.png")
+    blurb = blocks.text(
         f"The {len(labels)} rows of the feature table of run {run_id}, rebuilt from its "
         f"logged config ({config_path.name}), {how} (fit on all rows), standardized and "
         "projected on the first two principal components. X marks each genre's centre."
     )
-    return [blurb, html.image(path, "PCA map of the features")]
+    return [blurb, blocks.image(path, "PCA map of the features")]
 
 
-def _best_run_section(store: Store, best: pd.Series, write: _Writer) -> list[str]:
+def _best_run_section(
+    store: Store, best: pd.Series, write: _Writer, prefix: str = ""
+) -> list[Block]:
     """Curves, confusion matrix and per-genre report of the best run."""
     run_id = best["run_id"]
-    blocks = [
-        html.text(
+    parts = [
+        blocks.text(
             f"Run {run_id} ({best['run_name']}, {best['model']}, {best['status']}): "
             f"validation accuracy {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}."
         )
     ]
     curves = epoch_curves(store, run_id)
     if curves.empty:
-        blocks.append(html.text("No per-epoch metrics logged yet.", css_class="note"))
+        parts.append(blocks.text("No per-epoch metrics logged yet.", css_class="note"))
     else:
         fig = curves_figure(curves, f"Training curves of run {run_id}")
-        blocks.append(html.image(write.figure(fig, "best_curves.png"), "training curves"))
+        parts.append(blocks.image(write.figure(fig, f"{prefix}best_curves.png"), "training curves"))
     folder = write.report.output_dir
-    matrix = store.fetch_artifact(run_id, names.CONFUSION_ARTIFACT, folder / CONFUSION_NAME)
+    matrix = store.fetch_artifact(
+        run_id, names.CONFUSION_ARTIFACT, folder / f"{prefix}{CONFUSION_NAME}"
+    )
     if matrix is not None:
-        blocks.append(html.image(write.add(matrix), "confusion matrix"))
-    text = store.fetch_artifact(run_id, names.REPORT_ARTIFACT, folder / REPORT_NAME)
+        parts.append(blocks.image(write.add(matrix), "confusion matrix"))
+    text = store.fetch_artifact(run_id, names.REPORT_ARTIFACT, folder / f"{prefix}{REPORT_NAME}")
     if text is not None:
-        blocks.append(html.text(write.add(text).read_text(), "pre"))
+        parts.append(blocks.text(write.add(text).read_text(), "pre"))
     if matrix is None or text is None:
         missing = "No confusion matrix or per-genre report: the run has not logged them"
         if best["status"] == "FINISHED":
@@ -219,27 +245,29 @@ def _best_run_section(store: Store, best: pd.Series, write: _Writer) -> list[str
                 ". To get them, train its config again: python -m genreclf.train "
                 f"{overrides} tracking.log_artifacts=true"
             )
-        blocks.append(html.text(missing + ".", css_class="note"))
-    return blocks
+        parts.append(blocks.text(missing + ".", css_class="note"))
+    return parts
 
 
-def _impact_section(done: pd.DataFrame, params: list[str], write: _Writer) -> list[str]:
+def _impact_section(
+    done: pd.DataFrame, params: list[str], write: _Writer, prefix: str = ""
+) -> list[Block]:
     """One figure per swept param (and per model type, when there are several)."""
     shown = [p for p in params if p != FOLD_PARAM]
     if done["model"].nunique() > 1:
         shown.insert(0, "model")
     if done.empty or not shown:
-        return [html.text("No finished runs that differ in a hyperparameter yet.")]
-    blocks = [
-        html.text(
+        return [blocks.text("No finished runs that differ in a hyperparameter yet.")]
+    parts = [
+        blocks.text(
             "Each box holds the finished runs with one value of the param; points are runs. "
             f"Swept params: {', '.join(params) or 'none'}."
         )
     ]
     for param in shown:
-        path = write.figure(impact_figure(done, param), f"impact_{_file_name(param)}.png")
-        blocks.append(html.image(path, f"accuracy against {param}"))
-    return blocks
+        path = write.figure(impact_figure(done, param), f"{prefix}impact_{_file_name(param)}.png")
+        parts.append(blocks.image(path, f"accuracy against {param}"))
+    return parts
 
 
 def _best_run_id(live: pd.DataFrame, done: pd.DataFrame, folds: pd.DataFrame | None) -> str | None:
@@ -270,6 +298,7 @@ def make_report(
     pca: bool = True,
     log_to_mlflow: bool = True,
     sweep_id: str | None = None,
+    formats: list[str] | tuple[str, ...] = DEFAULT_FORMATS,
 ) -> Report:
     """Write the report of ``experiment`` to ``output_dir`` and log it as a report run.
 
@@ -280,7 +309,7 @@ def make_report(
     experiment : str
         Experiment whose runs are reported (runs tagged :data:`names.REPORT_TAG` excluded).
     output_dir : str or Path
-        Folder for the tables, figures and ``report.html``.
+        Folder for the tables, figures and pages (``report.html``, ``report.md``, ...).
     top_k : int
         Rows of the top-runs table.
     ignore_params : sequence of str
@@ -291,6 +320,10 @@ def make_report(
         Also log every file to a new run of ``experiment`` tagged ``genreclf.report=true``.
     sweep_id : str, optional
         Report only the runs of this sweep (tag ``genreclf.sweep_id``).
+    formats : sequence of str
+        Pages to write beside each other, ``report.<format>``: ``html`` (self-contained),
+        ``md`` (Markdown, pipe tables) and ``tex`` (LaTeX, ``tabular`` tables); the
+        Markdown and LaTeX pages name the PNG files of the same folder.
 
     Returns
     -------
@@ -299,8 +332,13 @@ def make_report(
     Raises
     ------
     ValueError
-        If the experiment does not exist or holds no runs.
+        If the experiment does not exist or holds no runs, or a format is unknown.
     """
+    unknown = sorted(set(formats) - set(RENDERERS))
+    if unknown or not formats:
+        raise ConfigError(
+            f"formats={list(formats)}: choose among {', '.join(RENDERERS)} (at least one)"
+        )
     from genreclf.tracking.liveness import reap_ghosts
 
     store = Store(uri)
@@ -316,9 +354,14 @@ def make_report(
         experiment_id = runs["experiment_id"].iloc[0]
         report.report_run_id = _start_report_run(store, experiment_id)
     try:
-        sections = _write_sections(store, runs, write, top_k, ignore_params, pca)
-        page = html.page(f"genreclf sweep report: {experiment}", sections)
-        write.path(HTML_NAME).write_text(page, encoding="utf-8")
+        sections = [
+            ("Provenance", [blocks.table(fields_frame(code_fields(experiment, sweep_id)))]),
+            *_write_sections(store, runs, write, top_k, ignore_params, pca),
+        ]
+        title = f"genreclf sweep report: {experiment}"
+        for fmt in dict.fromkeys(formats):
+            page = RENDERERS[fmt].page(title, sections)
+            write.path(report.page_path(fmt).name).write_text(page, encoding="utf-8")
         if report.report_run_id is not None:
             for path in report.files:
                 store.log_artifact(report.report_run_id, path)
@@ -330,48 +373,100 @@ def make_report(
     return report
 
 
-def _write_sections(
-    store: Store, runs: pd.DataFrame, write: _Writer, top_k: int, ignore: list[str], pca: bool
-) -> list[tuple[str, list[str]]]:
-    """Write the tables and figures; return the HTML sections, in page order."""
-    report = write.report
+def _dataset_sections(
+    store: Store,
+    runs: pd.DataFrame,
+    write: _Writer,
+    options: tuple[int, list[str], bool],
+    label: str,
+    prefix: str,
+) -> tuple[list[Section], dict[str, pd.DataFrame]]:
+    """The sections and tables of the runs of one data set.
+
+    ``options`` is ``(top_k, ignore, pca)``; ``label`` starts each heading and ``prefix``
+    each figure's file name (both empty for a report on a single data set).
+    """
+    top_k, ignore, pca = options
+    key = runs["dataset"].iloc[0]
     live, done = live_runs(runs), finished_runs(runs)
     params = swept_params(live, ignore)
     folds = fold_table(done, params)
-    report.best_run_id = _best_run_id(live, done, folds)
+    best_id = _best_run_id(live, done, folds)
+    if best_id is not None:
+        write.report.best_runs[key] = best_id
 
-    write.csv(_run_columns(live, params), "runs.csv")
+    tables = {"runs": _run_columns(live, params)}
     top = top_runs(live, params, top_k)
-    write.csv(top, "top_runs.csv")
+    tables["top_runs"] = top
     if folds is None:
         selection = selection_table(
             done[["run_id", "run_name", "model", *SCORES, "val_loss", "start_time"]]
         )
         unit = "run"
     else:
-        write.csv(folds, "folds.csv")
+        tables["folds"] = folds
         selection = selection_table(fold_configs(folds, params))
         unit = "configuration (mean over folds)"
-    write.csv(selection, "selection.csv")
+    tables["selection"] = selection
 
+    fields = blocks.table(fields_frame(dataset_fields(key, runs)))
+    sections: list[Section] = [
+        (f"{label}Data set", [fields]),
+        (f"{label}Validation-chosen best against best on test", _selection_blocks(selection, unit)),
+        (f"{label}Top {len(top)} runs by validation accuracy", [blocks.table(narrow(top))])
+        if not top.empty
+        else (f"{label}Top runs", [blocks.text("No run has logged a validation accuracy yet.")]),
+    ]
+    if folds is not None:
+        blurb = blocks.text(
+            f"Mean ± standard deviation over the folds ({FOLD_PARAM}) of each configuration "
+            "(model type and every other swept param), best mean validation accuracy first."
+        )
+        shown = blocks.table(narrow(mean_std_text(folds)))
+        sections.append((f"{label}K-fold summary", [blurb, shown]))
+    plotted = swept_params(done, ignore)
+    impact = _impact_section(done, plotted, write, prefix)
+    sections.append((f"{label}Hyperparameter impact", impact))
+    if best_id is not None:
+        best = runs.set_index("run_id", drop=False).loc[best_id]
+        chosen = _best_run_section(store, best, write, prefix)
+        sections.append((f"{label}Best run (chosen on validation)", chosen))
+        if pca:
+            sections.append(
+                (f"{label}PCA map of the features", _pca_section(store, best_id, write, prefix))
+            )
+    return sections, {name: frame.assign(dataset=key) for name, frame in tables.items()}
+
+
+def _overview(runs: pd.DataFrame, report: Report, datasets: list[str]) -> list[Block]:
+    """Run counts, how runs are ranked, and the data sets."""
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(runs).items())
     overview = [
-        html.text(
+        blocks.text(
             f"{len(runs)} runs: {counts}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
             + (f"; report run {report.report_run_id}." if report.report_run_id else ".")
         ),
-        html.text(
+        blocks.text(
             "val_acc is best_val_acc, the validation accuracy of the checkpoint each run "
             "selected; for a run still RUNNING, its latest validation accuracy. Runs are "
             "ranked by val_acc; ties go to the lower val_loss (best_val_loss), then to the "
             "earlier run, as best:<experiment> and a sweep's summary rank them. Failed and "
             "killed runs are counted here and left out of every table and figure; plots "
-            "show finished runs only."
+            "show finished runs only. Run ids are shown by their first 8 characters; the "
+            "CSV files hold them whole."
         ),
     ]
+    if len(datasets) > 1:
+        listed = "; ".join(f"{i}: {key}" for i, key in enumerate(datasets, 1))
+        overview.append(
+            blocks.text(
+                f"The runs come from {len(datasets)} data sets, which are never ranked "
+                f"together: each has its own tables and figures (data set {listed})."
+            )
+        )
     if report.ghosts:
         overview.append(
-            html.text(
+            blocks.text(
                 f"{len(report.ghosts)} run(s) were RUNNING without a live process (a killed "
                 "sweep or worker) and were ended KILLED by this report; resuming the sweep "
                 "trains their configs again.",
@@ -380,35 +475,48 @@ def _write_sections(
         )
     sweeps = runs.get(f"tags.{names.SWEEP_ID_TAG}", pd.Series(dtype=object)).dropna().unique()
     if len(sweeps):
-        overview.append(
-            html.text(f"Sweeps (tag {names.SWEEP_ID_TAG}): {', '.join(sorted(sweeps))}.")
-        )
-    sections = [
-        ("Overview", overview),
-        ("Validation-chosen best against best on test", _selection_blocks(selection, unit)),
-        (f"Top {len(top)} runs by validation accuracy", [html.table(top)])
-        if not top.empty
-        else ("Top runs", [html.text("No run has logged a validation accuracy yet.")]),
+        overview.append(blocks.text(f"Sweeps ({names.SWEEP_ID_TAG}): {', '.join(sorted(sweeps))}."))
+    return overview
+
+
+def _write_sections(
+    store: Store, runs: pd.DataFrame, write: _Writer, top_k: int, ignore: list[str], pca: bool
+) -> list[Section]:
+    """Write the tables and figures; return the sections, in page order.
+
+    The runs are grouped by data set (:func:`genreclf.reports.provenance.dataset_keys`);
+    each data set gets its own tables and figures, so runs of different data sets are
+    never ranked together.
+    """
+    report = write.report
+    runs = runs.assign(dataset=dataset_keys(runs))
+    datasets = dataset_order(runs)
+    sections: list[Section] = [("Overview", _overview(runs, report, datasets))]
+    tables: dict[str, list[pd.DataFrame]] = {}
+    single = len(datasets) == 1
+    for number, key in enumerate(datasets, 1):
+        label = "" if single else f"Data set {number}: "
+        prefix = "" if single else f"dataset{number}_"
+        group = runs[runs["dataset"] == key]
+        part, frames = _dataset_sections(store, group, write, (top_k, ignore, pca), label, prefix)
+        sections += part
+        for name, frame in frames.items():
+            tables.setdefault(name, []).append(frame)
+    for name, frames in tables.items():
+        combined = pd.concat(frames, ignore_index=True)
+        write.csv(combined[["dataset", *combined.columns.drop("dataset")]], f"{name}.csv")
+    provenance = [
+        fields_frame(dataset_fields(key, runs[runs["dataset"] == key])).assign(dataset=key)
+        for key in datasets
     ]
-    if folds is not None:
-        blurb = html.text(
-            f"Mean ± standard deviation over the folds ({FOLD_PARAM}) of each configuration "
-            "(model type and every other swept param), best mean validation accuracy first."
-        )
-        sections.append(("K-fold summary", [blurb, html.table(mean_std_text(folds))]))
-    plotted = swept_params(done, ignore)
-    sections.append(("Hyperparameter impact", _impact_section(done, plotted, write)))
-    if report.best_run_id is not None:
-        best = runs.set_index("run_id", drop=False).loc[report.best_run_id]
-        blocks = _best_run_section(store, best, write)
-        sections.append(("Best run (chosen on validation)", blocks))
-        if pca:
-            blocks = _pca_section(store, best["run_id"], write)
-            sections.append(("PCA map of the features", blocks))
-    failed = runs[~runs.index.isin(live.index)]
+    write.csv(pd.concat(provenance, ignore_index=True), "provenance.csv")
+    report.best_run_id = next(
+        (report.best_runs[key] for key in datasets if key in report.best_runs), None
+    )
+    failed = runs[~runs.index.isin(live_runs(runs).index)]
     if not failed.empty:
-        columns = ["run_id", "run_name", "status", "start_time"]
-        sections.append((f"Failed or killed runs ({len(failed)})", [html.table(failed[columns])]))
+        columns = ["run_id", "run_name", "status", "start_time", "dataset"]
+        sections.append((f"Failed or killed runs ({len(failed)})", [blocks.table(failed[columns])]))
     if report.notes:
-        sections.append(("Notes", [html.text(note, css_class="note") for note in report.notes]))
+        sections.append(("Notes", [blocks.text(note, css_class="note") for note in report.notes]))
     return sections

@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-import pandas as pd
+from genreclf.reports.blocks import Block, Image, Section, Table, Text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -19,6 +19,8 @@ img { max-width: 100%; display: block; margin: 0.5em 0; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; }
 .note { color: #8a4b00; }
 """
+
+SUFFIX = "html"
 
 
 def text(value: str, tag: str = "p", css_class: str = "") -> str:
@@ -33,18 +35,33 @@ def image(path: Path, alt: str = "") -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt or Path(path).name)}">'
 
 
-def table(frame: pd.DataFrame, digits: int = 4) -> str:
-    """A DataFrame as an HTML table, floats rounded to ``digits``, missing values as ``-``."""
-    return frame.to_html(
-        index=False, border=0, na_rep="-", float_format=lambda v: f"{v:.{digits}f}", escape=True
+def table(block: Table) -> str:
+    """A table block as an HTML table (pandas ``to_html``)."""
+    return block.frame.to_html(
+        index=False,
+        border=0,
+        na_rep="-",
+        float_format=lambda v: f"{v:.{block.digits}f}",
+        escape=True,
     )
 
 
-def page(title: str, sections: list[tuple[str, list[str]]]) -> str:
-    """A whole HTML document: ``title`` and ``(heading, [html blocks])`` sections."""
+def block(item: Block) -> str:
+    """One block as HTML."""
+    if isinstance(item, Text):
+        return text(item.value, item.tag, item.css_class)
+    if isinstance(item, Table):
+        return table(item)
+    if isinstance(item, Image):
+        return image(item.path, item.alt)
+    raise TypeError(f"not a report block: {item!r}")
+
+
+def page(title: str, sections: list[Section]) -> str:
+    """A whole HTML document: ``title`` and ``(heading, [blocks])`` sections."""
     body = [text(title, "h1")]
     for heading, blocks in sections:
-        body += [text(heading, "h2"), *blocks]
+        body += [text(heading, "h2"), *(block(b) for b in blocks)]
     return "\n".join(
         [
             "<!DOCTYPE html>",

@@ -150,3 +150,19 @@ def mean_std_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         ]
         shown.insert(len(shown.columns) - 1, score, text)
     return shown
+
+
+def narrow(table: pd.DataFrame) -> pd.DataFrame:
+    """A table for reading rather than for scripts: a ``status`` column that is the same
+    on every row is left out, and each dotted param column is named by its last key
+    (``model.hidden_size`` -> ``hidden_size``) where that name stays unique."""
+    shown = table
+    if "status" in shown.columns and shown["status"].nunique(dropna=False) <= 1:
+        shown = shown.drop(columns="status")
+    last = [str(c).rsplit(".", 1)[-1] for c in shown.columns]
+    renamed = {
+        column: short
+        for column, short in zip(shown.columns, last, strict=True)
+        if short != column and last.count(short) == 1
+    }
+    return shown.rename(columns=renamed)

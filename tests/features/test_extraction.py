@@ -312,13 +312,13 @@ def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch)
 
     alone: list[str] = []
 
-    def compute_alone(self, items, feature_set, n_columns, n_parallel):
-        for index, path in items:
-            alone.append(Path(path).name)
-            if path.endswith("killer.wav"):
-                yield [(index, None, extraction._crash_reason(-9), False)]
+    def compute_alone(self, items, feature_set, store, n_parallel):
+        for item in items:
+            alone.append(Path(item.path).name)
+            if item.path.endswith("killer.wav"):
+                yield [extraction.Outcome(item.index, None, extraction._crash_reason(-9), False)]
             else:
-                yield extraction.compute_chunk([(index, path)], feature_set, n_columns)
+                yield extraction._compute_misses([item], store, feature_set)
 
     monkeypatch.setattr(extraction, "_compute_chunk_marked", dies_on_killer)
     monkeypatch.setattr(FeatureExtractor, "_compute_alone", compute_alone)
@@ -329,4 +329,6 @@ def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch)
     assert "killer.wav" in alone and len(alone) <= 2  # the killer, maybe one aborted file
     # each file ran at most twice (a result not yet back when the pool broke is lost)
     assert max((calls + alone).count(f"{i}.wav") for i in range(7)) <= 2
-    assert ex.last_stats["computed"] == 7 and ex.last_stats["skipped"] == 1
+    # files computed before the pool broke were stored by their worker: not computed again
+    assert ex.last_stats["computed"] + ex.last_stats["cached"] == 7
+    assert ex.last_stats["skipped"] == 1

@@ -11,13 +11,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from genreclf.data.synthetic.render import GENRES as SYNTHETIC_GENRES
+from genreclf.serving.inputs import CANNOT_CLASSIFY, PATHS_OFF, ROOT_ENV
 from tests.conftest import require_shared
 from tests.e2e import TINY_DATA, run_in_new_folder
+
+GENRES = set(SYNTHETIC_GENRES)  # the tiny training data's genres
 
 
 def _free_port() -> int:
@@ -26,19 +31,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _post(port: int, payload: dict) -> dict:
+def _post(port: int, records: list[dict]) -> list[dict]:
+    """The answer's rows, after checking its body is strict JSON (no ``NaN``)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/invocations",
-        data=json.dumps(payload).encode(),
+        data=json.dumps({"dataframe_records": records}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+        text = response.read().decode()
+    assert "NaN" not in text and "Infinity" not in text
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)["predictions"]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """``mlflow models serve -m models:/genres@champion`` of a freshly trained model."""
+def trained(tmp_path_factory) -> Path:
+    """The folder of a store with a freshly trained ``models:/genres@champion``."""
     cwd, _, _ = run_in_new_folder(
         tmp_path_factory,
         "serve",
@@ -48,13 +60,22 @@ def served(tmp_path_factory):
         "registry.name=genres",
         "registry.alias=champion",
     )
+    return cwd
+
+
+@contextmanager
+def _serve(cwd: Path, root: Path | None) -> Iterator[int]:
+    """``mlflow models serve -m models:/genres@champion``, with ``root`` as GENRECLF_SERVE_ROOT."""
     port = _free_port()
     bin_dir = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if k != ROOT_ENV} | {
         "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlruns/mlflow.db",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    log = open(cwd / "serve.log", "w")
+    if root is not None:
+        env[ROOT_ENV] = str(root)
+    log_file = cwd / f"serve-{port}.log"
+    log = open(log_file, "w")
     server = subprocess.Popen(
         [f"{bin_dir}/mlflow", "models", "serve", "-m", "models:/genres@champion",
          "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
@@ -68,7 +89,7 @@ def served(tmp_path_factory):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not start:\n{(cwd / 'serve.log').read_text()[-3000:]}")
+                    pytest.fail(f"server did not start:\n{log_file.read_text()[-3000:]}")
                 time.sleep(0.5)
         yield port
     finally:
@@ -77,7 +98,29 @@ def served(tmp_path_factory):
         log.close()
 
 
-GENRES = set(SYNTHETIC_GENRES)  # the tiny training data's genres
+@pytest.fixture(scope="module")
+def served(trained) -> Iterator[int]:
+    """A server started without GENRECLF_SERVE_ROOT: bytes only."""
+    with _serve(trained, None) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """An allowed root holding a real clip, a text file, and a link to /etc/shadow."""
+    folder = tmp_path_factory.mktemp("serve-root")
+    clip = require_shared("gtzan_mini", "genres_original", "rock", "rock.00000.wav")
+    (folder / "rock.wav").write_bytes(clip.read_bytes())
+    (folder / "notes.wav").write_text("not audio at all\n")
+    (folder / "shadow.wav").symlink_to("/etc/shadow")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def served_with_root(trained, root) -> Iterator[int]:
+    """A server started with GENRECLF_SERVE_ROOT set to ``root``."""
+    with _serve(trained, root) as port:
+        yield port
 
 
 def _check(row: dict) -> None:
@@ -86,22 +129,52 @@ def _check(row: dict) -> None:
     assert sum(probs.values()) == pytest.approx(1.0) and row["genre"] == max(probs, key=probs.get)
 
 
-@pytest.mark.slow
-def test_a_path_on_the_server_gets_genre_probabilities(served):
-    clip = require_shared("gtzan_mini", "genres_original", "rock", "rock.00000.wav")
-    (row,) = _post(served, {"dataframe_records": [{"path": str(clip)}]})["predictions"]
-    assert row["file"] == str(clip)
-    _check(row)
+def _refused(row: dict, message: str) -> None:
+    assert row["error"] == message and row["genre"] is None
+    assert all(row[g] is None for g in GENRES)
 
 
 @pytest.mark.slow
 def test_base64_audio_and_a_bad_input_in_one_request(served):
     clip = require_shared("gtzan_mini", "genres_original", "jazz", "jazz.00000.wav")
     data = base64.b64encode(clip.read_bytes()).decode()
-    rows = _post(
-        served,
-        {"dataframe_records": [{"audio_base64": data}, {"path": "/no/such/song.wav"}]},
-    )["predictions"]
+    junk = base64.b64encode(b"not audio at all").decode()
+    rows = _post(served, [{"audio_base64": data}, {"audio_base64": junk}, {"audio_base64": "%%"}])
     _check(rows[0])
-    assert rows[1]["genre"] == "" and rows[1]["error"].startswith("/no/such/song.wav: ")
-    assert "\n" not in rows[1]["error"]
+    _refused(rows[1], CANNOT_CLASSIFY)
+    _refused(rows[2], CANNOT_CLASSIFY)
+
+
+@pytest.mark.slow
+def test_a_path_is_refused_without_an_allowed_root(served):
+    clip = require_shared("gtzan_mini", "genres_original", "rock", "rock.00000.wav")
+    rows = _post(served, [{"path": str(clip)}, {"path": "/etc/shadow"}, {"path": "/no/such.wav"}])
+    assert [r["file"] for r in rows] == [str(clip), "/etc/shadow", "/no/such.wav"]
+    for row in rows:
+        _refused(row, PATHS_OFF)
+
+
+@pytest.mark.slow
+def test_a_path_inside_the_root_is_classified(served_with_root, root):
+    rows = _post(served_with_root, [{"path": str(root / "rock.wav")}, {"path": "rock.wav"}])
+    for row in rows:
+        _check(row)
+
+
+@pytest.mark.slow
+def test_every_path_that_cannot_be_read_gets_the_same_answer(served_with_root, root, trained):
+    paths = [
+        "/etc/shadow",  # outside the root (and unreadable)
+        "/etc/hostname",  # outside the root (and readable)
+        str(root / "missing.wav"),  # inside, missing
+        str(root / "notes.wav"),  # inside, not audio
+        str(root / "shadow.wav"),  # inside, a link to outside
+        "../../../etc/shadow",  # relative, climbing out
+        str(root),  # the root itself, a folder
+    ]
+    rows = _post(served_with_root, [{"path": p} for p in paths])
+    assert [r["file"] for r in rows] == paths
+    for row in rows:
+        _refused(row, CANNOT_CLASSIFY)
+    server_log = (trained / f"serve-{served_with_root}.log").read_text()
+    assert f"cannot classify {root / 'missing.wav'}: " in server_log  # the reason, for the operator
