@@ -11,6 +11,7 @@ from typing import Any
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from genreclf import stopping
 from genreclf.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
 from genreclf.errors import GenreclfError
 
@@ -166,6 +167,7 @@ def one_line_errors(task: Callable) -> Callable:
     @functools.wraps(task)
     def wrapped(cfg):
         quiet_console(_hydra_verbose())
+        stopping.install()  # also in a launcher's worker, where each job runs
         try:
             return task(cfg)
         except GenreclfError as exc:
@@ -204,7 +206,17 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     def main() -> None:
         exit_on_bad_choice()
         quiet_console(verbose_requested())
-        hydra_main()
+        stopping.install()
+        try:
+            hydra_main()
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGUSR1 (see genreclf.stopping)
+            print(stopping.stop_line(), file=sys.stderr, flush=True)
+            sys.exit(130 if stopping.reason() == "SIGINT" else 143)
+        except SystemExit:
+            if not stopping.received:
+                raise
+            print(stopping.stop_line(), file=sys.stderr, flush=True)  # Lightning's exit(1)
+            sys.exit(143)
 
     return main
 

@@ -69,6 +69,8 @@ def Float(  # noqa: N802
 
 #: ``true`` or ``false``, never ``1``.
 Bool = Annotated[bool, Strict()]
+
+
 def _non_empty(value: str) -> str:
     # Not Field(min_length=1): pydantic-core then refuses a str that is not UTF-8, such
     # as a file name Python gives surrogate-escaped (see genreclf.filenames).

@@ -258,6 +258,8 @@ CASES: dict[str, tuple[str, list[str], str]] = {
         "cannot be created: ",
     ),
     "predict-output-read-only": (PREDICT, [A_SONG, "output={tmp}/ro/out.csv"], "is not writable"),
+    "predict-timeline": (PREDICT, [A_SONG, "timeline=maybe"], "timeline=maybe: must be"),
+    "predict-plot-file": (PREDICT, [A_SONG, "plot={tmp}/afile"], "is a file; must be a writable"),
     # report
     "report-experiment": (REPORT, [], "experiment=???: must be given"),
     "report-experiment-empty": (

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from genreclf.errors import ConfigError
 from genreclf.reports import blocks, html, latex, markdown
-from genreclf.reports.blocks import Block, Section
+from genreclf.reports.blocks import SHORT_ID, Block, Section
 from genreclf.reports.figures import curves_figure
 from genreclf.reports.plots import impact_figure, pca_figure
 from genreclf.reports.provenance import (
@@ -160,8 +160,9 @@ def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[Block]:
     """Table and sentence: the validation-chosen ``unit`` against the best one on test."""
     if selection.empty:
         return [blocks.text("No finished run has both a validation and a test score yet.")]
-    chosen, on_test = selection.iloc[0], selection.iloc[1]
     name = selection.columns[1]  # run_id, or configuration
+    shown = selection.assign(**{name: selection[name].map(blocks.short_ids)})
+    chosen, on_test = shown.iloc[0], shown.iloc[1]
     if chosen[name] == on_test[name]:
         sentence = (
             f"The {unit} chosen on validation accuracy ({chosen[name]}) is also the best "
@@ -177,7 +178,7 @@ def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[Block]:
             f"the test set, overstating accuracy by {gap:.4f}; the honest figure is "
             f"{chosen['test_acc']:.4f}."
         )
-    return [blocks.table(selection), blocks.text(sentence)]
+    return [blocks.table(narrow(selection)), blocks.text(sentence)]
 
 
 def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") -> list[Block]:
@@ -190,7 +191,9 @@ def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") ->
         config = run_config(store, run_id, config_path)
         table = features_from_config(config)
     except Exception as exc:  # any failure (data gone, bad config) skips just this figure
-        message = f"No PCA map: the features of run {run_id} could not be rebuilt ({exc})."
+        message = (
+            f"No PCA map: the features of run {run_id[:SHORT_ID]} could not be rebuilt ({exc})."
+        )
         log.warning(message)
         write.report.notes.append(message)
         return [blocks.text(message, css_class="note")]
@@ -202,7 +205,7 @@ def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") ->
     coords, labels, explained = pca_map(table, transform)
     path = write.figure(pca_figure(coords, labels, explained), f"{prefix}pca.png")
     blurb = blocks.text(
-        f"The {len(labels)} rows of the feature table of run {run_id}, rebuilt from its "
+        f"The {len(labels)} rows of the feature table of run {run_id[:SHORT_ID]}, rebuilt from its "
         f"logged config ({config_path.name}), {how} (fit on all rows), standardized and "
         "projected on the first two principal components. X marks each genre's centre."
     )
@@ -216,7 +219,7 @@ def _best_run_section(
     run_id = best["run_id"]
     parts = [
         blocks.text(
-            f"Run {run_id} ({best['run_name']}, {best['model']}, {best['status']}): "
+            f"Run {run_id[:SHORT_ID]} ({best['run_name']}, {best['model']}, {best['status']}): "
             f"validation accuracy {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}."
         )
     ]
@@ -224,7 +227,7 @@ def _best_run_section(
     if curves.empty:
         parts.append(blocks.text("No per-epoch metrics logged yet.", css_class="note"))
     else:
-        fig = curves_figure(curves, f"Training curves of run {run_id}")
+        fig = curves_figure(curves, f"Training curves of run {run_id[:SHORT_ID]}")
         parts.append(blocks.image(write.figure(fig, f"{prefix}best_curves.png"), "training curves"))
     folder = write.report.output_dir
     matrix = store.fetch_artifact(
@@ -411,7 +414,7 @@ def _dataset_sections(
 
     fields = blocks.table(fields_frame(dataset_fields(key, runs)))
     sections: list[Section] = [
-        (f"{label}Data set", [fields]),
+        (label.removesuffix(": ") or "Data set", [fields]),
         (f"{label}Validation-chosen best against best on test", _selection_blocks(selection, unit)),
         (f"{label}Top {len(top)} runs by validation accuracy", [blocks.table(narrow(top))])
         if not top.empty
@@ -444,7 +447,7 @@ def _overview(runs: pd.DataFrame, report: Report, datasets: list[str]) -> list[B
     overview = [
         blocks.text(
             f"{len(runs)} runs: {counts}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-            + (f"; report run {report.report_run_id}." if report.report_run_id else ".")
+            + (f"; report run {report.report_run_id[:SHORT_ID]}." if report.report_run_id else ".")
         ),
         blocks.text(
             "val_acc is best_val_acc, the validation accuracy of the checkpoint each run "
@@ -490,7 +493,7 @@ def _write_sections(
     """
     report = write.report
     runs = runs.assign(dataset=dataset_keys(runs))
-    datasets = dataset_order(runs)
+    datasets = dataset_order(live_runs(runs))  # failed runs are only listed
     sections: list[Section] = [("Overview", _overview(runs, report, datasets))]
     tables: dict[str, list[pd.DataFrame]] = {}
     single = len(datasets) == 1
@@ -509,7 +512,8 @@ def _write_sections(
         fields_frame(dataset_fields(key, runs[runs["dataset"] == key])).assign(dataset=key)
         for key in datasets
     ]
-    write.csv(pd.concat(provenance, ignore_index=True), "provenance.csv")
+    if provenance:
+        write.csv(pd.concat(provenance, ignore_index=True), "provenance.csv")
     report.best_run_id = next(
         (report.best_runs[key] for key in datasets if key in report.best_runs), None
     )

@@ -153,10 +153,12 @@ def mean_std_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 
 def narrow(table: pd.DataFrame) -> pd.DataFrame:
-    """A table for reading rather than for scripts: a ``status`` column that is the same
-    on every row is left out, and each dotted param column is named by its last key
-    (``model.hidden_size`` -> ``hidden_size``) where that name stays unique."""
-    shown = table
+    """A table for reading rather than for scripts.
+
+    ``start_time`` and a ``status`` column that is the same on every row are left out,
+    and each dotted param column is named by its last key (``model.hidden_size`` ->
+    ``hidden_size``) where that name stays unique."""
+    shown = table.drop(columns=["start_time"], errors="ignore")
     if "status" in shown.columns and shown["status"].nunique(dropna=False) <= 1:
         shown = shown.drop(columns="status")
     last = [str(c).rsplit(".", 1)[-1] for c in shown.columns]

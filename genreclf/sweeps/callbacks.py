@@ -20,6 +20,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from genreclf import stopping
 from genreclf.sweeps.progress import (
     KEYS_ENV,
     TOTAL_ENV,
@@ -110,6 +111,10 @@ class SweepTracking(Callback):
         from genreclf.tracking.liveness import Heartbeat, host, owner_tags, reap_ghosts
         from genreclf.tracking.run import store_for
 
+        if "joblib" in str(config.hydra.launcher.get("_target_", "")):
+            from joblib.externals.loky.backend.resource_tracker import ensure_running
+
+            stopping.spawn_shielded(ensure_running)
         tracking = config.tracking
         name = str((config.get("sweep") or {}).get("name") or config.hydra.job.name)
         self.sweep_id = f"{name}-{uuid.uuid4().hex[:12]}"
@@ -189,9 +194,12 @@ class SweepTracking(Callback):
         if status == names.KILLED:
             # Parallel launchers may stop their workers without letting them end their
             # runs (joblib's loky kills its workers with SIGKILL on Ctrl-C).
+            why = stopping.reason() if stopping.received else "the sweep stopped early"
             for run in sweep_runs(self.store, self.experiment_id, self.sweep_id):
                 if run.info.status == names.RUNNING:
+                    self.store.set_tag(run.info.run_id, names.STOP_TAG, why)
                     self.store.end_run(run.info.run_id, names.KILLED)
+            self.store.set_tag(run_id, names.STOP_TAG, why)
         self.store.end_run(run_id, status)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

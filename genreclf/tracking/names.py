@@ -37,6 +37,8 @@ HEARTBEAT_TAG = "genreclf.heartbeat"
 REAPED_TAG = "genreclf.reaped"
 #: Why a run FAILED when it could not say so itself (its worker process died).
 FAILURE_TAG = "genreclf.failure"
+#: Why a run ended KILLED: the stop signal (SIGTERM, SIGUSR1) or SIGINT (Ctrl-C).
+STOP_TAG = "genreclf.stopped_by"
 #: MLflow's own tags.
 PARENT_RUN_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from genreclf.stopping import reason as stop_reason
 from genreclf.tracking import names
 from genreclf.tracking.store import Store, flatten_params
 
@@ -194,9 +195,12 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
     _ACTIVE.append(writer)
     try:
         yield writer
-    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
+    except (KeyboardInterrupt, SystemExit) as exc:  # Lightning turns Ctrl-C into SystemExit
         heartbeat.stop()
-        writer.end(names.KILLED)
+        try:
+            writer.log_tags({names.STOP_TAG: stop_reason(exc)})
+        finally:
+            writer.end(names.KILLED)
         raise
     except BaseException:
         heartbeat.stop()

@@ -203,3 +203,66 @@ def test_summary_entry_of_wrong_length_recomputed(tmp_path, clips):
     after = ex.extract(clips, fs)
     assert ex.last_stats["computed"] == 1
     np.testing.assert_array_equal(before.X, after.X)
+
+
+def entry_of(ex: FeatureExtractor, track: Track, fs) -> tuple[str, str]:
+    """The feature set's folder name and the cache key of ``track``'s features."""
+    return fs.name, feature_key(file_digest(track.path), fs)
+
+
+def test_entry_locked_elsewhere_is_waited_for_not_computed_twice(tmp_path, clips):
+    """A concurrent holder's entry is put off, waited for, then read: counted as cached."""
+    import threading
+    import time
+
+    ex, fs = extractor(tmp_path), small_summary()
+    name, key = entry_of(ex, clips[0], fs)
+    other = FeatureExtractor(str(tmp_path / "other"), n_jobs=1, progress=False)
+    value = other.extract(clips[:1], fs).X[0]
+    held = threading.Event()
+
+    def compute_elsewhere() -> None:  # another worker holds the entry, stores it, releases
+        with ex.cache.lock(name, key):
+            held.set()
+            time.sleep(1.0)
+            ex.cache.put(name, key, value)
+
+    worker = threading.Thread(target=compute_elsewhere)
+    worker.start()
+    try:
+        assert held.wait(10)
+        table = ex.extract(clips, fs)
+    finally:
+        worker.join()
+    assert (ex.last_stats["computed"], ex.last_stats["cached"]) == (2, 1)
+    np.testing.assert_array_equal(table.X[0], value)
+
+
+def test_lock_of_a_dead_holder_is_released(tmp_path, clips):
+    """A process killed while holding an entry's lock leaves nothing locked."""
+    import signal
+    import subprocess
+    import sys
+
+    ex, fs = extractor(tmp_path), small_summary()
+    name, key = entry_of(ex, clips[0], fs)
+    path = ex.cache.lock(name, key).lock_file  # its folder made
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, filelock\n"
+         "lock = filelock.FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True)\n"
+         "time.sleep(600)",
+         str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        from filelock import Timeout
+
+        with pytest.raises(Timeout):
+            ex.cache.lock(name, key).acquire(timeout=0.1)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    ex.extract(clips, fs)
+    assert (ex.last_stats["computed"], ex.last_stats["cached"]) == (3, 0)

@@ -25,6 +25,7 @@ from tests.e2e import run_command, run_in_new_folder
 EXPERIMENT = "sweep"
 KFOLD = "genreclf.split.KFoldSplit"
 DENSE = "genreclf.models.heads.DenseHead"
+TABLE = "genreclf.data.sources.TableSource"
 
 
 def _fake_run(client, experiment_id, name, status, params, metrics, tags=None) -> str:
@@ -61,7 +62,8 @@ def sweep(tmp_path_factory, shared_data):
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
     trained = [r.info.run_id for r in client.search_runs([experiment_id])]
-    base = {"model._target_": DENSE, "split._target_": KFOLD}
+    data = {"data._target_": TABLE, "data.path": str(shared_data / "seed_features.csv")}
+    base = {"model._target_": DENSE, "split._target_": KFOLD, **data}
     fakes = {
         "failed": _fake_run(
             client,
@@ -131,7 +133,7 @@ def test_top_runs_table_matches_mlflow(sweep):
     for _, row in top.iterrows():
         run = client.get_run(row["run_id"])  # the id exists in the store
         assert row["status"] == run.info.status
-        assert row["run_id"] in sweep["html"]
+        assert row["run_id"][:8] in sweep["html"]  # short ids on the page
         assert str(row["split.fold"]) == run.data.params["split.fold"]
         metrics = run.data.metrics
         if row["run_id"] == running:
@@ -151,7 +153,7 @@ def test_failed_and_report_runs_are_counted_or_left_out(sweep):
     assert fakes["failed"] not in set(runs["run_id"])
     assert fakes["old_report"] not in set(runs["run_id"]) and fakes["old_report"] not in html
     assert "1 FAILED" in html and "1 RUNNING" in html and "4 FINISHED" in html
-    assert re.search(r"Failed or killed runs \(1\).*" + fakes["failed"], html, re.S)
+    assert re.search(r"Failed or killed runs \(1\).*" + fakes["failed"][:8], html, re.S)
 
 
 @pytest.mark.slow
@@ -190,7 +192,8 @@ def test_best_run_section_and_report_run(sweep):
     run = client.get_run(report_run)
     assert run.data.tags["genreclf.report"] == "true" and run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(report_run)}
-    assert {"report.html", "top_runs.csv", "folds.csv", "pca.png"} <= artifacts
+    assert {"report.html", "report.md", "top_runs.csv", "folds.csv", "pca.png"} <= artifacts
+    assert not (out / "report.tex").exists()  # formats defaults to [html, md]
 
 
 def test_report_says_why_pca_is_missing_when_data_is_gone(tmp_path):
