@@ -306,9 +306,9 @@ def describe(annotation: Any) -> str:
         for m in meta:
             if getattr(m, "description", None):
                 return m.description
-            if getattr(m, "pattern", None):
-                return f"{describe(base)} matching {m.pattern}"
             for item in getattr(m, "metadata", [m]):
+                if getattr(item, "pattern", None):
+                    return f"{describe(base)} matching {item.pattern}"
                 found = _bound(item)
                 if found:
                     bounds[found[0]] = found[1]

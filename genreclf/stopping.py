@@ -59,7 +59,7 @@ def stop_line() -> str:
 
 
 def spawn_shielded(start: Callable[[], object]) -> None:
-    """Call ``start`` with the stop signals blocked, so the helper process it spawns keeps them blocked.
+    """Call ``start`` with the stop signals blocked; a process it spawns keeps them blocked.
 
     A helper that outlives its jobs (joblib's resource tracker) must survive a stop signal
     sent to the whole process group: killed, it is restarted empty and prints a traceback
