@@ -243,6 +243,8 @@ def params_model(obj: Callable[..., Any], supplied: tuple[str, ...] = ()) -> typ
     type[pydantic.BaseModel]
         Unknown keys forbidden; each class's ``param_rules`` checked after the fields.
     """
+    if isinstance(obj, type) and issubclass(obj, BaseModel):
+        return obj  # an Options model is its own declaration
     hints = _hints(obj)
     fields: dict[str, Any] = {}
     for name, p in inspect.signature(obj).parameters.items():
