@@ -1,4 +1,7 @@
-"""Two real processes extracting one uncached feature set together compute each clip once."""
+"""Two real processes extracting one uncached feature set together compute each clip once.
+
+Once as two ``extract`` commands, once as the two jobs of a ``train --multirun``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import sys
 import pytest
 
 from tests.conftest import require_shared
+from tests.e2e import run_command
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +50,31 @@ def test_two_processes_compute_each_clip_once(tmp_path):
     assert sum(computed for _, _, computed in stats) == n_clips, stats
     assert all(cached + computed == n_clips for _, cached, computed in stats), stats
     assert len(list(cache.rglob("summary/*/*.npy"))) == n_clips
+
+
+def test_two_jobs_of_a_multirun_compute_each_clip_once(tmp_path):
+    root = require_shared("gtzan_mini")
+    cache = tmp_path / "cache"
+    result = run_command(
+        "genreclf.train",
+        "--multirun",
+        "data=gtzan",
+        f"data.root={root}",
+        "features=summary",
+        "model=linear",
+        "trainer.max_epochs=1",
+        "optimizer.lr=1e-3,2e-3",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        cwd=tmp_path,
+        cache=cache,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = sorted((tmp_path / "multirun").rglob("train.log"))
+    assert len(logs) == 2, logs
+    stats = [tuple(map(int, STATS.search(log.read_text()).groups())) for log in logs]
+    assert all(tracks == 10 for tracks, _, _ in stats), stats
+    # each clip computed by one job, read from the cache by the other
+    assert sum(computed for _, _, computed in stats) == 10, stats
+    assert all(cached + computed == 10 for _, cached, computed in stats), stats
+    assert len(list(cache.rglob("summary/*/*.npy"))) == 10
