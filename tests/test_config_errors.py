@@ -8,7 +8,11 @@ from tests.e2e import run_command
 CASES = {
     "model=foo": (["model=foo"], "model=foo", "choose one of: cnn, dense, linear, rnn"),
     "optimizer.lr=-1": (["optimizer.lr=-1"], "optimizer.lr=-1", "must be a finite number > 0"),
-    "trainer.max_epochs=0": (["trainer.max_epochs=0"], "trainer.max_epochs=0", "must be an int in [1, "),
+    "trainer.max_epochs=0": (
+        ["trainer.max_epochs=0"],
+        "trainer.max_epochs=0",
+        "must be an int in [1, ",
+    ),
     "data.root": (
         ["data=gtzan", "data.root=/no/such/folder"],
         "data.root=/no/such/folder",
