@@ -222,10 +222,28 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
 
 
 def print_result(cfg: Any, run_id: str, result: dict[str, Any]) -> None:
-    """Print a single run's classification report, scores and MLflow run."""
+    """Print a run's classification report, scores and MLflow run.
+
+    A configuration run (several folds or seeds, see :mod:`genreclf.protocol`) prints the
+    report of its pooled test predictions, mean ± std over its runs and the bootstrap
+    interval.
+    """
     report, y_true = result["report"], result["y_true"]
-    print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
-    print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
+    if "members" in result:
+        runs = f"{result['members']} runs: {result['folds']} fold(s) x {result['seeds']} seed(s)"
+        print(f"\nClassification report (pooled test predictions of {runs}):\n{report}")
+        print(
+            f"validation accuracy: {result['val_acc_mean']:.3f} ± {result['val_acc_std']:.3f}"
+            f"   test accuracy: {result['test_acc_mean']:.3f} ± {result['test_acc_std']:.3f}"
+            f"   macro-F1: {result['test_f1_mean']:.3f}   (mean ± std over {runs})"
+        )
+        print(
+            f"pooled test accuracy, 95% bootstrap interval: "
+            f"[{result['test_acc_ci_low']:.3f}, {result['test_acc_ci_high']:.3f}]"
+        )
+    else:
+        print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
+        print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
     if "refit_test_acc" in result:
         print(
             f"refit on train + validation ({result['refit_seeds']:.0f} seeds, "
@@ -234,5 +252,6 @@ def print_result(cfg: Any, run_id: str, result: dict[str, Any]) -> None:
         )
     if "model_uri" in result:
         print(f"Model: {result['model_uri']}")
-    print(f"MLflow run: {run_id}  (experiment '{cfg.tracking.experiment}')")
+    kind = "configuration run" if "members" in result else "run"
+    print(f"MLflow {kind}: {run_id}  (experiment '{cfg.tracking.experiment}')")
     print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")

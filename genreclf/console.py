@@ -17,9 +17,13 @@ QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
     # MLflow on a pyfunc model's predict() without type hints (genreclf gives a signature)
     (r"Add type hints to the `predict` method", UserWarning),
-    # Hydra: conf/hydra/launcher/joblib.yaml (genreclf's launcher) shares the name of the
-    # joblib plugin's schema, on purpose: `hydra/launcher=joblib` keeps its meaning
-    (r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema", UserWarning),
+    # Hydra: conf/hydra/launcher/{joblib,ray,submitit_*}.yaml (genreclf's launchers) share
+    # the names of the plugins' schemas, on purpose: `hydra/launcher=ray` keeps its meaning
+    (
+        r"\s*'hydra/launcher/(joblib|ray|submitit_local|submitit_slurm)' is validated against "
+        r"ConfigStore schema",
+        UserWarning,
+    ),
 )
 
 #: Loggers whose INFO lines are noise on the console: Lightning's GPU/TPU lines and

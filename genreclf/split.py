@@ -91,7 +91,7 @@ def _fractions_below_one(params: Any) -> None:
 
 
 def _fold_in_range(params: Any) -> None:
-    if params.fold >= params.n_splits:
+    if params.fold is not None and params.fold >= params.n_splits:
         raise ValueError(
             f"fold={params.fold}: must be in [0, {params.n_splits}) (n_splits={params.n_splits})"
         )
@@ -168,14 +168,15 @@ class SeedSplit:
 
 
 class KFoldSplit:
-    """One fold of a shuffled, stratified k-fold over tracks.
+    """One fold, or every fold, of a shuffled, stratified k-fold over tracks.
 
     Parameters
     ----------
     n_splits : int
         Number of folds.
-    fold : int
-        The test fold, in ``[0, n_splits)``.
+    fold : int or None
+        The test fold, in ``[0, n_splits)``; ``None`` (the default): every fold, one
+        after the other (see :func:`evaluated_folds` and :mod:`genreclf.protocol`).
     val_size : float
         Fraction of the other folds' tracks used for validation.
     seed : int
@@ -188,20 +189,39 @@ class KFoldSplit:
     def __init__(
         self,
         n_splits: Int(ge=2, le=1000) = 5,
-        fold: Int(ge=0, le=999) = 0,
+        fold: Int(ge=0, le=999) | None = None,
         val_size: Fraction = 0.15,
         seed: Seed = 42,
     ) -> None:
         self.n_splits, self.fold, self.val_size, self.seed = n_splits, fold, val_size, seed
 
     def __call__(self, labels: np.ndarray, track_ids: np.ndarray) -> SplitIndices:
-        """Split rows by track; see the class docstring."""
+        """Split rows by track; see the class docstring.
+
+        Raises
+        ------
+        ValueError
+            If no ``fold`` is set: the protocol calls one split per fold.
+        """
+        if self.fold is None:
+            raise ValueError("split.fold=null: every fold is evaluated; call one fold at a time")
         tracks = _unique_tracks(labels, track_ids)
         kfold = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=self.seed)
         folds = kfold.split(np.zeros(len(tracks.ids)), tracks.labels)
         rest, test = next(f for i, f in enumerate(folds) if i == self.fold)
         train, val = _carve(rest, tracks.labels, self.val_size, self.seed)
         return _rows(tracks, train, val, test)
+
+
+def evaluated_folds(split: Any) -> list[int]:
+    """The folds a split protocol evaluates, one training each.
+
+    Every fold of a :class:`KFoldSplit` whose ``fold`` is ``None``; else its one fold.
+    Other protocols have one split, numbered 0.
+    """
+    if isinstance(split, KFoldSplit):
+        return list(range(split.n_splits)) if split.fold is None else [split.fold]
+    return [0]
 
 
 def read_list(path: str | Path, option: str) -> list[str]:

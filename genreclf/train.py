@@ -3,7 +3,9 @@
 Composes ``conf/config.yaml``; every object is built from config with
 ``hydra.utils.instantiate``. Early stopping and checkpoint selection use the
 validation split; the test split is scored once, with the best checkpoint. Reads like
-lightning-hydra-template's ``train.py``: check, seed, build, fit, evaluate, log.
+lightning-hydra-template's ``train.py``: check, seed, build, fit, evaluate, log; every
+fold and seed of the config (:mod:`genreclf.protocol`) is seeded, built, fitted and
+evaluated by :func:`fit_and_evaluate`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from genreclf.cli import hydra_app, print_result
 from genreclf.config_checks import check_config
 from genreclf.features.cache import PathsOptions
-from genreclf.params import Options, Seed
+from genreclf.params import Int, Options, Seed
+from genreclf.protocol import checked_members, run_configuration
 from genreclf.sweeps import is_multirun, sweep_job
+from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.options import SweepOptions
 from genreclf.third_party import CallbackOptions, OptimizerOptions, TrainerOptions
 from genreclf.tracking import names
+from genreclf.tracking.datasets import log_split
 from genreclf.tracking.options import RegistryOptions, TrackingOptions
 from genreclf.tracking.run import tracked_run
 from genreclf.tracking.selection import selection_metrics
@@ -32,9 +37,11 @@ log = logging.getLogger("genreclf.train")
 
 
 class TrainOptions(Options):
-    """``conf/config.yaml``'s own option."""
+    """``conf/config.yaml``'s own options."""
 
     seed: Seed = 42
+    #: Seeds per fold (``seed``, ``seed + 1``, ...); see :mod:`genreclf.protocol`.
+    repeats: Int(ge=1, le=1000) = 1
 
 
 #: Where each section of the training config is declared.
@@ -68,78 +75,62 @@ def check_train_config(cfg: DictConfig) -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Seed, build, fit, evaluate, log: one run of ``cfg``.
+    """Check, build the data, then fit and evaluate each fold and seed of ``cfg``; log.
+
+    One fold and one seed (the default) is one run. More (``split=kfold`` without
+    ``split.fold``, ``repeats=N``) is a configuration run with one child run each; see
+    :mod:`genreclf.protocol`.
 
     Returns
     -------
     dict
-        ``run_id``, ``val_acc`` and ``val_loss`` (of the selected checkpoint),
-        ``test_acc``, ``test_f1``, the text ``report``, ``budget_runs``: the runs logged for
-        other epoch budgets of a sweep (see :mod:`genreclf.sweeps.budgets`), and with
-        ``refit=train_val`` the ``refit_*`` figures of :mod:`genreclf.refit`.
+        ``run_id``, ``val_acc`` and ``val_loss`` (of the selected checkpoint; a
+        configuration's means), ``test_acc``, ``test_f1`` (means), the text ``report``,
+        ``budget_runs``: the runs logged for other epoch budgets of a sweep (see
+        :mod:`genreclf.sweeps.budgets`), with ``refit=train_val`` the ``refit_*`` figures
+        of :mod:`genreclf.refit`, and for a configuration its summary (``*_mean``,
+        ``*_std``, ``test_acc_ci_*``).
     """
     check_train_config(cfg)
-    check_store(str(cfg.tracking.uri))
+    if not is_multirun():  # a sweep's job has opened its run (or spooled it) already
+        check_store(str(cfg.tracking.uri))
+    plan = checked_members(cfg)
     # torch and Lightning load here, not at import: a bad option answers at once
-    import pytorch_lightning as pl
-
-    from genreclf.datamodule import build_datamodule
     from genreclf.features.build import cached_feature_table
-    from genreclf.models.build import build_callbacks, build_classifier, model_choice
-    from genreclf.models.evaluate import evaluate_selected
-    from genreclf.models.run_logger import RunLogger
+    from genreclf.models.build import model_choice
     from genreclf.reports.run_files import log_run_artifacts
     from genreclf.serving.publish import check_packaging, head_params, log_genre_model
-    from genreclf.sweeps.budgets import shared_fit
-    from genreclf.sweeps.selection import selected_checkpoint, selected_epoch
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     source, feature_set = instantiate(cfg.data), instantiate(cfg.features)
     check_packaging(cfg, feature_set, source)
     synthetic = bool(getattr(source, "synthetic", False))
     if synthetic:
         log.warning("data=synthetic: procedurally generated toy audio, NOT real music")
     table = cached_feature_table(cfg, source, feature_set)
-    datamodule = build_datamodule(cfg, table)
-    module = build_classifier(cfg, datamodule)
 
     tags = {names.SYNTHETIC_TAG: str(synthetic), names.MODEL_TAG: model_choice(cfg)}
-    with tracked_run(cfg.tracking, tags) as writer:
-        writer.log_params(OmegaConf.to_container(cfg, resolve=True))
-        callbacks = build_callbacks(cfg)
-        shared = shared_fit(cfg, callbacks, writer)  # a sweep's epoch budgets, else None
-        trainer = instantiate(
-            cfg.trainer,
-            logger=RunLogger(writer),
-            callbacks=callbacks,
-            **(shared.trainer_kwargs if shared else {}),
-        )
-        trainer.fit(module, datamodule=datamodule)
-
-        ckpt = selected_checkpoint(trainer)
-        evaluate = functools.partial(evaluate_selected, trainer, module, datamodule, ckpt)
-        if shared:
-            result = shared.results(trainer, module, evaluate, tags)
-        else:
-            result = evaluate()
-            writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
-        if cfg.get("refit"):
-            epochs = selected_epoch(trainer) + 1
-            result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
-            writer.log_metrics(
-                {k: v for k, v in result.items() if k.startswith(names.REFIT_PREFIX)}
-            )
+    run_tags = tags | ({names.ROLE_TAG: names.CONFIG_ROLE} if len(plan) > 1 else {})
+    with tracked_run(cfg.tracking, run_tags, config_digest=config_hash(cfg)) as writer:
+        writer.log_config(OmegaConf.to_container(cfg, resolve=True))
+        fit = functools.partial(fit_and_evaluate, table=table, tags=tags)
+        result = run_configuration(cfg, fit, writer, tags)
+        model = result.get("best_member", result)  # the model of the run, or the best child's
+        if len(plan) > 1:  # the configuration's data set: its split, or all tracks pooled
+            parts = model["datamodule"].indices
+            if result["folds"] > 1:  # every track is tested once per seed
+                parts = {"test": range(len(table.track_ids))}
+            log_split(writer, cfg.data, synthetic, table, parts)
 
         writer.flush()  # artifacts read the run's metrics back
         if cfg.tracking.log_artifacts:
-            log_run_artifacts(writer.store, writer.run_id, cfg, result, datamodule, table)
+            log_run_artifacts(writer.store, writer.run_id, cfg, result, model["datamodule"], table)
         if cfg.tracking.log_model:
             result["model_uri"] = log_genre_model(
                 writer.store,
                 writer.run_id,
-                head=module.head,
+                head=model["module"].head,
                 head_params=head_params(cfg),
-                datamodule=datamodule,
+                datamodule=model["datamodule"],
                 feature_set=feature_set,
                 source=source,
                 registry_name=OmegaConf.select(cfg, "registry.name"),
@@ -153,7 +144,57 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "budget_runs": result.get("budget_runs", []),
         **{k: result[k] for k in ("val_acc", "val_loss", "test_acc", "test_f1", "report")},
         **{k: v for k, v in result.items() if k.startswith("refit_")},
+        **{k: v for k, v in result.items() if k.endswith(("_mean", "_std")) or "_ci_" in k},
     }
+
+
+def fit_and_evaluate(
+    cfg: DictConfig, writer: Any, table: Any, tags: dict[str, str]
+) -> dict[str, Any]:
+    """Seed, split, build, fit and evaluate one fold and seed of ``cfg``, logged to ``writer``.
+
+    Returns :func:`~genreclf.models.evaluate.evaluate_selected`'s result (or a sweep's
+    :class:`~genreclf.sweeps.budgets.SharedFit` result, and ``refit_*`` figures), with the
+    fitted ``module`` and its ``datamodule``.
+    """
+    import pytorch_lightning as pl
+
+    from genreclf.datamodule import build_datamodule
+    from genreclf.models.build import build_callbacks, build_classifier
+    from genreclf.models.evaluate import evaluate_selected
+    from genreclf.models.run_logger import RunLogger, hit_max_epochs
+    from genreclf.sweeps.budgets import shared_fit
+    from genreclf.sweeps.selection import selected_checkpoint, selected_epoch
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg, table)
+    datamodule.setup("fit")  # the split: logged as the run's data set before training
+    synthetic = tags.get(names.SYNTHETIC_TAG) == "True"
+    log_split(writer, cfg.data, synthetic, table, datamodule.indices)
+    module = build_classifier(cfg, datamodule)
+    callbacks = build_callbacks(cfg)
+    shared = shared_fit(cfg, callbacks, writer)  # a sweep's epoch budgets, else None
+    trainer = instantiate(
+        cfg.trainer,
+        logger=RunLogger(writer),
+        callbacks=callbacks,
+        **(shared.trainer_kwargs if shared else {}),
+    )
+    trainer.fit(module, datamodule=datamodule)
+    writer.log_tags({names.HIT_MAX_EPOCHS_TAG: str(hit_max_epochs(trainer)).lower()})
+
+    ckpt = selected_checkpoint(trainer)
+    evaluate = functools.partial(evaluate_selected, trainer, module, datamodule, ckpt)
+    if shared:
+        result = shared.results(trainer, module, evaluate, tags)
+    else:
+        result = evaluate()
+        writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
+    if cfg.get("refit"):
+        epochs = selected_epoch(trainer) + 1
+        result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
+        writer.log_metrics({k: v for k, v in result.items() if k.startswith(names.REFIT_PREFIX)})
+    return result | {"module": module, "datamodule": datamodule}
 
 
 def _task(cfg: DictConfig) -> float:

@@ -50,9 +50,9 @@ def test_option_composes_and_resolves(group, option, tmp_path):
         assert built is not None
 
 
-def test_default_run_name_says_what_ran():
+def test_default_run_name_is_made_from_the_config():
     cfg = compose_with(["model=rnn", "model.hidden_size=256", "model.num_layers=2"])
-    assert cfg.tracking.run_name == "rnn-h256-l2"
+    assert cfg.tracking.run_name is None  # named by genreclf.tracking.names.run_name
 
 
 def test_tracking_uri_env_and_option(monkeypatch):

@@ -179,7 +179,7 @@ def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run
 
 @pytest.mark.slow
 def test_best_run_of_experiment(trained):
-    from genreclf.tracking.models import ModelRefError, best_model_uri
+    from genreclf.tracking.models import ModelRefError, best_model_uri, fetch_model
     from genreclf.tracking.store import Store
 
     cwd, _, run_id = trained
@@ -188,7 +188,9 @@ def test_best_run_of_experiment(trained):
     with pytest.raises(ModelRefError, match="no experiment 'nope'"):
         best_model_uri(store, "nope")
     # The logged model is an MLflow model of flavors genreclf and python_function.
-    files = {p.rsplit("/", 1)[-1] for p in store.list_artifacts(run_id, "model")}
+    # (an MLflow 3 logged model, reached as runs:/<id>/model)
+    _, folder = fetch_model(store, f"runs:/{run_id}/model", cwd / "fetched_best")
+    files = {p.name for p in folder.iterdir()}
     # the package's data files, and the models-from-code entry point `mlflow models serve` runs
     data = {"genreclf.json", "weights.safetensors", "transform.npz"}
     assert files == {"MLmodel", "genreclf_pyfunc.py", *data}

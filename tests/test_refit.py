@@ -23,6 +23,7 @@ def run_train(tmp_path, shared_data, *overrides: str) -> dict:
             overrides=[
                 "+preset=seed_dense",
                 "split=kfold",
+                "split.fold=0",  # refit refits one model: one fold, one seed
                 f"data.path={shared_data / 'seed_features.csv'}",
                 f"tracking.uri={uri}",
                 "tracking.log_model=false",

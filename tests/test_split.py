@@ -14,7 +14,14 @@ from sklearn.model_selection import train_test_split
 from genreclf.data.sources import TableSource
 from genreclf.errors import ConfigError
 from genreclf.params import check_params
-from genreclf.split import FileListSplit, HoldoutSplit, KFoldSplit, SeedSplit, SplitIndices
+from genreclf.split import (
+    FileListSplit,
+    HoldoutSplit,
+    KFoldSplit,
+    SeedSplit,
+    SplitIndices,
+    evaluated_folds,
+)
 from tests.paths import CONF
 
 SPLIT_CONF = CONF / "split"
@@ -49,6 +56,8 @@ def make(name: str, tmp_path: Path, ids: np.ndarray, **overrides):
     cfg = OmegaConf.load(SPLIT_CONF / f"{name}.yaml")
     if name == "files":
         cfg = OmegaConf.merge(cfg, file_lists(tmp_path, ids))
+    if name == "kfold":  # the config runs every fold (genreclf.protocol); split one here
+        cfg.fold = 0
     return instantiate(OmegaConf.merge(cfg, overrides))
 
 
@@ -103,7 +112,7 @@ def test_kfold_test_folds_partition_the_tracks(segments) -> None:
 @pytest.mark.parametrize(
     ("fold", "match"),
     [
-        (-1, r"^split\.fold=-1: must be an int in \[0, 999\]"),
+        (-1, r"^split\.fold=-1: must be null or an int in \[0, 999\]"),
         (5, r"^split\.fold=5: must be in \[0, 5\)"),
     ],
 )
@@ -168,3 +177,13 @@ def test_fault_filtered_split_on_seed_table(shared_data, seed_table, caplog) -> 
     assert [len(p) for p in parts] == [443 - 1, 197, 290]
     assert split.missing == {"train": ["jazz/jazz.00054.wav"], "valid": [], "test": []}
     assert "jazz/jazz.00054.wav" in caplog.text
+
+
+def test_kfold_without_fold_evaluates_every_fold(segments) -> None:
+    labels, ids = segments
+    split = instantiate(OmegaConf.load(SPLIT_CONF / "kfold.yaml"))
+    assert split.fold is None and evaluated_folds(split) == list(range(split.n_splits))
+    assert evaluated_folds(KFoldSplit(n_splits=3, fold=2)) == [2]
+    assert evaluated_folds(HoldoutSplit()) == [0]
+    with pytest.raises(ValueError, match="every fold"):
+        split(labels, ids)

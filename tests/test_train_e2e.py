@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from genreclf.tracking.history import epoch_curves
+from genreclf.tracking.models import fetch_model
 from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_in_new_folder
 
@@ -47,10 +50,10 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
     run = runs[0]
     assert run.info.run_id in result.stdout
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "dense-h256-l2"
+    assert re.fullmatch(r"dense-seed174-.*-ep4-patience2-[0-9a-f]{6}", run.info.run_name)
     params = run.data.params
     assert params["model.hidden_size"] == "256"
-    assert params["optimizer._target_"] == "torch.optim.Adam"
+    assert params["optimizer"] == "adam" and "optimizer._target_" not in params
     assert params["trainer.max_epochs"] == "4"
     curves = epoch_curves(Store(uri), run.info.run_id)
     assert 1 <= len(curves) <= 4  # one row per trained epoch
@@ -71,8 +74,11 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
         assert open(local, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     report = open(client.download_artifacts(run.info.run_id, "classification_report.txt", str(cwd)))
     assert "blues" in report.read()
-    local = client.download_artifacts(run.info.run_id, "model/MLmodel", str(cwd))
-    info = mlflow.models.Model.load(local)
+    # the model: an MLflow 3 logged model (the run's Models column), reached as runs:/<id>/model
+    (output,) = client.get_run(run.info.run_id).outputs.model_outputs
+    assert client.get_logged_model(output.model_id).source_run_id == run.info.run_id
+    _, folder = fetch_model(Store(uri), f"runs:/{run.info.run_id}/model", cwd / "fetched")
+    info = mlflow.models.Model.load(str(folder / "MLmodel"))
     assert info.signature is not None  # the pyfunc's: audio in, genre probabilities out
     assert info.signature.inputs.input_names() == ["path", "audio_base64"]
     assert {"genre", "blues", "rock", "error"} <= set(info.signature.outputs.input_names())
@@ -97,12 +103,8 @@ def test_bf16_mixed_run_trains_and_logs(tmp_path_factory):
     assert run.info.status == "FINISHED"
     assert run.data.params["trainer.precision"] == "bf16-mixed"
     assert 0.0 <= run.data.metrics["test_acc"] <= 1.0
-    folder = mlflow.artifacts.download_artifacts(
-        run_id=run.info.run_id,
-        artifact_path="model",
-        dst_path=str(cwd),
-        tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db",
-    )
+    store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    _, folder = fetch_model(store, f"runs:/{run.info.run_id}/model", cwd / "fetched")
     from safetensors.numpy import load_file
 
     weights = load_file(f"{folder}/weights.safetensors")

@@ -45,6 +45,7 @@ def test_train_each_feature_set(features, model, tmp_path, tmp_path_factory):
     result = train(cfg)
     run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(result["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.params["features._target_"] == cfg.features._target_
+    assert run.data.params["features"] == features  # the group choice, not `_target_`
+    assert not [key for key in run.data.params if "_target_" in key]
     assert run.data.metrics["test_acc"] == pytest.approx(result["test_acc"])
     assert "macro avg" in result["report"]

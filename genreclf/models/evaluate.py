@@ -5,29 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 
+def genre_report(y_true: Any, y_pred: Any, class_names: list[str]) -> str:
+    """The per-genre text report (precision, recall, F1, support) of encoded labels."""
+    from sklearn.metrics import classification_report
+
+    return classification_report(
+        y_true,
+        y_pred,
+        labels=range(len(class_names)),
+        target_names=class_names,
+        digits=2,
+        zero_division=0,
+    )
+
+
 def evaluate_selected(
     trainer: Any, module: Any, datamodule: Any, ckpt_path: str | None
 ) -> dict[str, Any]:
     """Score the selected model once on validation and once on test.
 
     Returns ``val_acc``, ``val_loss``, ``test_acc``, ``test_f1``, the per-genre text
-    ``report``, and the test tracks' ``y_true`` and ``y_pred`` (encoded labels).
+    ``report``, and the test tracks' ``y_true`` and ``y_pred`` (encoded labels), ``probs``
+    (one row of class probabilities each) and ``tracks`` (their ids), in one order.
     """
-    from sklearn.metrics import classification_report
+    import numpy as np
+    import pandas as pd
 
     best = {"datamodule": datamodule, "ckpt_path": ckpt_path, "verbose": False}
     val = trainer.validate(module, **best)[0]
     test = trainer.test(module, **best)[0]
     probs, y_true = module.test_predictions
     y_true, y_pred = y_true.numpy(), probs.argmax(dim=1).numpy()
-    report = classification_report(
-        y_true,
-        y_pred,
-        labels=range(datamodule.num_classes),
-        target_names=datamodule.class_names,
-        digits=2,
-        zero_division=0,
-    )
+    # the module averages rows per track in ascending track number (the datamodule's groups)
+    codes, track_ids = pd.factorize(datamodule.table.track_ids)
+    tracks = np.asarray(track_ids)[np.unique(codes[datamodule.indices["test"]])]
+    report = genre_report(y_true, y_pred, datamodule.class_names)
     return {
         "val_acc": val["val_acc"],
         "val_loss": val["val_loss"],
@@ -36,4 +48,6 @@ def evaluate_selected(
         "report": report,
         "y_true": y_true,
         "y_pred": y_pred,
+        "probs": probs.float().numpy(),
+        "tracks": tracks.astype(str),
     }

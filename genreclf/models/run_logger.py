@@ -66,3 +66,25 @@ class RunLogger(Logger):
 
     def save(self) -> None:
         """Nothing to save: the sink writes."""
+
+
+def hit_max_epochs(trainer: Any) -> bool:
+    """Whether a finished fit ran all ``max_epochs`` without early stopping ending it.
+
+    Then the selected checkpoint may still have been improving (more epochs could
+    help); the run is tagged ``genreclf.hit_max_epochs=true``. A fit interrupted
+    (Ctrl-C) or stopped early is not.
+    """
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    stopped_early = any(
+        isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in trainer.callbacks
+    )
+    max_epochs = trainer.max_epochs
+    return bool(
+        max_epochs is not None
+        and max_epochs > 0
+        and trainer.current_epoch >= max_epochs
+        and not stopped_early
+        and not trainer.interrupted
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,8 @@ from matplotlib.figure import Figure
 from genreclf.errors import ConfigError
 from genreclf.reports import blocks, html, latex, markdown
 from genreclf.reports.blocks import SHORT_ID, Block, Section
-from genreclf.reports.figures import curves_figure
+from genreclf.reports.figures import confusion_matrix_figure, curves_figure
+from genreclf.reports.paired import paired_table, read_predictions
 from genreclf.reports.plots import impact_figure, pca_figure
 from genreclf.reports.provenance import (
     code_fields,
@@ -36,8 +38,10 @@ from genreclf.reports.tables import (
     SCORES,
     fold_configs,
     fold_table,
+    interval_text,
     mean_std_text,
     narrow,
+    rank_by_val,
     selection_table,
     top_runs,
 )
@@ -234,7 +238,11 @@ def _best_run_section(
         run_id, names.CONFUSION_ARTIFACT, folder / f"{prefix}{CONFUSION_NAME}"
     )
     if matrix is not None:
-        parts.append(blocks.image(write.add(matrix), "confusion matrix"))
+        write.add(matrix)
+    else:  # a configuration run of a sweep: drawn from its pooled predictions
+        matrix = _pooled_confusion(store, run_id, write, f"{prefix}{CONFUSION_NAME}")
+    if matrix is not None:
+        parts.append(blocks.image(matrix, "confusion matrix"))
     text = store.fetch_artifact(run_id, names.REPORT_ARTIFACT, folder / f"{prefix}{REPORT_NAME}")
     if text is not None:
         parts.append(blocks.text(write.add(text).read_text(), "pre"))
@@ -250,6 +258,43 @@ def _best_run_section(
             )
         parts.append(blocks.text(missing + ".", css_class="note"))
     return parts
+
+
+def _pooled_confusion(store: Store, run_id: str, write: _Writer, name: str) -> Path | None:
+    """The confusion matrix of a configuration run's ``predictions.parquet`` (else ``None``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / names.PREDICTIONS_ARTIFACT
+        if store.fetch_artifact(run_id, names.PREDICTIONS_ARTIFACT, local) is None:
+            return None
+        labels = read_predictions(local)
+    title = f"Confusion matrix of the pooled test predictions ({len(labels)})"
+    fig = confusion_matrix_figure(
+        labels["true"], labels["predicted"], labels.attrs["genres"], title
+    )
+    return write.figure(fig, name)
+
+
+def _paired_section(
+    store: Store, done: pd.DataFrame, tables: dict[str, pd.DataFrame]
+) -> list[Block]:
+    """The chosen configuration against the runners-up on their pooled test predictions
+    (:mod:`genreclf.reports.paired`); empty without two configuration runs."""
+    with tempfile.TemporaryDirectory() as folder:
+        paired = paired_table(store, rank_by_val(done), Path(folder))
+    if paired is None:
+        return []
+    tables["paired"] = paired
+    chosen = rank_by_val(done).iloc[0]
+    return [
+        blocks.text(
+            f"The chosen configuration ({chosen['run_id'][:SHORT_ID]}, {chosen['run_name']}) "
+            "against the next ones on validation, on the test predictions they share (same "
+            "track, fold and seed): the accuracy difference (chosen minus other) with a 95% "
+            "paired bootstrap interval, and McNemar's exact p-value. Only validation chose; "
+            "this says how sure the test data are about the ranking."
+        ),
+        blocks.table(narrow(paired)),
+    ]
 
 
 def _impact_section(
@@ -416,7 +461,10 @@ def _dataset_sections(
     sections: list[Section] = [
         (label.removesuffix(": ") or "Data set", [fields]),
         (f"{label}Validation-chosen best against best on test", _selection_blocks(selection, unit)),
-        (f"{label}Top {len(top)} runs by validation accuracy", [blocks.table(narrow(top))])
+        (
+            f"{label}Top {len(top)} runs by validation accuracy",
+            [blocks.table(narrow(interval_text(top)))],
+        )
         if not top.empty
         else (f"{label}Top runs", [blocks.text("No run has logged a validation accuracy yet.")]),
     ]
@@ -434,6 +482,9 @@ def _dataset_sections(
         best = runs.set_index("run_id", drop=False).loc[best_id]
         chosen = _best_run_section(store, best, write, prefix)
         sections.append((f"{label}Best run (chosen on validation)", chosen))
+        paired = _paired_section(store, done, tables)
+        if paired:
+            sections.append((f"{label}Paired comparison of the top configurations", paired))
         if pca:
             sections.append(
                 (f"{label}PCA map of the features", _pca_section(store, best_id, write, prefix))

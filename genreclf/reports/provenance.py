@@ -38,6 +38,19 @@ def _short_class(target: object) -> str | None:
     return target.rsplit(".", 1)[-1] if isinstance(target, str) and target else None
 
 
+def _source_target(choice: object) -> object:
+    """The class a ``data=`` choice names (runs log the choice, not its ``_target_``)."""
+    from genreclf.data.sources import DATA_SOURCES
+    from genreclf.registry import RegistryError
+
+    if not isinstance(choice, str):
+        return choice
+    try:
+        return DATA_SOURCES.target_of(choice)
+    except RegistryError:
+        return choice
+
+
 def is_synthetic(runs: pd.DataFrame) -> pd.Series:
     """Whether each run trained on the built-in synthetic data (tag ``genreclf.synthetic_data``)."""
     tag = runs.get(f"tags.{names.SYNTHETIC_TAG}", pd.Series(None, index=runs.index, dtype=object))
@@ -53,7 +66,8 @@ def dataset_keys(runs: pd.DataFrame) -> pd.Series:
     for name in LOCATION_PARAMS[1:]:
         where = where.fillna(_param(runs, name))
     keys = []
-    for target, place in zip(_param(runs, "data._target_"), where, strict=True):
+    kinds = _param(runs, "data._target_").fillna(_param(runs, "data").map(_source_target))
+    for target, place in zip(kinds, where, strict=True):
         parts = [p for p in (_short_class(target), place) if p]
         keys.append(" ".join(parts) if parts else UNKNOWN_DATA)
     return pd.Series(keys, index=runs.index, dtype=object)
@@ -76,7 +90,8 @@ def _features(runs: pd.DataFrame) -> str:
     """Feature set classes with their model, layer and pooling (where set)."""
     sets = []
     for _, row in runs.iterrows():
-        name = _short_class(row.get("params.features._target_")) or "-"
+        target = row.get("params.features._target_")
+        name = _short_class(target if pd.notna(target) else row.get("params.features")) or "-"
         details = [
             f"{key}={row.get(f'params.features.{key}')}"
             for key in FEATURE_DETAILS
@@ -88,7 +103,7 @@ def _features(runs: pd.DataFrame) -> str:
 
 def _protocol(runs: pd.DataFrame) -> str:
     """The split's class and its params (values seen across the runs, comma-joined)."""
-    split = _values(_param(runs, "split._target_").map(_short_class))
+    split = _values(_param(runs, "split._target_").fillna(_param(runs, "split")).map(_short_class))
     keys = sorted(
         c.removeprefix("params.split.")
         for c in runs.columns

@@ -29,11 +29,13 @@ def log_run_artifacts(
     from genreclf.tracking.history import epoch_curves
 
     matrix = confusion_matrix_figure(result["y_true"], result["y_pred"], datamodule.class_names)
+    curves = epoch_curves(store, run_id)  # none on a configuration run: its children have them
     files = {
         names.CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
         names.REPORT_ARTIFACT: result["report"],
         names.SKIPPED_ARTIFACT: table.skipped.to_csv(index=False),
         names.CONFUSION_ARTIFACT: _png(matrix),
-        names.CURVES_ARTIFACT: _png(curves_figure(epoch_curves(store, run_id))),
     }
+    if not curves.empty:
+        files[names.CURVES_ARTIFACT] = _png(curves_figure(curves))
     log_run_files(store, run_id, files)

@@ -17,7 +17,8 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     """The training runs of ``experiment``, one row each.
 
     Report runs (tagged :data:`REPORT_TAG`) and a sweep's parent runs (tagged
-    :data:`ROLE_TAG` other than ``job``) are left out, and so are deleted runs.
+    :data:`ROLE_TAG` ``parent``) and the fold-and-seed children of configuration runs
+    (``member``) are left out, and so are deleted runs: one row per configuration.
 
     Parameters
     ----------
@@ -60,7 +61,7 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
         return runs.get(f"tags.{name}", empty).astype(object)
 
     keep = tag(names.REPORT_TAG).fillna("").astype(str).str.lower() != "true"
-    keep &= tag(names.ROLE_TAG).fillna("job") == "job"
+    keep &= tag(names.ROLE_TAG).fillna(names.JOB_ROLE).isin(names.RANKED_ROLES)
     if sweep_id is not None:
         keep &= tag(names.SWEEP_ID_TAG) == sweep_id
     runs = runs[keep].copy()

@@ -5,13 +5,29 @@ from __future__ import annotations
 import pandas as pd
 
 from genreclf.reports.runs import param_values
+from genreclf.tracking import names
 from genreclf.tracking.selection import rank_runs
 
 #: Metric columns of the run tables.
 SCORES: tuple[str, ...] = ("val_acc", "test_acc", "test_f1")
 
+#: A configuration run's spread of its test accuracy: sample std over its members and
+#: the 95% bootstrap interval of its pooled test predictions (:mod:`genreclf.protocol`).
+SPREAD: tuple[str, ...] = (names.TEST_ACC_STD, names.TEST_ACC_CI_LOW, names.TEST_ACC_CI_HIGH)
+
 #: Param that numbers the fold of a k-fold run.
 FOLD_PARAM = "split.fold"
+
+#: Marker column of the run tables: ``yes`` where training ran to ``trainer.max_epochs``
+#: without early stopping (tag ``genreclf.hit_max_epochs``): more epochs might have helped.
+MAX_EPOCHS_COLUMN = "hit_max_epochs"
+
+
+def max_epochs_marker(runs: pd.DataFrame) -> pd.Series:
+    """``yes`` for each run tagged ``genreclf.hit_max_epochs=true``, else empty."""
+    tag = runs.get(f"tags.{names.HIT_MAX_EPOCHS_TAG}", pd.Series(None, index=runs.index))
+    hit = tag.astype(str).str.lower() == "true"
+    return hit.map({True: "yes", False: ""}).astype(object)
 
 
 def rank_by_val(runs: pd.DataFrame) -> pd.DataFrame:
@@ -31,10 +47,15 @@ def top_runs(runs: pd.DataFrame, params: list[str], top_k: int) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``rank``, ``run_id``, ``run_name``, ``status``, ``model``, the scores
-        (:data:`SCORES`, as logged), ``val_loss`` (the tie-break) and the ``params``.
+        (:data:`SCORES`, as logged; a configuration run's are its means), ``val_loss``
+        (the tie-break), the configuration's :data:`SPREAD` (NaN for a single run), the marker
+        :data:`MAX_EPOCHS_COLUMN` and the ``params``.
     """
     ranked = rank_by_val(runs).head(top_k)
     table = ranked[["run_id", "run_name", "status", "model", *SCORES, "val_loss"]].copy()
+    for name in SPREAD:  # a configuration run's spread over its folds and seeds
+        table[name] = ranked.get(f"metrics.{name}", pd.Series(float("nan"), index=ranked.index))
+    table[MAX_EPOCHS_COLUMN] = max_epochs_marker(ranked)
     for name in params:
         table[name] = ranked.get(f"params.{name}")
     table.insert(0, "rank", range(1, len(table) + 1))
@@ -150,6 +171,33 @@ def mean_std_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         ]
         shown.insert(len(shown.columns) - 1, score, text)
     return shown
+
+
+#: The ``test_acc`` column's name once :func:`interval_text` has written the spread into it.
+INTERVAL_COLUMN = "test_acc (mean ± std [95% CI])"
+
+
+def interval_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A :func:`top_runs` table with ``test_acc`` as ``mean ± std [low, high]`` text for
+    configuration runs, and without the :data:`SPREAD` columns (dropped if all empty)."""
+    spread = [name for name in SPREAD if name in table.columns]
+    if not spread or table[spread].isna().all().all():
+        return table.drop(columns=spread)
+
+    def text(row: pd.Series) -> str:
+        mean, std = row["test_acc"], row[names.TEST_ACC_STD]
+        low, high = row[names.TEST_ACC_CI_LOW], row[names.TEST_ACC_CI_HIGH]
+        if pd.isna(mean):
+            return ""
+        shown = f"{mean:.{digits}f}"
+        if not pd.isna(std):
+            shown += f" ± {std:.{digits}f}"
+        if not (pd.isna(low) or pd.isna(high)):
+            shown += f" [{low:.{digits}f}, {high:.{digits}f}]"
+        return shown
+
+    shown = table.assign(test_acc=table.apply(text, axis=1)).drop(columns=spread)
+    return shown.rename(columns={"test_acc": INTERVAL_COLUMN})
 
 
 def narrow(table: pd.DataFrame) -> pd.DataFrame:

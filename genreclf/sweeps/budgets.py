@@ -26,12 +26,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from genreclf.protocol import members
 from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.runs import SWEEP_ID_ENV, finished_run, sweep_tags
 from genreclf.tracking import names
-from genreclf.tracking.run import store_for
+from genreclf.tracking.run import auto_run_name, config_params, store_for
 from genreclf.tracking.selection import selection_metrics
-from genreclf.tracking.store import flatten_params
 
 log = logging.getLogger("genreclf.sweeps")
 
@@ -49,10 +49,11 @@ def epoch_budgets(cfg: DictConfig) -> list[int]:
     is one of them, the job selects weights in memory (a
     :class:`~genreclf.sweeps.selection.BestWeights` callback, ``callbacks=sweep``), and
     no per-run artifacts or models are logged (``tracking.log_artifacts`` and
-    ``tracking.log_model`` false), and there is no ``refit``.
+    ``tracking.log_model`` false), there is no ``refit``, and the job trains one fold and
+    one seed (:func:`genreclf.protocol.members`).
     """
     sweep = cfg.get("sweep") or {}
-    if not sweep.get("share_epoch_budgets"):
+    if not sweep.get("share_epoch_budgets") or len(members(cfg)) > 1:
         return []
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -206,10 +207,9 @@ def log_budget_runs(
             continue
         tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
         tags[names.TRAINED_IN_TAG] = writer.run_id
-        params = flatten_params(OmegaConf.to_container(sibling, resolve=True))
-        run_id = writer.store.log_finished_run(
-            writer.experiment_id, tags, params, metrics, cfg.tracking.run_name
-        )
+        params = config_params(OmegaConf.to_container(sibling, resolve=True))
+        name = cfg.tracking.run_name or auto_run_name(digest, {BUDGET_KEY: budget})
+        run_id = writer.store.log_finished_run(writer.experiment_id, tags, params, metrics, name)
         logged.append(run_id)
         log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, writer.run_id)
     writer.hold_metrics(own_metrics)

@@ -71,10 +71,9 @@ def claimed_jobs(sweep_dir: Path) -> int:
 
 
 def sweep_runs(store: Store, experiment_id: str, sweep_id: str) -> list:
-    """Every job run of sweep ``sweep_id``."""
-    return store.find_runs(
-        experiment_id, tags={names.SWEEP_ID_TAG: sweep_id, names.ROLE_TAG: "job"}
-    )
+    """Every job run of sweep ``sweep_id`` (a configuration run is its job's run)."""
+    runs = store.find_runs(experiment_id, tags={names.SWEEP_ID_TAG: sweep_id})
+    return [run for run in runs if run.data.tags.get(names.ROLE_TAG) in names.RANKED_ROLES]
 
 
 def best_job_run(runs: list) -> Any:
@@ -83,6 +82,29 @@ def best_job_run(runs: list) -> Any:
     Chosen by :func:`genreclf.tracking.selection.best_run`, as ``best:`` and reports do.
     """
     return best_run(run for run in runs if run.info.status == names.FINISHED)
+
+
+def upload_spooled_runs(folder: Path, uri: str) -> None:
+    """Upload the runs that earlier sweeps under ``folder`` kept while ``uri`` was away.
+
+    See :mod:`genreclf.tracking.spool`; a store that stops answering meanwhile leaves
+    them for later (``python -m genreclf.sync``), with one line.
+    """
+    from genreclf.tracking.run import open_store
+    from genreclf.tracking.spool import first_words, unreachable, upload_folder
+
+    if not folder.is_dir():
+        return
+    try:
+        outcomes = upload_folder(folder, open_store, only=uri)
+    except Exception as exc:
+        if not unreachable(exc) and not isinstance(exc, ValueError):
+            raise
+        log.warning("spooled runs under %s not uploaded: %s", folder, first_words(exc))
+        return
+    if outcomes.get("uploaded"):
+        count = len(outcomes["uploaded"])
+        print(f"{count} run(s) kept while the tracking store was away: uploaded", flush=True)
 
 
 class SweepTracking(Callback):
@@ -120,6 +142,7 @@ class SweepTracking(Callback):
         self.sweep_id = f"{name}-{uuid.uuid4().hex[:12]}"
         self.store = store_for(tracking)
         self.experiment_id = self.store.experiment_id(tracking.experiment)
+        upload_spooled_runs(Path(str(config.hydra.sweep.dir)).parent, self.store.uri)
         ghosts = reap_ghosts(self.store, self.experiment_id)
         sweep_dir = own_sweep_dir(Path(str(config.hydra.sweep.dir)))
         overrides = " ".join(config.hydra.overrides.task)
@@ -137,7 +160,8 @@ class SweepTracking(Callback):
                 names.LAUNCHER_TAG: str(config.hydra.launcher.get("_target_", "")),
             },
         )
-        params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=True)
+        params = config.hydra.sweeper.get("params")  # none for a plain --multirun
+        params = OmegaConf.to_container(params, resolve=True) if params else {}
         if params:
             self.store.log_text(
                 self.parent_run_id, OmegaConf.to_yaml(params), names.SWEEPER_PARAMS_ARTIFACT

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
-from genreclf.sweeps.progress import JobValue, job_line, scores
+from genreclf.sweeps.progress import JobValue, job_line, say_job_line, scores
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
     adopt,
@@ -104,7 +104,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             waited = time.perf_counter()
             wait_for_shared_fit(cfg, budgets)
             timing["waited_seconds"] = time.perf_counter() - waited
-        done = finished_run(cfg.tracking, digest)
+        done = _unless_store_away(lambda: finished_run(cfg.tracking, digest), None)
         if done is not None:
             adopt(cfg.tracking, done)
             seconds = time.perf_counter() - start
@@ -123,7 +123,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
                 timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
             )
             return JobValue(score_of(done))
-        live = live_claims(cfg.tracking, digest)
+        live = _unless_store_away(lambda: live_claims(cfg.tracking, digest), [])
         if live:
             seconds = time.perf_counter() - start
             _say_ended(
@@ -147,12 +147,16 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     status, value, writer = names.KILLED, math.nan, None
     try:
         with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as writer:
-            rival = rival_claim(cfg.tracking, digest, writer.run_id) if resume else None
+            rival = None
+            if resume and not writer.offline:
+                rival = _unless_store_away(
+                    lambda: rival_claim(cfg.tracking, digest, writer.run_id), None
+                )
             if rival is not None:  # another job opened its run for this config first
                 writer.discard()
                 outcome = f"skipped: claimed by run {rival.info.run_id}"
             else:
-                writer.log_params(OmegaConf.to_container(cfg, resolve=True))
+                writer.log_config(OmegaConf.to_container(cfg, resolve=True))
                 result = train(cfg)
                 value = JobValue(
                     Score(
@@ -165,6 +169,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
                 timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
                 outcome = scores(value, float(result["test_acc"]))
         status = "CLAIMED" if rival is not None else names.FINISHED
+        if writer.spool_path is not None:  # the store did not answer at the end
+            timing["spooled"] = str(writer.spool_path)
+            outcome += f"; {spooled_note(writer.spool_path)}"
         _say_ended(cfg, outcome, time.perf_counter() - start)
     except Exception as exc:
         status = names.FAILED
@@ -183,6 +190,34 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             }
         )
     return value
+
+
+def _unless_store_away(lookup: Callable[[], Any], default: Any) -> Any:
+    """``lookup()``, or ``default`` if the tracking store does not answer (the job trains).
+
+    A store that stops answering mid-sweep must not cost the job: it trains, and its
+    run is spooled (see :mod:`genreclf.tracking.spool`).
+    """
+    from genreclf.tracking.spool import first_words, unreachable
+
+    try:
+        return lookup()
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        log.warning("tracking store does not answer (%s): the job trains", first_words(exc))
+        return default
+
+
+def spooled_note(path: Path) -> str:
+    """The end-of-job note of a run left spooled at ``path``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    sweep_dir = HydraConfig.get().sweep.dir
+    return (
+        f"tracking store away: run kept in {path.parent}; the next run of this sweep, or "
+        f"python -m genreclf.sync {sweep_dir}, uploads it"
+    )
 
 
 def watch_launcher(poll_s: float = 2.0) -> None:
@@ -236,13 +271,17 @@ def _say_ended(cfg: DictConfig, outcome: str, seconds: float) -> None:
     """Print the job's one end-of-job line (see :func:`genreclf.sweeps.progress.job_line`)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from genreclf.tracking.run import auto_run_name
+
     hydra = HydraConfig.get()
     try:
-        run_name = str(OmegaConf.select(cfg, "tracking.run_name") or "")
+        run_name = str(
+            OmegaConf.select(cfg, "tracking.run_name") or auto_run_name(config_hash(cfg)) or ""
+        )
     except Exception:  # an unresolvable name does not hide the outcome
         run_name = ""
     line = job_line(int(hydra.job.num), run_name, list(hydra.overrides.task), outcome, seconds)
-    print(line, flush=True)
+    say_job_line(line)  # printed here, or by the launching process (parallel launchers)
 
 
 def _write_timing(record: dict[str, Any]) -> None:

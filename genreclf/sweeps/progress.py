@@ -5,8 +5,13 @@
 - The process that launched the sweep prints, after each job, how many are done, an
   ETA, and the best so far (:class:`SweepProgress`), chosen as
   :func:`genreclf.tracking.selection.best_run` chooses. Hydra's basic launcher runs the
-  jobs in that process (the sweep callback counts them); genreclf's joblib launcher
-  counts the jobs its workers return.
+  jobs in that process (the job prints its line, the sweep callback counts it).
+- genreclf's parallel launchers (joblib, Ray, submitit; :mod:`genreclf.sweeps.launcher`)
+  run each job in a worker through :func:`run_keeping_line`: the job's line travels
+  back with its ``JobReturn``, and the launching process prints it, then the count
+  (:meth:`SweepProgress.report`), as each job ends. Workers print nothing, so the lines
+  come in order, whatever the launcher does with a worker's output, and the sweep's
+  summary comes after them all.
 
 The number of jobs and the swept keys reach the jobs as ``GENRECLF_SWEEP_TOTAL`` and
 ``GENRECLF_SWEEP_KEYS`` (see :func:`sweep_plan`).
@@ -18,7 +23,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +33,13 @@ from genreclf.tracking.selection import Score, best_run
 #: Environment variables set in every job (through ``hydra.job.env_set``).
 TOTAL_ENV = "GENRECLF_SWEEP_TOTAL"
 KEYS_ENV = "GENRECLF_SWEEP_KEYS"
+
+#: Attribute of a ``JobReturn`` that carries the job's line to the launching process.
+JOB_LINE_ATTR = "genreclf_job_line"
+
+#: Lines of the job running in this worker, kept for the launching process (``None``:
+#: print them; see :func:`run_keeping_line`).
+_KEPT_LINES: list[str] | None = None
 
 
 def sweep_plan(config: DictConfig) -> tuple[int | None, list[str]]:
@@ -99,6 +111,37 @@ def job_line(
     return f"{tag} {run_name}  {swept_values(overrides)}  {outcome}  {seconds:.1f} s"
 
 
+def say_job_line(line: str) -> None:
+    """Print a job's end-of-job line, or keep it for the launching process to print."""
+    if _KEPT_LINES is not None:
+        _KEPT_LINES.append(line)
+    else:
+        print(line, flush=True)
+
+
+def run_keeping_line(execute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``execute(*args, **kwargs)`` (a worker running one job), keeping the job's line.
+
+    The line the job would print (:func:`say_job_line`) is set on the returned
+    ``JobReturn`` as :data:`JOB_LINE_ATTR`, for the launching process to print.
+    """
+    global _KEPT_LINES
+    _KEPT_LINES = []
+    try:
+        result = execute(*args, **kwargs)
+    finally:
+        lines, _KEPT_LINES = _KEPT_LINES, None
+    if lines:
+        setattr(result, JOB_LINE_ATTR, lines[-1])
+    return result
+
+
+def failed_line(job_num: int, overrides: Sequence[str], why: str, total: int | None) -> str:
+    """The line of a job that ended without saying so (its worker died, it raised)."""
+    first = (why.strip().splitlines() or ["unknown error"])[-1][:200]
+    return f"{job_tag(job_num, total)} {swept_values(overrides)}  FAILED: {first}"
+
+
 def scores(val_acc: float, test_acc: float) -> str:
     """``val_acc 0.812  test_acc 0.790``."""
     return f"val_acc {val_acc:.3f}  test_acc {test_acc:.3f}"
@@ -149,7 +192,7 @@ class SweepProgress:
         self.done = 0
         self.failed = 0
         self.best: tuple[Score, str] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def finished(self, job_num: int, value: Any, overrides: Sequence[str]) -> str:
         """Count a job that returned ``value`` (NaN: failed); return the progress line."""
@@ -162,6 +205,24 @@ class SweepProgress:
                 label = swept_values(overrides, self.keys or None)
                 self.best = (score, f"{job_tag(job_num, None)} {label}")
             return self.line()
+
+    def report(self, job_num: int, result: Any, overrides: Sequence[str]) -> None:
+        """Print the line of a job a worker ran (``result``: its ``JobReturn``), then the count.
+
+        A job that left no line (its worker died, Hydra caught an error) gets one
+        saying it FAILED. The two lines are printed together, one job after another.
+        """
+        completed = getattr(getattr(result, "status", None), "name", "") == "COMPLETED"
+        value = result.return_value if completed else math.nan
+        line = getattr(result, JOB_LINE_ATTR, None)
+        if not line:
+            why = "" if completed else str(getattr(result, "_return_value", "") or "")
+            line = failed_line(
+                job_num, overrides, why or "the job ended without a result", self.total
+            )
+        with self._lock:
+            print(line, flush=True)
+            print(self.finished(job_num, value, overrides), flush=True)
 
     def line(self) -> str:
         """``sweep grid: 17/2700 done (1 failed), 0:42 elapsed, ETA 1:05:00, best ...``."""

@@ -1,4 +1,4 @@
-"""Genre models in MLflow: logged as a run's ``model`` folder, registered, found, fetched.
+"""Genre models in MLflow: logged as a run's MLflow 3 logged model, registered, found, fetched.
 
 Tracking handles model folders as files: it logs a folder that
 :mod:`genreclf.inference` wrote, and fetches one back for it to load. It never loads
@@ -8,13 +8,14 @@ Model references:
 
 - ``runs:/<run_id>/model``;
 - ``models:/<name>/<version>`` and ``models:/<name>@<alias>`` (the model registry);
-- ``best:<experiment>``: the best finished run of the experiment that logged a model
-  (see :mod:`genreclf.tracking.selection`);
+- ``best:<experiment>``: the best finished run of the experiment that logged a model,
+  real-data runs before any synthetic-data one (see :mod:`genreclf.tracking.selection`);
 - a local model folder (handed on as it is).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -23,8 +24,10 @@ from typing import Any
 
 from genreclf.errors import ConfigError
 from genreclf.tracking import names
-from genreclf.tracking.selection import best_run
+from genreclf.tracking.selection import best_real_first
 from genreclf.tracking.store import Store, check_store, first_line, sqlite_path
+
+log = logging.getLogger("genreclf.tracking")
 
 #: The file that makes a folder an MLflow model.
 MLMODEL_FILE = "MLmodel"
@@ -58,6 +61,7 @@ def write_mlmodel(
     flavor: Mapping[str, Any],
     class_names: list[str] | None = None,
     pyfunc_code: Path | None = None,
+    model_id: str | None = None,
 ) -> None:
     """Write the ``MLmodel`` file that makes ``folder`` an MLflow model.
 
@@ -93,6 +97,7 @@ def write_mlmodel(
         run_id=run_id,
         flavors={"genreclf": dict(flavor)},
         signature=signature,
+        model_id=model_id,
     )
     if pyfunc_code is not None:
         shutil.copyfile(pyfunc_code, folder / PYFUNC_CODE_FILE)
@@ -115,7 +120,13 @@ def log_model(
     class_names: list[str] | None = None,
     pyfunc_code: Path | None = None,
 ) -> str:
-    """Log a model folder as the run's ``model`` artifacts (and register it).
+    """Log a model folder as the run's MLflow 3 logged model ``model`` (and register it).
+
+    The model is created with the run as its source, its folder uploaded as the model's
+    artifacts, then marked READY and linked to the run as its output, so that the MLflow
+    UI lists it in the run's Models column and ``runs:/<run_id>/model`` reaches it
+    (MLflow resolves that URI to the run's logged model of that name). A model whose
+    upload fails is marked FAILED.
 
     Parameters
     ----------
@@ -137,12 +148,35 @@ def log_model(
     str
         ``runs:/<run_id>/model``, or ``models:/<name>/<version>`` if registered.
     """
-    write_mlmodel(folder, run_id, flavor, class_names, pyfunc_code)
-    store.log_artifacts(run_id, folder, names.MODEL_ARTIFACT)
-    store.set_tag(run_id, names.MODEL_FORMAT_TAG, str(flavor.get("format", "")))
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    model_format = str(flavor.get("format", ""))
+    experiment_id = store.get_run(run_id).info.experiment_id
+    model = store.call(
+        lambda c: c.create_logged_model(
+            experiment_id,
+            name=names.MODEL_ARTIFACT,
+            source_run_id=run_id,
+            tags={names.MODEL_FORMAT_TAG: model_format},
+            model_type="genreclf",
+        )
+    )
+    model_id = model.model_id
+    try:
+        write_mlmodel(folder, run_id, flavor, class_names, pyfunc_code, model_id)
+        store.call(lambda c: c.log_model_artifacts(model_id, str(folder)))
+    except BaseException:
+        store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.FAILED))
+        raise
+    store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.READY))
+    store.call(lambda c: c.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)]))
+    store.set_tag(run_id, names.MODEL_FORMAT_TAG, model_format)
     uri = f"runs:/{run_id}/{names.MODEL_ARTIFACT}"
     if registry_name:
-        version = store.register(registry_name, uri, run_id, registry_alias)
+        # the logged model's own folder: MLflow resolves ``models:/<id>`` and ``runs:/`` sources
+        # only against its global tracking URI, which genreclf never sets
+        source = store.call(lambda c: c.get_logged_model(model_id)).artifact_location
+        version = store.register(registry_name, source, run_id, registry_alias, model_id)
         uri = f"models:/{registry_name}/{version}"
     return uri
 
@@ -152,7 +186,10 @@ def best_model_uri(store: Store, experiment: str) -> str:
 
     Runs are ranked by :func:`genreclf.tracking.selection.best_run`: ``best_val_acc``,
     ties to the lower ``best_val_loss``, then to the earlier run. Runs without a logged
-    genre model are passed over.
+    genre model are passed over, and so are runs on the built-in synthetic data
+    (tag ``genreclf.synthetic_data``) while any real-data run has a model: a synthetic
+    one is chosen only when nothing else is there, with a one-line warning (logger
+    ``genreclf.tracking``).
 
     Raises
     ------
@@ -163,7 +200,17 @@ def best_model_uri(store: Store, experiment: str) -> str:
     if eid is None:
         raise ModelRefError(f"best:{experiment}: no experiment '{experiment}' in {store.uri}")
     runs = store.find_runs(eid, statuses=(names.FINISHED,))
-    best = best_run(run for run in runs if names.MODEL_FORMAT_TAG in run.data.tags)
+    best, synthetic = best_real_first(
+        run for run in runs if names.MODEL_FORMAT_TAG in run.data.tags
+    )
+    if synthetic:
+        log.warning(
+            "warning: best:%s: no model trained on real data; using run %s (%s), trained on "
+            "the SYNTHETIC toy data: its genres say nothing about music",
+            experiment,
+            best.info.run_id,
+            best.info.run_name,
+        )
     if best is None:
         raise ModelRefError(
             f"best:{experiment}: no finished run with a '{names.BEST_VAL_ACC}' metric and a "
@@ -191,6 +238,40 @@ def _registered_source(store: Store, uri: str) -> str:
     except Exception as exc:
         raise ModelRefError(f"{uri}: no such registered model ({first_line(exc)})") from exc
     return str(version.source)
+
+
+def logged_model_location(store: Store, uri: str) -> str:
+    """The storage URI of the MLflow 3 logged model behind ``uri``, else ``uri`` itself.
+
+    ``runs:/<run_id>/<name>[/<path>]`` names the run's logged model ``<name>`` where it
+    has one (a run of an older genreclf holds an artifact folder instead), and
+    ``models:/m-<id>`` a logged model by id. MLflow resolves both only against its global
+    tracking URI, which genreclf never sets; the store resolves them here.
+    """
+    try:
+        if uri.startswith("models:/m-"):
+            model_id, _, rest = uri[len("models:/") :].partition("/")
+            location = store.call(lambda c: c.get_logged_model(model_id)).artifact_location
+            return location.rstrip("/") + (f"/{rest}" if rest else "")
+        if not uri.startswith("runs:/"):
+            return uri
+        run_id, _, path = uri[len("runs:/") :].partition("/")
+        name, _, rest = path.partition("/")
+        experiment_id = store.get_run(run_id).info.experiment_id
+        found = store.call(
+            lambda c: c.search_logged_models(
+                experiment_ids=[experiment_id],
+                filter_string=f"name = '{name}' AND source_run_id = '{run_id}'",
+                max_results=1,
+            )
+        )
+    except ModelRefError:
+        raise
+    except Exception as exc:
+        raise ModelRefError(f"{uri}: cannot fetch the model ({first_line(exc)})") from exc
+    if not found:
+        return uri
+    return found[0].artifact_location.rstrip("/") + (f"/{rest}" if rest else "")
 
 
 def fetch_model(store: Store, model_uri: str, dst: Path) -> tuple[str, Path]:
@@ -232,7 +313,8 @@ def fetch_model(store: Store, model_uri: str, dst: Path) -> tuple[str, Path]:
     if scheme == "best":
         uri = best_model_uri(store, model_uri[len("best:") :] or "genreclf")
     source = _registered_source(store, uri) if scheme == "models" else uri
-    if not source.startswith("models:/"):  # MLflow 3 logged models are listed by MLflow itself
+    source = logged_model_location(store, source)
+    if not source.startswith("models:/"):
         try:
             listed = store.list_uri(source)
         except Exception as exc:
@@ -248,3 +330,58 @@ def fetch_model(store: Store, model_uri: str, dst: Path) -> tuple[str, Path]:
     if not (folder / MLMODEL_FILE).is_file():
         raise ModelRefError(f"{uri}: not an MLflow model (no {MLMODEL_FILE} file)")
     return uri, folder
+
+
+def source_run_id(store: Store, uri: str) -> str | None:
+    """The id of the run that logged the model ``uri`` (``None``: a local folder, or unknown)."""
+    try:
+        if uri.startswith("runs:/"):
+            return uri[len("runs:/") :].split("/", 1)[0] or None
+        if uri.startswith("models:/m-"):  # an MLflow 3 logged model id
+            model_id = uri[len("models:/") :].split("/", 1)[0]
+            return store.call(lambda c: c.get_logged_model(model_id)).source_run_id
+        if uri.startswith("models:/"):
+            ref = uri[len("models:/") :].strip("/")
+            name, sep, alias = ref.partition("@")
+            if sep:
+                return store.model_version(name, alias=alias).run_id
+            name, _, number = ref.partition("/")
+            return store.model_version(name, number).run_id
+    except Exception:  # the line describing a model never stops a prediction
+        return None
+    return None
+
+
+def _short_class(target: str | None) -> str | None:
+    return target.rsplit(".", 1)[-1] if target else None
+
+
+def model_origin(store: Store, uri: str) -> dict[str, Any] | None:
+    """What a model was trained on, from the run that logged it (``None``: no such run).
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``run_name``, ``dataset`` (the ``genreclf.dataset`` tag, else the
+        run's data choice and file or folder), ``synthetic`` (bool), ``features`` (the
+        features choice, or ``None``) and ``val_acc`` (``best_val_acc``, or ``None``).
+    """
+    run_id = source_run_id(store, uri)
+    if run_id is None:
+        return None
+    try:
+        run = store.get_run(run_id)
+    except Exception:
+        return None
+    tags, params = run.data.tags, run.data.params
+    data = params.get("data") or _short_class(params.get("data._target_"))
+    where = params.get("data.path") or params.get("data.root")
+    dataset = tags.get(names.DATASET_TAG) or " ".join(p for p in (data, where) if p) or None
+    return {
+        "run_id": run_id,
+        "run_name": run.info.run_name,
+        "dataset": dataset,
+        "synthetic": str(tags.get(names.SYNTHETIC_TAG, "")).lower() == "true",
+        "features": params.get("features") or _short_class(params.get("features._target_")),
+        "val_acc": run.data.metrics.get(names.BEST_VAL_ACC),
+    }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+
 # ----------------------------------------------------------------------------- run tags
 #: ``True`` on runs trained on the built-in synthetic data.
 SYNTHETIC_TAG = "genreclf.synthetic_data"
@@ -13,8 +16,16 @@ HASH_TAG = "genreclf.config_hash"
 SWEEP_ID_TAG = "genreclf.sweep_id"
 SWEEP_NAME_TAG = "genreclf.sweep_name"
 JOB_NUM_TAG = "genreclf.job_num"
-#: ``job`` for training jobs, ``parent`` for the run that stands for a whole sweep.
+#: ``job`` for training jobs, ``parent`` for the run that stands for a whole sweep,
+#: ``config`` for a configuration run (several folds or seeds, see :mod:`genreclf.protocol`)
+#: and ``member`` for each of its fold-and-seed child runs.
 ROLE_TAG = "genreclf.sweep_role"
+JOB_ROLE, PARENT_ROLE, CONFIG_ROLE, MEMBER_ROLE = "job", "parent", "config", "member"
+#: Roles of the runs that are ranked and compared: one per configuration.
+RANKED_ROLES: tuple[str, ...] = (JOB_ROLE, CONFIG_ROLE)
+#: The test fold and the seed of a configuration run's child.
+FOLD_TAG = "genreclf.fold"
+SEED_TAG = "genreclf.seed"
 #: The command-line overrides of a sweep job.
 OVERRIDES_TAG = "genreclf.job_overrides"
 #: Tags of a sweep's parent run.
@@ -29,6 +40,12 @@ TRAINED_IN_TAG = "genreclf.epoch_budgets_run"
 REPORT_TAG = "genreclf.report"
 #: Set on a run that logged a genre model (the format version of its package).
 MODEL_FORMAT_TAG = "genreclf.model_format"
+#: ``true`` on a run whose training ran to ``trainer.max_epochs`` without early stopping
+#: ending it: its selected checkpoint may still have been improving.
+HIT_MAX_EPOCHS_TAG = "genreclf.hit_max_epochs"
+#: The run's data set: its MLflow Dataset name and digest (``<name>@<digest>``); the
+#: Dataset itself is the run's input (see :mod:`genreclf.tracking.datasets`).
+DATASET_TAG = "genreclf.dataset"
 #: The process holding a RUNNING run open: host, PID, last heartbeat (seconds since the
 #: epoch), and when a run found without its process was ended KILLED.
 HOST_TAG = "genreclf.host"
@@ -53,22 +70,42 @@ TEST_ACC = "test_acc"
 TEST_F1 = "test_f1"
 #: Test accuracy of a sweep's best run (on the parent run).
 BEST_RUN_TEST_ACC = "best_run_test_acc"
+#: Tracks of each part of the split (``n_tracks_train``, ...), read by the report's
+#: provenance block.
+TRACK_COUNT_METRICS: dict[str, str] = {
+    part: f"n_tracks_{part}" for part in ("train", "val", "test")
+}
 #: Per-epoch curves.
 CURVE_KEYS = ("train_loss", "val_loss", "train_acc", "val_acc")
 VAL_ACC = "val_acc"
 EPOCH = "epoch"
+#: A configuration run's summary of its children (see :mod:`genreclf.protocol`): mean and
+#: standard deviation of validation and test accuracy, mean macro-F1, and a 95% bootstrap
+#: interval of the accuracy of the pooled test predictions. Its ``best_val_acc`` is
+#: ``val_acc_mean``, so it is ranked by its mean.
+VAL_ACC_MEAN, VAL_ACC_STD = "val_acc_mean", "val_acc_std"
+TEST_ACC_MEAN, TEST_ACC_STD, TEST_F1_MEAN = "test_acc_mean", "test_acc_std", "test_f1_mean"
+TEST_ACC_CI_LOW, TEST_ACC_CI_HIGH = "test_acc_ci_low", "test_acc_ci_high"
 #: Metrics of ``refit=train_val`` start with this prefix.
 REFIT_PREFIX = "refit_"
 
 # ---------------------------------------------------------------------------- artifacts
-#: The artifact folder of a run's genre model.
+#: The name of a run's genre model: an MLflow 3 logged model (``runs:/<id>/model``;
+#: older runs hold it as an artifact folder of that name).
 MODEL_ARTIFACT = "model"
+#: Config params that name a data set's file or folder: logged as absolute paths.
+DATA_PATH_PARAMS: tuple[str, ...] = ("data.root", "data.path")
+#: Hydra's own keys of a config node, never logged as params.
+HYDRA_KEYS: tuple[str, ...] = ("_target_", "_partial_", "_recursive_", "_convert_")
 CONFIG_ARTIFACT = "config.yaml"
 REPORT_ARTIFACT = "classification_report.txt"
 CONFUSION_ARTIFACT = "confusion_matrix.png"
 CURVES_ARTIFACT = "curves.png"
 SKIPPED_ARTIFACT = "skipped_files.csv"
 TRACEBACK_ARTIFACT = "traceback.txt"
+#: A configuration run's pooled test predictions: track, fold, seed, true genre, and one
+#: probability column per genre.
+PREDICTIONS_ARTIFACT = "predictions.parquet"
 SWEEPER_PARAMS_ARTIFACT = "sweeper_params.yaml"
 
 # ------------------------------------------------------------------------------ statuses
@@ -114,3 +151,61 @@ def is_hyperparam(key: str, excluded: tuple[str, ...] = NOT_HYPERPARAMS) -> bool
         ):
             return False
     return True
+
+
+# -------------------------------------------------------------------------- run names
+#: Short forms of config keys in run names (else a key's last part is used).
+NAME_KEYS: dict[str, str] = {
+    "lr": "lr",
+    "hidden_size": "h",
+    "num_layers": "l",
+    "max_epochs": "ep",
+    "weight_decay": "wd",
+    "batch_size": "bs",
+    "dropout": "do",
+}
+#: Config groups whose choice always starts a run name, in this order.
+NAME_GROUPS: tuple[str, ...] = ("model", "features")
+#: Longest run name before its hash (MLflow shows about this much in a column).
+NAME_WIDTH = 60
+
+
+def _name_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "", text)
+
+
+def run_name(
+    choices: Mapping[str, str | None], overrides: Sequence[str], digest: str | None
+) -> str:
+    """A run's name: config choices, the values set on the command line, a short hash.
+
+    ``linear-musicnn-lr1e-4-h64-3f2a9c``: the ``model`` and ``features`` choices, then
+    each override of a hyperparameter (group choices by value, ``optimizer.lr=1e-4`` as
+    ``lr1e-4``; paths and non-hyperparameters left out), then the first 6 digits of the
+    config hash (:mod:`genreclf.sweeps.hashing`). Runs of one sweep differ in config,
+    hence in hash, so their names never collide.
+
+    Parameters
+    ----------
+    choices : mapping
+        Hydra's ``runtime.choices`` (group to option).
+    overrides : sequence of str
+        The job's ``key=value`` overrides (``hydra.overrides.task``).
+    digest : str, optional
+        The config hash.
+    """
+    parts = [str(choices[g]) for g in NAME_GROUPS if choices.get(g)]
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        if not sep or key in NAME_GROUPS or key in DATA_PATH_PARAMS or not is_hyperparam(key):
+            continue
+        if "/" in value or not value:
+            continue
+        if key in choices:  # a group choice: optimizer=sgd -> sgd
+            parts.append(value)
+        else:  # seed=3 -> seed3, optimizer.lr=1e-4 -> lr1e-4
+            last = key.rsplit(".", 1)[-1]
+            parts.append(f"{NAME_KEYS.get(last, last)}{value}")
+    name = "-".join(p for p in map(_name_part, parts) if p)[:NAME_WIDTH].rstrip("-")
+    tail = (digest or "")[:6]
+    return "-".join(p for p in (name, tail) if p) or "run"

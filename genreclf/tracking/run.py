@@ -3,12 +3,15 @@
 :class:`RunWriter` holds a run's params, tags and metrics in memory and writes them in
 a few ``log_batch`` calls (``tracking.flush_every_s``), so that a sweep of thousands of
 short runs spends little time in the tracking store. :func:`tracked_run` opens the run
-and ends it FINISHED, FAILED or KILLED.
+and ends it FINISHED, FAILED or KILLED. In a Hydra job, writes the store does not take
+(it stopped answering mid-run) are spooled in the job's folder and uploaded later (see
+:mod:`genreclf.tracking.spool`): training goes on.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 import time
@@ -19,7 +22,10 @@ from typing import Any
 
 from genreclf.stopping import reason as stop_reason
 from genreclf.tracking import names
+from genreclf.tracking.spool import SPOOL_DIR, Outbox, first_words, run_header, unreachable
 from genreclf.tracking.store import Store, flatten_params
+
+log = logging.getLogger(__name__)
 
 _ACTIVE: list[RunWriter] = []
 
@@ -38,6 +44,58 @@ def store_for(tracking: Mapping[str, Any]) -> Store:
     )
 
 
+def config_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A resolved config as the run's params: dotted keys, nothing that is not a setting.
+
+    Hydra's keys (``_target_``, ``_partial_``, see :data:`~genreclf.tracking.names.HYDRA_KEYS`)
+    are left out, the data set's file or folder (``data.root``, ``data.path``) is made
+    absolute, and, in a Hydra job, each group's choice is added under the group's
+    name (``model=linear``, ``features=musicnn``: what ``_target_`` told before).
+    """
+    import os
+
+    flat = {
+        key: value
+        for key, value in flatten_params(config).items()
+        if key.rsplit(".", 1)[-1] not in names.HYDRA_KEYS
+    }
+    for key in names.DATA_PATH_PARAMS:
+        if isinstance(flat.get(key), str) and "://" not in flat[key]:
+            flat[key] = os.path.abspath(os.path.expanduser(flat[key]))
+    return hydra_choices() | flat
+
+
+def hydra_choices() -> dict[str, str]:
+    """The config group choices of this Hydra job that are hyperparameters (else empty)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    choices = HydraConfig.get().runtime.choices
+    return {
+        str(group): str(choice)
+        for group, choice in choices.items()
+        if choice is not None and "/" not in str(group) and names.is_hyperparam(str(group))
+    }
+
+
+def auto_run_name(digest: str | None, changes: Mapping[str, Any] | None = None) -> str | None:
+    """A run name from this Hydra job's choices and overrides (see :func:`names.run_name`).
+
+    ``changes`` replaces or adds overrides (``{"trainer.max_epochs": 5}`` names a run
+    that another job's fit logged for that budget). Outside a Hydra job: the hash alone,
+    or ``None`` (MLflow names the run) without one.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return names.run_name({}, [], digest) if digest else None
+    hydra = HydraConfig.get()
+    overrides = {o.partition("=")[0]: o for o in hydra.overrides.task}
+    overrides |= {key: f"{key}={value}" for key, value in (changes or {}).items()}
+    return names.run_name(dict(hydra.runtime.choices), list(overrides.values()), digest)
+
+
 class RunWriter:
     """Params, tags and metrics of one open run, written in batches.
 
@@ -54,6 +112,10 @@ class RunWriter:
         Largest age of a held item before the buffer is written.
     start_time : float
         When the run started, in milliseconds since the epoch (NaN: unknown).
+    outbox : Outbox, optional
+        Where writes go (default: the store, errors raise); one with a spool folder keeps
+        them there while the store does not answer. A run opened offline has no store id:
+        its ``run_id`` is its spool's name (``offline-...``) until it is uploaded.
     """
 
     def __init__(
@@ -63,8 +125,10 @@ class RunWriter:
         experiment_id: str,
         flush_every_s: float = 0.0,
         start_time: float = math.nan,
+        outbox: Outbox | None = None,
     ) -> None:
         self.store = store
+        self.outbox = outbox or Outbox(store, None, {"run_id": run_id})
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.start_time = start_time
@@ -89,6 +153,10 @@ class RunWriter:
         self._params.update(new)
         self._pending_params.update(new)
         self._maybe_flush()
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Log a resolved config as params (see :func:`config_params`)."""
+        self.log_params(config_params(config))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log numeric metrics at ``step``; held like params."""
@@ -119,7 +187,25 @@ class RunWriter:
         self._pending_params, self._pending_tags, self._pending = {}, {}, {}
         self._oldest = None
         if params or tags or metrics:
-            self.store.log_batch(self.run_id, params, list(metrics.values()), tags)
+            self.outbox.batch(params, list(metrics.values()), tags)
+
+    def log_inputs(self, datasets: list) -> None:
+        """Log MLflow ``DatasetInput`` records as the run's inputs (spooled like the rest)."""
+        self.outbox.inputs(datasets)
+
+    def log_text(self, text: str, name: str) -> None:
+        """Log ``text`` as the run's artifact file ``name`` (spooled like the rest)."""
+        self.outbox.text(text, name)
+
+    @property
+    def offline(self) -> bool:
+        """Whether the run was opened while the store did not answer (no store id yet)."""
+        return self.outbox.run_id is None and self.outbox.folder is not None
+
+    @property
+    def spool_path(self) -> Any:
+        """The run's spool file while it has writes the store has not taken, else ``None``."""
+        return self.outbox.spool.path if self.outbox.spool is not None else None
 
     def stage_done(self) -> None:
         """End of a training stage: write held items, unless they are held for the run's end."""
@@ -144,17 +230,34 @@ class RunWriter:
         try:
             self.flush()
         finally:
-            self.store.end_run(self.run_id, status)
+            self.outbox.end(status)
 
     def discard(self) -> None:
         """Delete the run (it lost a claim to another run): nothing more is written."""
         self._pending_params, self._pending_tags, self._pending = {}, {}, {}
         self.discarded = True
-        self.store.delete_run(self.run_id)
+        if not self.offline:
+            self.store.delete_run(self.run_id)
+
+
+def spool_folder() -> Any:
+    """Where this Hydra job keeps writes the store does not take (``None`` outside Hydra)."""
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return Path(HydraConfig.get().runtime.output_dir) / SPOOL_DIR
 
 
 @contextmanager
-def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> Iterator:
+def tracked_run(
+    tracking: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    child: bool = False,
+    config_digest: str | None = None,
+) -> Iterator:
     """Open an MLflow run for a training job and yield its :class:`RunWriter`.
 
     The run ends FINISHED when the block completes, KILLED on Ctrl-C (or exit), and FAILED
@@ -163,7 +266,9 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
 
     Nested calls in one process share the outer run: the inner block adds its ``tags``
     and yields the same writer, and the outer block ends the run. A sweep job opens the
-    run first, so that a failure anywhere in training still ends as that job's run.
+    run first, so that a failure anywhere in training still ends as that job's run. With
+    ``child=True`` a new run is opened inside the open one, nested under it (MLflow's
+    ``mlflow.parentRunId``): a fold-and-seed run of a configuration run.
 
     Parameters
     ----------
@@ -173,8 +278,13 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
         written; default 0) and ``sqlite_pragmas`` (mapping applied to SQLite stores).
     tags : mapping, optional
         Extra run tags.
+    child : bool
+        Open a child run of the open run (see above).
+    config_digest : str, optional
+        The config hash, for the run's name when ``tracking.run_name`` is null (default:
+        the tags' ``genreclf.config_hash``; see :func:`auto_run_name`).
     """
-    if _ACTIVE:
+    if _ACTIVE and not child:
         writer = _ACTIVE[-1]
         writer.log_tags(dict(tags or {}))
         yield writer
@@ -184,14 +294,35 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
 
     store = store_for(tracking)
     start = store.seconds
-    experiment = store.experiment_id(str(tracking["experiment"]))
     run_tags = owner_tags() | dict(tags or {})
-    run = store.new_run(experiment, tracking.get("run_name"), run_tags)
-    run_id = run.info.run_id
+    if child and _ACTIVE:
+        run_tags[names.PARENT_RUN_TAG] = _ACTIVE[-1].run_id
+    name = tracking.get("run_name") or auto_run_name(config_digest or run_tags.get(names.HASH_TAG))
+    folder = spool_folder()
+    experiment, run_id, start_time = None, None, math.nan
+    try:
+        experiment = store.experiment_id(str(tracking["experiment"]))
+        run = store.new_run(experiment, name, run_tags)
+        run_id, start_time = run.info.run_id, run.info.start_time
+    except Exception as exc:
+        if folder is None or not unreachable(exc):
+            raise
+        log.warning(
+            "tracking store %s does not answer (%s): the run is kept in %s and uploaded later",
+            store.uri,
+            first_words(exc),
+            folder,
+        )
+    header = run_header(store.uri, str(tracking["experiment"]), run_id, name, run_tags, start_time)
+    outbox = Outbox(store, folder, header)
+    if run_id is None:
+        run_id = outbox.open_offline().spool.path.stem
     flush_every_s = tracking.get("flush_every_s", 0.0) or 0.0
-    writer = RunWriter(store, run_id, experiment, flush_every_s, run.info.start_time)
+    writer = RunWriter(store, run_id, experiment, flush_every_s, header["start_time"], outbox)
     writer._store_start = start
-    heartbeat = Heartbeat(store, run_id).start()
+    heartbeat = Heartbeat(store, run_id)
+    if not writer.offline:
+        heartbeat.start()
     _ACTIVE.append(writer)
     try:
         yield writer
@@ -205,7 +336,7 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
     except BaseException:
         heartbeat.stop()
         try:
-            store.log_text(run_id, traceback.format_exc(), names.TRACEBACK_ARTIFACT)
+            writer.log_text(traceback.format_exc(), names.TRACEBACK_ARTIFACT)
         finally:
             writer.end(names.FAILED)
         raise

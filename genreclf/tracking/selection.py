@@ -10,6 +10,11 @@ Runs are ranked by the selection metric, :data:`~genreclf.tracking.names.BEST_VA
 Two runs never tie, so every caller names the same run whatever order it reads them in.
 A run without a finite selection metric is not ranked at all.
 
+A configuration trained on several folds or seeds (:mod:`genreclf.protocol`) is ranked by
+its configuration run, whose selection metrics are its children's means
+(``best_val_acc`` is ``val_acc_mean``); its children (role ``member``) are not
+candidates: callers pass configuration and single runs only.
+
 :func:`best_run` and :func:`rank_runs` take what each caller holds: MLflow ``Run``
 objects (``best:``, a sweep's summary), a runs frame (:meth:`Store.runs_frame`, the
 report) or :class:`Score` records (a sweep's jobs as they end). All of them go through
@@ -143,6 +148,33 @@ def rank_runs(runs: pd.DataFrame, acc: str = ACC_COLUMN, loss: str = LOSS_COLUMN
     scores = frame_scores(runs, acc, loss)
     ranked = [i for i, score in enumerate(scores) if score.ranked]
     return runs.iloc[sorted(ranked, key=lambda i: selection_key(scores[i]))]
+
+
+def is_synthetic(run: Any) -> bool:
+    """Whether an MLflow ``Run`` trained on the built-in synthetic data (its tag says so)."""
+    return str(run.data.tags.get(names.SYNTHETIC_TAG, "")).lower() == "true"
+
+
+def best_real_first(runs: Iterable[T]) -> tuple[Any, bool]:
+    """The best run (:func:`best_run`) trained on real data; only if there is none, the
+    best run trained on the built-in synthetic data.
+
+    A model of the synthetic toy set says nothing about music: ``best:`` never picks one
+    over a real-data run, whatever its score.
+
+    Returns
+    -------
+    run : MLflow ``Run`` or None
+        ``None`` if no run is ranked.
+    synthetic : bool
+        Whether that run trained on synthetic data (no real-data run is ranked).
+    """
+    runs = list(runs)
+    real = best_run(run for run in runs if not is_synthetic(run))
+    if real is not None:
+        return real, False
+    toy = best_run(run for run in runs if is_synthetic(run))
+    return toy, toy is not None
 
 
 def best_run(

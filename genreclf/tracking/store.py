@@ -222,6 +222,9 @@ class Store:
             # most, not after MLflow's default of seven retries of two minutes each.
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+            # A server that stops answering is reported once, by genreclf (see
+            # genreclf.tracking.spool), not by a warning per HTTP retry.
+            logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
         if sqlite_pragmas and sqlite_path(self.uri) is not None:
             tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in sqlite_pragmas.items())))
         self._client = None
@@ -409,6 +412,25 @@ class Store:
         metrics = list(metrics)
         self.call(lambda c: c.log_batch(run_id, metrics=metrics, params=params, tags=tags))
 
+    def log_inputs(self, run_id: str, datasets: list) -> None:
+        """Log MLflow ``DatasetInput`` records as the run's inputs.
+
+        Two runs that log one new data set at once race to insert it; on a server's
+        PostgreSQL store the loser gets a unique-key error, and is sent once more (the
+        data set then exists, and only the link to the run is added).
+        """
+
+        def send(client) -> None:
+            try:
+                client.log_inputs(run_id, datasets=datasets)
+            except Exception as exc:
+                text = str(exc)
+                if "UniqueViolation" not in text and "duplicate key" not in text:
+                    raise
+                client.log_inputs(run_id, datasets=datasets)
+
+        self.call(send)
+
     def log_finished_run(
         self,
         experiment_id: str,
@@ -494,8 +516,17 @@ class Store:
         return [a.path.rsplit("/", 1)[-1] for a in found]
 
     # --------------------------------------------------------------------- registry
-    def register(self, name: str, source: str, run_id: str, alias: str | None = None) -> str:
+    def register(
+        self,
+        name: str,
+        source: str,
+        run_id: str,
+        alias: str | None = None,
+        model_id: str | None = None,
+    ) -> str:
         """Register ``source`` (the run's model artifacts) as a new version of ``name``.
+
+        ``model_id``: the MLflow 3 logged model it is (``source`` is then ``models:/<id>``).
 
         Returns
         -------
@@ -511,7 +542,9 @@ class Store:
                     raise
 
         self.call(create)
-        version = self.call(lambda c: c.create_model_version(name, source, run_id=run_id)).version
+        version = self.call(
+            lambda c: c.create_model_version(name, source, run_id=run_id, model_id=model_id)
+        ).version
         if alias:
             self.call(lambda c: c.set_registered_model_alias(name, alias, str(version)))
         return str(version)

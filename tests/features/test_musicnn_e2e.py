@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -45,20 +44,19 @@ def trained(tmp_path_factory):
 
 @pytest.mark.slow
 def test_train_logs_a_musicnn_probe(trained):
-    import mlflow.artifacts
     from mlflow import MlflowClient
+
+    from genreclf.tracking.models import fetch_model
+    from genreclf.tracking.store import Store
 
     cwd, _, result = trained
     assert "test accuracy:" in result.stdout
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
-    assert run.data.params["features._target_"] == "genreclf.features.musicnn.Musicnn"
-    assert run.info.run_name == "linear-h256-l0"
-    folder = mlflow.artifacts.download_artifacts(
-        run_id=run.info.run_id, artifact_path="model", dst_path=str(cwd), tracking_uri=uri
-    )
-    folder = Path(folder)
+    assert run.data.params["features"] == "musicnn"
+    assert run.info.run_name.startswith("linear-musicnn-")
+    _, folder = fetch_model(Store(uri), f"runs:/{run.info.run_id}/model", cwd / "fetched")
     spec = json.loads((folder / "genreclf.json").read_text())
     assert spec["features"]["name"] == "musicnn"
     assert spec["features"]["params"] == {

@@ -61,7 +61,8 @@ def sweep(tmp_path_factory, shared_data):
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
-    trained = [r.info.run_id for r in client.search_runs([experiment_id])]
+    jobs = "tags.`genreclf.sweep_role` = 'job'"  # every multirun also has a parent run
+    trained = [r.info.run_id for r in client.search_runs([experiment_id], jobs)]
     data = {"data._target_": TABLE, "data.path": str(shared_data / "seed_features.csv")}
     base = {"model._target_": DENSE, "split._target_": KFOLD, **data}
     fakes = {

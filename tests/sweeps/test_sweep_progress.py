@@ -39,7 +39,7 @@ def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_fac
     assert "sweep grid_smoke: 6/6 done, " in out and "ETA " in out
     assert re.search(r"best val_acc [\d.]+ \[\d\] model=\w+ optimizer.lr=[\d.]+$", out, re.M)
     assert "Classification report" not in out and "macro avg" not in out
-    summary = re.search(r"^best best_val_acc=.* in run \w+ \((\w+)-h64-l1\): (.*)$", out, re.M)
+    summary = re.search(r"^best best_val_acc=.* in run \w+ \(([a-z]+)-[^)]*\): (.*)$", out, re.M)
     assert summary is not None and "6 FINISHED" in out
     assert summary.group(1) in ("rnn", "cnn", "dense")
     assert f"model={summary.group(1)}" in summary.group(2) and "Head" not in summary.group(2)

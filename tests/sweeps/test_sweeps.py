@@ -121,6 +121,7 @@ def test_probe_sweep_is_linear_and_one_hidden_layer_probes():
     assert cfg.model._target_.endswith("DenseHead") and cfg.optimizer._target_.endswith("AdamW")
     assert cfg.transforms._target_.endswith("StandardScaler")
     assert cfg.tracking.experiment == "genreclf-probe"
+    assert cfg.split._target_.endswith("KFoldSplit") and cfg.split.fold is None  # every fold
 
 
 def test_optuna_sweep_searches_the_grid_space_maximizing():

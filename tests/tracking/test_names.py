@@ -12,3 +12,25 @@ def test_non_hyperparameters_match_keys_and_everything_below():
     assert is_hyperparam("model.hidden_size")
     assert is_hyperparam("extraction.min_duration")  # changes which clips are kept
     assert "sweep" in NOT_HYPERPARAMS
+
+
+def test_run_names_say_what_ran_and_differ_per_config():
+    from genreclf.tracking.names import run_name
+
+    choices = {"model": "linear", "features": "musicnn", "data": "gtzan", "optimizer": "adam"}
+    overrides = [
+        "data=gtzan",
+        "data.root=/music/gtzan",  # paths are left out
+        "model=linear",
+        "optimizer.lr=1e-4",
+        "model.hidden_size=64",
+        "tracking.uri=sqlite:///x.db",  # no hyperparameter
+        "optimizer=sgd",
+    ]
+    name = run_name(choices, overrides, "3f2a9c0011aa")
+    assert name == "linear-musicnn-gtzan-lr1e-4-h64-sgd-3f2a9c"
+    assert run_name({"model": "dense", "features": "seed174"}, [], "abcdef12") == (
+        "dense-seed174-abcdef"
+    )
+    long = run_name(choices, [f"model.k{i}={i}" for i in range(40)], "123456789")
+    assert len(long) <= 60 + 7 and long.endswith("-123456")

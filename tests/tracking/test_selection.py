@@ -81,3 +81,56 @@ def test_an_mlflow_run_is_scored_from_its_metrics_and_start_time(tmp_path):
     store.log_batch(run_id, metrics=metrics)
     run = store.get_run(run_id)
     assert score_of(run) == Score(0.75, 0.25, run.info.start_time, run_id)
+
+
+def _model_run(store, eid, acc: float, synthetic: bool, tmp_path, name: str) -> str:
+    """A FINISHED run with ``best_val_acc`` and a logged (empty) model package."""
+    from mlflow.entities import Metric
+
+    from genreclf.tracking.models import log_model
+
+    run_id = store.create_run(eid, name, {names.SYNTHETIC_TAG: str(synthetic)})
+    store.log_batch(run_id, {}, [Metric(names.BEST_VAL_ACC, acc, 0, 0)])
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "genreclf.json").write_text("{}")
+    log_model(store, run_id, folder, {"format": 2})
+    store.end_run(run_id, names.FINISHED)
+    return run_id
+
+
+def test_best_never_picks_a_synthetic_data_model_over_a_real_one(tmp_path, caplog):
+    from genreclf.tracking.models import best_model_uri
+    from genreclf.tracking.store import Store
+
+    store = Store(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    eid = store.experiment_id("genreclf")
+    toy = _model_run(store, eid, 0.99, True, tmp_path, "rnn-toy")
+    with caplog.at_level("WARNING", logger="genreclf.tracking"):
+        assert best_model_uri(store, "genreclf") == f"runs:/{toy}/model"  # nothing else there
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "genreclf.tracking"]
+    assert "SYNTHETIC" in warning and toy in warning and "\n" not in warning
+    caplog.clear()
+    real = _model_run(store, eid, 0.41, False, tmp_path, "linear-musicnn")
+    with caplog.at_level("WARNING", logger="genreclf.tracking"):
+        assert best_model_uri(store, "genreclf") == f"runs:/{real}/model"
+    assert not [r for r in caplog.records if r.name == "genreclf.tracking"]  # real: no warning
+
+
+def test_best_real_first_falls_back_to_synthetic_runs_only_when_no_real_run_is_ranked():
+    from types import SimpleNamespace
+
+    from genreclf.tracking.selection import best_real_first
+
+    def run(run_id: str, acc: float, synthetic: str | None):
+        tags = {} if synthetic is None else {names.SYNTHETIC_TAG: synthetic}
+        return SimpleNamespace(
+            info=SimpleNamespace(run_id=run_id, start_time=T0),
+            data=SimpleNamespace(metrics={names.BEST_VAL_ACC: acc}, tags=tags),
+        )
+
+    toy, real, untagged = run("t", 0.9, "True"), run("r", 0.5, "False"), run("u", 0.6, None)
+    assert best_real_first([toy, real]) == (real, False)
+    assert best_real_first([toy, real, untagged]) == (untagged, False)  # untagged: not synthetic
+    assert best_real_first([toy, run("n", math.nan, "False")]) == (toy, True)
+    assert best_real_first([]) == (None, False)

@@ -1,0 +1,359 @@
+"""A configuration judged across folds and seeds: the unit that genreclf compares.
+
+A training config names one *configuration*. ``split=kfold`` without ``split.fold``
+evaluates every fold, and ``repeats=N`` trains each fold (or the one split of
+``holdout``, ``seed`` and ``files``) with the seeds ``seed``, ``seed + 1``, ...,
+``seed + N - 1`` (model initialization and batch order; the split stays the same). Each
+fold and seed is a *member*, trained and scored on its own by the ``fit`` that
+:func:`run_configuration` is given.
+
+With one member the run is the configuration, as always. With more, the training run
+becomes a *configuration run* (tag ``genreclf.sweep_role=config``) with one child run per
+member (tags ``genreclf.fold``, ``genreclf.seed``, role ``member``, nested under it with
+``mlflow.parentRunId``), trained one after the other. The configuration run holds
+
+- ``val_acc_mean``, ``val_acc_std``, ``test_acc_mean``, ``test_acc_std`` (sample standard
+  deviation over the members) and ``test_f1_mean``;
+- its selection metrics (:func:`~genreclf.tracking.selection.selection_metrics`): the
+  mean validation accuracy and loss, so that ``best:``, reports and sweeps rank
+  configurations by ``val_acc_mean`` through the one
+  :func:`~genreclf.tracking.selection.best_run`; ``test_acc`` and ``test_f1`` are the means;
+- ``test_acc_ci_low`` and ``test_acc_ci_high``: a 95% percentile bootstrap interval
+  (``scipy.stats.bootstrap``, fixed seed) of the accuracy of the pooled test predictions
+  (every member's test tracks, so a track once per seed);
+- ``predictions.parquet``: those pooled predictions, one row per member and test track
+  (``track``, ``fold``, ``seed``, ``true_genre``, one probability column per genre), and
+  their per-genre precision, recall and F1 (``classification_report.txt``), logged even
+  when ``tracking.log_artifacts=false`` (sweeps); the report draws the pooled confusion
+  matrix from the predictions.
+
+Results pass from member to summary as values (:class:`MemberResult`), as in
+hear-eval-kit's ``task_predictions``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from genreclf.errors import ConfigError
+from genreclf.tracking import names
+from genreclf.tracking.selection import Score, best_run, selection_metrics
+
+log = logging.getLogger("genreclf.protocol")
+
+#: Confidence level and resampling seed of the bootstrap interval.
+CONFIDENCE = 0.95
+BOOTSTRAP_SEED = 0
+
+#: ``fit(cfg, writer) -> dict``: train and score one member (see :func:`run_configuration`).
+Fit = Callable[[DictConfig, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One training of a configuration: its test ``fold`` and its ``seed``."""
+
+    fold: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """What one member's training gave: its scores and its test predictions.
+
+    Attributes
+    ----------
+    fold, seed : int
+    run_id : str
+        The member's child run.
+    start_time : float
+        Its start, milliseconds since the epoch (ranks ties, as for any run).
+    val_acc, val_loss : float
+        Validation accuracy and loss of its selected weights.
+    test_acc, test_f1 : float
+        Test accuracy and macro-F1 of those weights.
+    tracks : numpy.ndarray
+        Test track ids.
+    y_true : numpy.ndarray
+        Their encoded genres.
+    probs : numpy.ndarray
+        Their genre probabilities, one row per track.
+    """
+
+    fold: int
+    seed: int
+    run_id: str
+    start_time: float
+    val_acc: float
+    val_loss: float
+    test_acc: float
+    test_f1: float
+    tracks: np.ndarray
+    y_true: np.ndarray
+    probs: np.ndarray
+
+    @property
+    def score(self) -> Score:
+        """How this member ranks among its siblings (by ``val_acc``, as any run)."""
+        return Score(self.val_acc, self.val_loss, self.start_time, self.run_id)
+
+
+def members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
+    """The folds and seeds that ``cfg`` trains, fold by fold."""
+    from hydra.utils import instantiate
+
+    from genreclf.split import evaluated_folds
+
+    folds = evaluated_folds(instantiate(cfg["split"]))
+    seed, repeats = int(cfg["seed"]), int(cfg.get("repeats") or 1)
+    return [Member(fold, seed + r) for fold in folds for r in range(repeats)]
+
+
+def checked_members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
+    """:func:`members`, refused where the config asks for one model only.
+
+    Raises
+    ------
+    ConfigError
+        With several members and ``refit``, which refits one selected model.
+    """
+    out = members(cfg)
+    if len(out) > 1 and cfg.get("refit"):
+        raise ConfigError(
+            f"refit: refits one model, but this config trains {len(out)} (folds x repeats); "
+            "give split.fold=<i> and repeats=1, or leave refit out"
+        )
+    return out
+
+
+def member_config(cfg: DictConfig, member: Member) -> DictConfig:
+    """A copy of ``cfg`` that trains ``member`` only: its ``seed``, and its ``split.fold``."""
+    out = copy.deepcopy(cfg)
+    with open_dict(out):
+        out.seed = member.seed
+        if "fold" in out.split:
+            out.split.fold = member.fold
+    return out
+
+
+def _child_tracking(cfg: DictConfig, member: Member, parent_name: str) -> DictConfig:
+    """The ``tracking`` group of a member's child run: named as its parent, fold and seed."""
+    tracking = copy.deepcopy(cfg.tracking)
+    with open_dict(tracking):
+        tracking.run_name = f"{parent_name} fold{member.fold} seed{member.seed}"
+    return tracking
+
+
+def run_configuration(
+    cfg: DictConfig, fit: Fit, writer: Any, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Train every member of ``cfg`` with ``fit``; summarize them on ``writer``'s run.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        The training config.
+    fit : callable
+        ``fit(member_cfg, member_writer)`` trains one member, logs it to
+        ``member_writer`` and returns ``val_acc``, ``val_loss``, ``test_acc``,
+        ``test_f1``, ``y_true``, ``probs``, ``tracks`` and ``datamodule`` (see
+        :func:`genreclf.models.evaluate.evaluate_selected`).
+    writer : RunWriter
+        The open training run.
+    tags : mapping, optional
+        Tags of the training run that the child runs carry too.
+
+    Returns
+    -------
+    dict
+        With one member, ``fit``'s result on ``writer`` itself. With more, the summary
+        (:func:`summarize`), ``val_acc``, ``val_loss``, ``test_acc`` and ``test_f1`` (the
+        means), the pooled ``y_true``, ``y_pred`` and per-genre ``report``, ``members``
+        (the number), and the best member's (:func:`best_run`) ``fit`` result under
+        ``best_member`` (its ``module`` and ``datamodule`` are the ones packaged).
+    """
+    plan = checked_members(cfg)
+    if len(plan) == 1:
+        return fit(cfg, writer)
+    results: list[MemberResult] = []
+    best: tuple[Score, dict[str, Any]] | None = None  # only the best member's model is kept
+    parent_name = writer.store.get_run(writer.run_id).info.run_name or writer.run_id
+    for member in plan:
+        result, out = _train_member(cfg, member, fit, tags, parent_name)
+        results.append(result)
+        score = result.score
+        if best is None or best_run([best[0], score]) is score:
+            best = (score, out)
+        log.info(
+            "fold %d seed %d: val_acc %.3f  test_acc %.3f  (run %s)",
+            member.fold,
+            member.seed,
+            result.val_acc,
+            result.test_acc,
+            result.run_id,
+        )
+    class_names = list(best[1]["datamodule"].class_names)
+    return _summarize_on(writer, results, class_names) | {"best_member": best[1]}
+
+
+def _train_member(
+    cfg: DictConfig,
+    member: Member,
+    fit: Fit,
+    tags: Mapping[str, str] | None,
+    parent_name: str,
+) -> tuple[MemberResult, dict[str, Any]]:
+    """Train one member in its child run; its result as a value, and ``fit``'s output."""
+    from genreclf.tracking.run import tracked_run
+
+    child_cfg = member_config(cfg, member)
+    child_tags = dict(tags or {}) | {
+        names.ROLE_TAG: names.MEMBER_ROLE,
+        names.FOLD_TAG: str(member.fold),
+        names.SEED_TAG: str(member.seed),
+    }
+    tracking = _child_tracking(cfg, member, parent_name)
+    with tracked_run(tracking, child_tags, child=True) as child:
+        child.log_config(OmegaConf.to_container(child_cfg, resolve=True))
+        out = fit(child_cfg, child)
+    result = MemberResult(
+        fold=member.fold,
+        seed=member.seed,
+        run_id=child.run_id,
+        start_time=child.start_time,
+        val_acc=float(out["val_acc"]),
+        val_loss=float(out["val_loss"]),
+        test_acc=float(out["test_acc"]),
+        test_f1=float(out["test_f1"]),
+        tracks=np.asarray(out["tracks"]).astype(str),
+        y_true=np.asarray(out["y_true"]),
+        probs=np.asarray(out["probs"], dtype=np.float64),
+    )
+    return result, out
+
+
+def _summarize_on(
+    writer: Any, results: Sequence[MemberResult], class_names: list[str]
+) -> dict[str, Any]:
+    """Log the summary and the pooled predictions on the configuration run; return them."""
+    from genreclf.models.evaluate import genre_report
+    from genreclf.tracking.artifacts import log_run_files
+
+    summary = summarize(results)
+    val_loss = float(np.mean([r.val_loss for r in results]))
+    headline = {
+        "val_acc": summary[names.VAL_ACC_MEAN],
+        "val_loss": val_loss,
+        "test_acc": summary[names.TEST_ACC_MEAN],
+        "test_f1": summary[names.TEST_F1_MEAN],
+    }
+    writer.log_metrics(
+        summary
+        | selection_metrics(headline["val_acc"], val_loss)
+        | {names.TEST_ACC: headline["test_acc"], names.TEST_F1: headline["test_f1"]}
+    )
+    frame = pooled_predictions(results, class_names)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    y_true = np.concatenate([r.y_true for r in results])
+    y_pred = np.concatenate([r.probs.argmax(axis=1) for r in results])
+    report = genre_report(y_true, y_pred, class_names)
+    # always, even in sweeps (tracking.log_artifacts=false): the configuration's results
+    files = {names.PREDICTIONS_ARTIFACT: buffer.getvalue(), names.REPORT_ARTIFACT: report}
+    log_run_files(writer.store, writer.run_id, files)
+    return (
+        summary
+        | headline
+        | {
+            "members": len(results),
+            "folds": len({r.fold for r in results}),
+            "seeds": len({r.seed for r in results}),
+            "y_true": y_true,
+            "y_pred": y_pred,
+            "report": report,
+        }
+    )
+
+
+def _std(values: np.ndarray) -> float:
+    """Sample standard deviation (0 for a single value)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def summarize(results: Sequence[MemberResult]) -> dict[str, float]:
+    """The configuration's metrics over its members (names in :mod:`genreclf.tracking.names`).
+
+    Means and sample standard deviations of validation and test accuracy, the mean
+    macro-F1, and the bootstrap interval (:func:`bootstrap_interval`) of the accuracy of
+    the pooled test predictions.
+    """
+    val = np.array([r.val_acc for r in results], dtype=float)
+    test = np.array([r.test_acc for r in results], dtype=float)
+    f1 = np.array([r.test_f1 for r in results], dtype=float)
+    correct = np.concatenate([r.probs.argmax(axis=1) == r.y_true for r in results])
+    low, high = bootstrap_interval(correct)
+    return {
+        names.VAL_ACC_MEAN: float(val.mean()),
+        names.VAL_ACC_STD: _std(val),
+        names.TEST_ACC_MEAN: float(test.mean()),
+        names.TEST_ACC_STD: _std(test),
+        names.TEST_F1_MEAN: float(f1.mean()),
+        names.TEST_ACC_CI_LOW: low,
+        names.TEST_ACC_CI_HIGH: high,
+    }
+
+
+def bootstrap_interval(
+    correct: np.ndarray, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the accuracy of ``correct`` (one bool per prediction).
+
+    ``scipy.stats.bootstrap`` with 9999 resamples drawn with ``seed``. Fewer than two
+    predictions give ``(nan, nan)``.
+    """
+    from scipy.stats import bootstrap
+
+    correct = np.asarray(correct, dtype=float)
+    if correct.size < 2:
+        return math.nan, math.nan
+    interval = bootstrap(
+        (correct,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=9999,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
+def pooled_predictions(results: Sequence[MemberResult], class_names: list[str]) -> Any:
+    """Every member's test predictions in one frame, one row per member and test track.
+
+    Columns ``track``, ``fold``, ``seed``, ``true_genre``, then one probability column
+    per genre (named by it), in ``class_names`` order.
+    """
+    import pandas as pd
+
+    genres = np.asarray(class_names)
+    frames = []
+    for r in results:
+        frame = pd.DataFrame(
+            {
+                "track": r.tracks,
+                "fold": np.full(len(r.tracks), r.fold, dtype=np.int64),
+                "seed": np.full(len(r.tracks), r.seed, dtype=np.int64),
+                "true_genre": genres[r.y_true],
+            }
+        )
+        frames.append(pd.concat([frame, pd.DataFrame(r.probs, columns=class_names)], axis=1))
+    return pd.concat(frames, ignore_index=True)

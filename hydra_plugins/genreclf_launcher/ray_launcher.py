@@ -1,0 +1,18 @@
+"""``hydra/launcher=ray`` for genreclf: see :func:`genreclf.sweeps.launcher.launch_on_ray`.
+
+Defined only with the ``ray`` extra installed (``pip install -e '.[ray]'``), so that
+Hydra's plugin scan, which imports this module for every command, stays silent without it.
+"""
+
+from genreclf.extras import installed
+
+if installed("ray"):
+    from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher
+
+    from genreclf.sweeps.launcher import launch_on_ray
+
+    class QuietRayLauncher(RayLauncher):
+        """Hydra's Ray launcher: jobs reported as they end, Ray's own output off."""
+
+        def launch(self, job_overrides, initial_job_idx):  # noqa: ANN001, ANN201
+            return launch_on_ray(self, job_overrides, initial_job_idx)

@@ -1,0 +1,16 @@
+"""``hydra/launcher=submitit_local|submitit_slurm`` for genreclf.
+
+See :class:`genreclf.sweeps.launcher.ReportingSubmitit`.
+"""
+
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+
+from genreclf.sweeps.launcher import ReportingSubmitit
+
+
+class ReportingLocalLauncher(ReportingSubmitit, LocalLauncher):
+    """Hydra's ``submitit_local`` launcher: jobs reported as they end."""
+
+
+class ReportingSlurmLauncher(ReportingSubmitit, SlurmLauncher):
+    """Hydra's ``submitit_slurm`` launcher: jobs reported as they end."""
