@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genreclf.filenames import printable_name
 from genreclf.tracking import names
 
 #: The dataset input's context tag (MLflow's own key) and its value for training data.
@@ -45,7 +46,8 @@ def tracks_frame(
     parts : mapping
         Part name (``train``, ``val``, ``test``) to the table rows in it.
     """
-    track_ids, labels = np.asarray(track_ids, dtype=str), np.asarray(labels, dtype=str)
+    track_ids = np.asarray([printable_name(str(t)) for t in track_ids], dtype=str)
+    labels = np.asarray([printable_name(str(label)) for label in labels], dtype=str)
     frames = [
         pd.DataFrame({"track": track_ids[rows], "label": labels[rows], "part": part})
         for part, rows in parts.items()
@@ -64,11 +66,13 @@ def track_counts(tracks: pd.DataFrame) -> dict[str, float]:
 
 
 def data_location(data: Mapping[str, Any]) -> str | None:
-    """The absolute file or folder of a ``data`` config group (``path`` or ``root``)."""
+    """The absolute file or folder of a ``data`` config group (``path`` or ``root``), as
+    text (:func:`~genreclf.filenames.printable_name`: a name that is not UTF-8 stays loggable)."""
     for key in ("path", "root"):
         value = data.get(key)
         if isinstance(value, str) and value:
-            return value if "://" in value else os.path.abspath(os.path.expanduser(value))
+            where = value if "://" in value else os.path.abspath(os.path.expanduser(value))
+            return printable_name(where)
     return None
 
 

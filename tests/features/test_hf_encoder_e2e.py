@@ -53,7 +53,7 @@ def test_train_logs_a_run_on_every_layer(trained):
     (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
     assert run.info.status == "FINISHED"
     params = run.data.params
-    assert params["features._target_"] == "genreclf.features.hf_encoder.HFEncoder"
+    assert params["features"] == "hf_encoder" and "features._target_" not in params
     assert params["features.layer"] == "all" and params["features.model"] == str(model)
     assert 0.0 <= run.data.metrics["test_acc"] <= 1.0
 

@@ -34,6 +34,8 @@ import yaml
 from mlflow import MlflowClient
 from numpy.lib import format as npy
 
+from genreclf.tracking.models import fetch_model
+from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder
 
 pytestmark = pytest.mark.slow
@@ -64,7 +66,8 @@ def store(tmp_path_factory):
     run_id = re.search(r"MLflow run: (\w+)", result.stdout).group(1)
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    good = Path(client.download_artifacts(run_id, "model", str(cwd / "good_copy")))
+    # the genuine model: an MLflow 3 logged model, reached as genreclf reaches it
+    good = fetch_model(Store(uri), f"runs:/{run_id}/model", cwd / "good_copy")[1]
     markers = cwd / "markers"
     markers.mkdir()
     payload = pickle.dumps(_Payload(markers / "unpickled"))

@@ -343,31 +343,6 @@ def test_a_failing_job_is_a_failed_run_and_the_others_carry_on(tmp_path, shared_
     assert parent.data.metrics["runs_failed"] == 1 and parent.data.metrics["runs_finished"] == 1
 
 
-@pytest.mark.slow
-def test_submitit_local_sweep_logs_its_runs(tmp_path, shared_data):
-    multirun(tmp_path, shared_data, "optimizer.lr=0.001,0.0001", "hydra/launcher=submitit_local")
-    runs = job_runs(local_uri(tmp_path))
-    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
-    assert len({r.data.tags[SWEEP_ID_TAG] for r in runs}) == 1
-
-
-@pytest.mark.slow
-def test_ray_sweep_on_a_local_instance_logs_its_runs(tmp_path, shared_data):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
-    multirun(
-        tmp_path,
-        shared_data,
-        "optimizer.lr=0.001,0.0001",
-        "hydra/launcher=ray",
-        "+hydra.launcher.ray.init.num_cpus=2",
-        "+hydra.launcher.ray.init.include_dashboard=false",
-        env={"RAY_USAGE_STATS_ENABLED": "0"},
-    )
-    runs = job_runs(local_uri(tmp_path))
-    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
-    assert len({r.data.tags[SWEEP_ID_TAG] for r in runs}) == 1
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
