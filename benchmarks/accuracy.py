@@ -6,8 +6,8 @@ protocols on ``../shared/data/seed_features.csv``:
 - nested stratified 5-fold cross-validation: for each outer fold (``split=kfold
   split.fold=i``), every candidate setting is trained with early stopping on the
   validation part carved out of the four training folds; the candidate with the best
-  validation accuracy (the earlier candidate on ties) is the fold's pick, and only
-  the pick's test accuracy counts;
+  validation accuracy (``best_run``'s ranking: then the lower validation loss, then the
+  earlier run) is the fold's pick, and only the pick's test accuracy counts;
 - the fault-filtered split (``split=files``): the candidate with the best accuracy on
   the validation list is picked, and its test accuracy is reported.
 

@@ -2,14 +2,17 @@
 
 Each run composes ``conf/config.yaml`` with Hydra overrides and calls
 ``genreclf.train.train`` in-process, quietly (no progress bar, no model or artifacts
-logged, MLflow in a sqlite store under the benchmark's temporary ``workdir``). The
-protocols:
+logged, MLflow in a sqlite store under the benchmark's temporary ``workdir``). A run is
+whatever its overrides name: one model, or a *configuration* across folds and seeds
+(``split=kfold`` without ``split.fold``, ``repeats=N``; see :mod:`genreclf.protocol`),
+whose result holds its means, standard deviations and test interval.
 
-- :func:`choose`: train every candidate setting on the same split; the candidate with
-  the best validation accuracy (the earlier one on ties) is picked, and only the pick's
-  test accuracy is reported by the callers;
-- :func:`nested_kfold`: :func:`choose` on each outer fold of ``split=kfold`` (validation
-  carved out of the training folds), so that each fold's test part never chooses.
+- :func:`choose`: train every candidate on the same split(s); the pick is the run that
+  :func:`genreclf.tracking.selection.best_run` ranks first in the benchmark's store
+  (validation accuracy, a configuration's mean; then validation loss, then the earlier
+  run), and only the pick's test accuracy is reported by the callers;
+- :func:`nested_kfold` (``benchmarks/accuracy.py``): :func:`choose` on each outer fold of
+  ``split=kfold split.fold=i``, so that each fold's test part never chooses.
 
 Every run also scores its test part (``train`` always does), but those numbers are never
 used to choose.
@@ -32,6 +35,8 @@ from omegaconf import open_dict
 
 from genreclf.cli import CONFIG_DIR
 from genreclf.split import KFoldSplit
+from genreclf.tracking.selection import best_run
+from genreclf.tracking.store import Store
 from genreclf.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,11 +67,16 @@ def quiet_logging() -> None:
     warnings.filterwarnings("ignore")
 
 
+def tracking_uri(workdir: Path) -> str:
+    """The MLflow store of the runs under ``workdir``."""
+    return f"sqlite:///{workdir}/mlflow.db"
+
+
 def run(overrides: list[str], workdir: Path) -> dict:
     """Compose the config with ``overrides`` (quietly, tracked under ``workdir``) and train."""
     quiet = [
         *QUIET,
-        f"tracking.uri=sqlite:///{workdir}/mlflow.db",
+        f"tracking.uri={tracking_uri(workdir)}",
         f"hydra.runtime.output_dir={tempfile.mkdtemp(dir=workdir)}",
     ]
     if "split=files" in overrides:  # absolute list paths, whatever the cwd
@@ -83,12 +93,17 @@ def run(overrides: list[str], workdir: Path) -> dict:
 def choose(
     candidates: dict[str, list[str]], extra: list[str], workdir: Path, names: list[str]
 ) -> tuple[str, dict, dict]:
-    """Train every candidate; return the validation-chosen name, its result, and all val scores."""
+    """Train every candidate; return the chosen name, its result, and all results.
+
+    The choice is :func:`~genreclf.tracking.selection.best_run` over the candidates'
+    runs in the ``workdir`` store (validation only; see the module docstring).
+    """
     # the candidate's overrides come last, so they override the base's
     results = {name: run([*extra, *candidates[name]], workdir) for name in names}
-    val = {name: r["val_acc"] for name, r in results.items()}
-    best = max(names, key=lambda name: val[name])  # max keeps the first of ties
-    return best, results[best], val
+    by_run = {result["run_id"]: name for name, result in results.items()}
+    store = Store(tracking_uri(workdir))
+    best = by_run[best_run(store.get_run(run_id) for run_id in by_run).info.run_id]
+    return best, results[best], results
 
 
 def nested_kfold(
@@ -98,19 +113,20 @@ def nested_kfold(
     names: list[str],
     n_folds: int,
 ) -> Iterator[tuple[int, list[str], str, dict, dict]]:
-    """:func:`choose` on outer folds ``0 .. n_folds-1`` of ``split=kfold``.
+    """:func:`choose` on outer folds ``0 .. n_folds-1`` of ``split=kfold``, one at a time.
 
-    Yields ``(fold, fold_overrides, chosen_name, chosen_result, validation_scores)``,
-    where ``fold_overrides`` is ``base`` with the fold's split (to rerun the pick).
+    Yields ``(fold, fold_overrides, chosen_name, chosen_result, all_results)``, where
+    ``fold_overrides`` is ``base`` with the fold's split (to rerun the pick).
     """
     for fold in range(n_folds):
         extra = [*base, *KFOLD, f"split.fold={fold}"]
         yield fold, extra, *choose(candidates, extra, workdir, names)
 
 
-def val_scores(val: dict[str, float]) -> str:
-    """``name=0.123  name=0.456`` for a candidate-to-validation-accuracy dict."""
-    return "  ".join(f"{n}={v:.3f}" for n, v in val.items())
+def val_scores(results: dict[str, dict]) -> str:
+    """``name=0.123  name=0.456``: each candidate's validation accuracy (a mean for a
+    configuration)."""
+    return "  ".join(f"{n}={r['val_acc']:.3f}" for n, r in results.items())
 
 
 def mean_std(scores: list[float]) -> str:
@@ -119,17 +135,18 @@ def mean_std(scores: list[float]) -> str:
 
 
 def outer_folds(
-    labels: np.ndarray, tracks: np.ndarray, folds: list[int]
+    labels: np.ndarray, tracks: np.ndarray, folds: list[int], n_splits: int = 5
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The rows of ``split=kfold``'s outer folds: (training + validation rows, test rows)."""
     outer = []
-    for fold in folds:  # the default kfold split (5 folds, 0.15 validation, seed 42)
-        train_rows, val_rows, test_rows = KFoldSplit(5, fold, 0.15, 42)(labels, tracks)
+    for fold in folds:  # the default kfold split (0.15 validation, seed 42)
+        train_rows, val_rows, test_rows = KFoldSplit(n_splits, fold, 0.15, 42)(labels, tracks)
         outer.append((np.concatenate([train_rows, val_rows]), test_rows))
     return outer
 
 
 #: A chosen candidate run again with a refit (genreclf/refit.py): the same first fit
 #: (deterministic), then 5 seeds fit on training + validation rows for the epochs it chose.
+#: One model only: ``refit`` is refused for a configuration of several folds or seeds.
 REFIT = ["refit=train_val", "refit.seeds=5"]
 REFIT_LABEL = "refit on train + validation, 5-seed ensemble"

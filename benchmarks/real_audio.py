@@ -1,30 +1,34 @@
-"""Accuracy on real GTZAN audio and on a real pretrained-feature table (issue 14).
+"""Accuracy on real GTZAN audio and on a real pretrained-feature table (issues 14, 20).
 
 Runs genreclf's own pipeline (:mod:`protocol`: ``genreclf.train.train`` on composed
-configs), choosing every setting on validation data only, for these rows:
+configs). Every candidate setting of a row is one *configuration*
+(:mod:`genreclf.protocol`), trained in one ``train`` call and logged as one
+configuration run with its members as child runs:
 
 - ``seed174``, ``logmel`` (1 s or 0.5 s log-mel segments, CNN head), ``musicnn`` (MSD musicnn
   penultimate layer; linear probe and dense head): the 499 real 2-3 s GTZAN excerpts of
-  ``../shared/data/gtzan_excerpts``, nested stratified 5-fold cross-validation
-  (``split=kfold split.fold=0..4``; each outer fold's candidates are compared on the
-  validation part carved out of its training folds; only the pick's test accuracy
-  counts);
+  ``../shared/data/gtzan_excerpts``, stratified 5-fold cross-validation (``split=kfold``,
+  every fold; each fold's validation part is carved out of its training folds);
 - ``convnet``: ``../shared/data/gtzan_convnet_features.csv`` (160-d convnet features of
-  all 1000 GTZAN clips, Choi et al. 2017), nested 5-fold CV as above, and the
-  fault-filtered split (``split=files``: the pick of the validation list);
+  all 1000 GTZAN clips, Choi et al. 2017), 5-fold CV as above, and the fault-filtered
+  split (``split=files``, ``repeats=3``: three seeds on the one split, so that the
+  figure is a mean with an interval too);
 - ``hf_encoder``: runs end to end on a tiny random Hugging Face model (no target), when
   ``features=hf_encoder`` and ``tests/features/tiny_hf.py`` are there.
 
-Each row's figure is the validation-selected candidate, then refit on training +
-validation data (``refit=train_val``, 5-seed ensemble, for the number of epochs early
-stopping chose): a fixed step of the protocol, never chosen on test. The selected
-candidate's own test accuracy (before the refit) is printed beside it, with the
-reference figure, whether the target is met, and the row's elapsed seconds. Features
-are cached on disk (``$GENRECLF_CACHE``, default ``~/.cache/genreclf``), so each clip is
-embedded once across candidates and runs::
+The row's pick is the configuration that :func:`genreclf.tracking.selection.best_run`
+ranks first in the benchmark's MLflow store: the highest mean validation accuracy
+(``val_acc_mean``; ties: lower validation loss, then the earlier run). Test accuracy
+never chooses. Each row prints every candidate's ``val_acc_mean``, the pick's
+``test_acc_mean`` ± ``test_acc_std`` (over folds or seeds) and its 95% bootstrap
+interval of the pooled test predictions (``test_acc_ci_low``, ``test_acc_ci_high``),
+the reference figure, whether the target is met, and the row's elapsed seconds.
+``refit=train_val`` refits one model and is refused for a configuration, so it is not
+part of these rows. Features are cached on disk (``$GENRECLF_CACHE``, default
+``~/.cache/genreclf``), so each clip is embedded once across candidates and runs::
 
     python benchmarks/real_audio.py                    # every row
-    python benchmarks/real_audio.py --quick            # one fold, one candidate a row
+    python benchmarks/real_audio.py --quick            # 2 folds (2 seeds), one candidate a row
     python benchmarks/real_audio.py --rows musicnn,convnet
 """
 
@@ -102,7 +106,7 @@ class Row:
     candidates: dict[str, list[str]]
     reference: str
     target: float | None = None
-    protocol: str = "kfold"  # kfold (nested 5-fold CV) or files (fault-filtered split)
+    protocol: str = "kfold"  # kfold (every fold of k-fold CV) or files (fault-filtered split)
     svm_reference: bool = False  # add an RBF SVM on the same splits (the convnet table)
 
 
@@ -219,10 +223,37 @@ ROWS: dict[str, list[Row]] = {
 }
 
 
-def svm_on_convnet(folds: list[int] | None) -> float:
+#: Seeds of the fault-filtered row's configurations (one split: the seeds are its members).
+FILES_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much a run of the benchmark trains: candidates a row, folds, seeds on one split."""
+
+    n_candidates: int | None  # None: all
+    n_splits: int
+    repeats: int
+
+    def split(self, row: Row) -> list[str]:
+        """The overrides of ``row``'s split: every fold of k-fold CV, or seeds on the lists."""
+        if row.protocol == "files":
+            return [*protocol.FILES, f"repeats={self.repeats}"]
+        return [*protocol.KFOLD, f"split.n_splits={self.n_splits}"]
+
+    def members(self, row: Row) -> str:
+        """``5 folds`` or ``3 seeds``: the members of each of ``row``'s configurations."""
+        return f"{self.repeats} seeds" if row.protocol == "files" else f"{self.n_splits} folds"
+
+
+FULL = Plan(None, 5, FILES_REPEATS)
+QUICK = Plan(1, 2, 2)
+
+
+def svm_on_convnet(n_splits: int | None) -> float:
     """RBF SVM (C=10, standardized) on the convnet table, trained on train + validation.
 
-    ``folds``: the outer folds of ``split=kfold`` (mean test accuracy); ``None``: the
+    ``n_splits``: the folds of ``split=kfold`` (mean test accuracy); ``None``: the
     fault-filtered lists.
     """
     from sklearn.pipeline import make_pipeline
@@ -235,14 +266,14 @@ def svm_on_convnet(folds: list[int] | None) -> float:
         [f"{g}/{f}" for g, f in zip(labels, frame["filename"], strict=True)], dtype=str
     )
     x = frame.drop(columns=["label", "filename"]).to_numpy()
-    if folds is None:
+    if n_splits is None:
         lists = {p: protocol.FAULT_LISTS / f"{p}_filtered.txt" for p in protocol.PARTS}
         named = {p: set(path.read_text().split()) for p, path in lists.items()}
         fit = np.flatnonzero([t in named["train"] or t in named["valid"] for t in tracks])
         test = np.flatnonzero([t in named["test"] for t in tracks])
         splits = [(fit, test)]
     else:
-        splits = protocol.outer_folds(labels, tracks, folds)
+        splits = protocol.outer_folds(labels, tracks, list(range(n_splits)), n_splits)
     scores = []
     for fit_rows, test_rows in splits:
         model = make_pipeline(StandardScaler(), SVC(C=10)).fit(x[fit_rows], labels[fit_rows])
@@ -250,42 +281,36 @@ def svm_on_convnet(folds: list[int] | None) -> float:
     return float(np.mean(scores))
 
 
-def evaluate(row: Row, workdir: Path, names: list[str], n_folds: int, say: Callable) -> dict:
-    """Run ``row``'s protocol; return its selected and refit test accuracies (means)."""
-    picks, selected, refit = [], [], []
-    if row.protocol == "files":
-        extra = [*row.base, *protocol.FILES]
-        best, result, val = protocol.choose(row.candidates, extra, workdir, names)
-        splits = [(None, extra, best, result, val)]
-    else:
-        splits = protocol.nested_kfold(row.candidates, row.base, workdir, names, n_folds)
-    for fold, extra, best, result, val in splits:
-        refitted = protocol.run([*extra, *row.candidates[best], *protocol.REFIT], workdir)
-        picks.append(best)
-        selected.append(result["test_acc"])
-        refit.append(refitted["refit_test_acc"])
-        where = "fault-filtered" if fold is None else f"fold {fold}"
+def evaluate(row: Row, workdir: Path, plan: Plan, say: Callable) -> tuple[str, dict]:
+    """Train each of ``row``'s candidates as one configuration; return the pick and its result."""
+    names = list(row.candidates)[: plan.n_candidates]
+    say(f"{row.label}: {len(names)} candidates, each {plan.members(row)}")
+    best, result, results = protocol.choose(
+        row.candidates, [*row.base, *plan.split(row)], workdir, names
+    )
+    for name, out in results.items():
         say(
-            f"    {where}: validation {protocol.val_scores(val)} -> {best}: "
-            f"test {result['test_acc']:.3f}, refit {refitted['refit_test_acc']:.3f}"
+            f"    {name}: validation {out['val_acc_mean']:.3f} ± {out['val_acc_std']:.3f}, "
+            f"test {out['test_acc_mean']:.3f}{'   <- chosen' if name == best else ''}"
         )
-    return {"selected": selected, "refit": refit, "picks": picks}
+    return best, result
 
 
-def summary(row: Row, out: dict, n_folds: int) -> str:
-    """The row's line: refit figure (the row's figure), pick's own, reference, verdict."""
-    figure = float(np.mean(out["refit"]))
-    spread = protocol.mean_std(out["refit"]) if len(out["refit"]) > 1 else f"{figure:.3f}"
+def summary(row: Row, best: str, result: dict, plan: Plan) -> str:
+    """The row's line: the pick's mean test accuracy and interval, reference, verdict."""
+    figure = float(result["test_acc_mean"])
     reference = row.reference
     if row.svm_reference:
-        folds = None if row.protocol == "files" else list(range(n_folds))
-        reference += f"; RBF SVM on these splits {svm_on_convnet(folds):.3f}"
+        n_splits = None if row.protocol == "files" else plan.n_splits
+        reference += f"; RBF SVM on these splits {svm_on_convnet(n_splits):.3f}"
     verdict = "no target"
     if row.target is not None:  # accuracies are float32 counts: 0.82 is 0.8199999
         verdict = f"target {row.target:.2f}: {'met' if figure >= row.target - 1e-6 else 'missed'}"
     return (
-        f"{row.label}: {spread} (validation-selected, before refit "
-        f"{np.mean(out['selected']):.3f}) | reference {reference} | {verdict}"
+        f"{row.label}: test_acc_mean {figure:.3f} ± {result['test_acc_std']:.3f} "
+        f"(95% CI [{result['test_acc_ci_low']:.3f}, {result['test_acc_ci_high']:.3f}]; "
+        f"{plan.members(row)}; chosen on val_acc_mean {result['val_acc_mean']:.3f}: {best})"
+        f" | reference {reference} | {verdict}"
     )
 
 
@@ -315,12 +340,14 @@ def hf_encoder_row(workdir: Path) -> str:
         result = protocol.run(overrides, workdir)
     except Exception as exc:  # report the row, run the others
         return f"FAILED: {type(exc).__name__}: {exc}"
-    return f"test accuracy {result['test_acc']:.3f} (tiny random model, no target)"
+    return f"test accuracy {result['test_acc']:.3f} (tiny random model, one run, no target)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one fold, one candidate a row")
+    parser.add_argument(
+        "--quick", action="store_true", help="one candidate a row, 2 folds (2 seeds): a smoke run"
+    )
     parser.add_argument(
         "--rows",
         default=",".join([*ROWS, "hf_encoder"]),
@@ -335,7 +362,7 @@ def main() -> None:
     unknown = sorted(set(chosen) - {*ROWS, "hf_encoder"})
     if unknown:
         parser.error(f"unknown rows: {', '.join(unknown)}")
-    n_folds = 1 if args.quick else 5
+    plan = QUICK if args.quick else FULL
     start = time.perf_counter()
     lines: list[str] = []
 
@@ -350,10 +377,7 @@ def main() -> None:
                 if row is None:
                     line = f"hf_encoder, tiny test model, linear: {hf_encoder_row(workdir)}"
                 else:
-                    names = list(row.candidates)[:1] if args.quick else list(row.candidates)
-                    splits = n_folds if row.protocol == "kfold" else 1
-                    say(f"{row.label}: {len(names)} candidates, {splits} split(s)")
-                    line = summary(row, evaluate(row, workdir, names, n_folds, say), n_folds)
+                    line = summary(row, *evaluate(row, workdir, plan, say), plan)
                 lines.append(f"{line}   [{time.perf_counter() - t0:.0f} s]")
                 say(lines[-1])
     say("\nsummary:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,17 @@ def run_in_new_folder(
     result = run_command(module, *overrides, cwd=cwd, cache=cache)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd, cache, result
+
+
+def excerpt_subset(tmp_path_factory: Any, per_genre: int) -> Path:
+    """The first ``per_genre`` real GTZAN excerpts of each genre, copied into a new
+    ``genres_original/<genre>/`` folder; returns that folder."""
+    from tests.conftest import require_shared
+
+    excerpts = require_shared("gtzan_excerpts", "genres_original")
+    root = tmp_path_factory.mktemp("excerpts") / "genres_original"
+    for genre in sorted(p for p in excerpts.iterdir() if p.is_dir()):
+        (root / genre.name).mkdir(parents=True)
+        for clip in sorted(genre.glob("*.wav"))[:per_genre]:
+            shutil.copy(clip, root / genre.name / clip.name)
+    return root

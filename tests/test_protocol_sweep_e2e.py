@@ -9,7 +9,6 @@ predictions and confusion matrix cover every track once, and the sweep's summary
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,7 @@ from mlflow import MlflowClient
 from genreclf.tracking import names
 from genreclf.tracking.models import best_model_uri
 from genreclf.tracking.store import Store
-from tests.conftest import require_shared
-from tests.e2e import run_command
+from tests.e2e import excerpt_subset, run_command
 
 EXPERIMENT = "probe-e2e"
 PER_GENRE, FOLDS = 6, 3
@@ -29,12 +27,7 @@ PER_GENRE, FOLDS = 6, 3
 @pytest.fixture(scope="module")
 def probe_sweep(tmp_path_factory):
     """Two linear musicnn probes (two learning rates), 3 folds each, then a report."""
-    excerpts = require_shared("gtzan_excerpts", "genres_original")
-    root = tmp_path_factory.mktemp("excerpts") / "genres_original"
-    for genre in sorted(p for p in excerpts.iterdir() if p.is_dir()):
-        (root / genre.name).mkdir(parents=True)
-        for clip in sorted(genre.glob("*.wav"))[:PER_GENRE]:
-            shutil.copy(clip, root / genre.name / clip.name)
+    root = excerpt_subset(tmp_path_factory, PER_GENRE)
     cwd = tmp_path_factory.mktemp("probe")
     cache = tmp_path_factory.getbasetemp() / "cache"
     sweep = run_command(

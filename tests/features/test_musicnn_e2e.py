@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from tests.conftest import require_shared
-from tests.e2e import run_command
+from tests.e2e import excerpt_subset, run_command
 
 PER_GENRE = 5
 
@@ -16,12 +15,7 @@ PER_GENRE = 5
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A linear musicnn probe trained by the real command on 5 excerpts per genre."""
-    excerpts = require_shared("gtzan_excerpts", "genres_original")
-    root = tmp_path_factory.mktemp("excerpts") / "genres_original"
-    for genre in sorted(p for p in excerpts.iterdir() if p.is_dir()):
-        (root / genre.name).mkdir(parents=True)
-        for clip in sorted(genre.glob("*.wav"))[:PER_GENRE]:
-            shutil.copy(clip, root / genre.name)
+    root = excerpt_subset(tmp_path_factory, PER_GENRE)
     cwd = tmp_path_factory.mktemp("musicnn_run")
     cache = tmp_path_factory.getbasetemp() / "cache"
     result = run_command(
