@@ -131,8 +131,8 @@ def paired_table(
     store : Store
         Where the runs' ``predictions.parquet`` are read from.
     ranked : pandas.DataFrame
-        Runs, best on validation first (``run_id``, ``run_name``); those without
-        predictions (single-member runs) are skipped.
+        Runs, best on validation first (``run_id``, ``run_name``, ``tags.*``); only
+        configuration runs (tag ``genreclf.sweep_role=config``) with predictions count.
     folder : pathlib.Path
         Where the downloaded predictions are kept (``predictions_<run id>.parquet``).
     top_k : int
@@ -142,10 +142,15 @@ def paired_table(
     -------
     pandas.DataFrame or None
         One row per runner-up: ``run_id``, ``run_name``, then :func:`compare`'s figures.
-        ``None`` when fewer than two configurations have predictions.
+        ``None`` when the first run is no configuration run, or fewer than two
+        configurations have predictions.
     """
+    role = ranked.get(f"tags.{names.ROLE_TAG}", pd.Series(None, index=ranked.index))
+    configs = ranked[role == names.CONFIG_ROLE]  # only they log predictions: no search
+    if configs.empty or configs["run_id"].iloc[0] != ranked["run_id"].iloc[0]:
+        return None  # the chosen run is no configuration run
     found: list[tuple[pd.Series, pd.DataFrame]] = []
-    for _, run in ranked.iterrows():
+    for _, run in configs.iterrows():
         if len(found) == top_k:
             break
         dst = folder / f"predictions_{run['run_id']}.parquet"

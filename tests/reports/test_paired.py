@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 from scipy.stats import binomtest
 
 from genreclf.errors import ConfigError
 from genreclf.reports import paired
 from genreclf.reports.paired import compare, read_predictions
+from genreclf.tracking import names
+from genreclf.tracking.store import Store
 
 
 def _rows(correct: list[bool], seed: int = 42) -> pd.DataFrame:
@@ -93,3 +96,43 @@ def test_read_predictions_checks_the_size_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(paired, "MAX_ROWS", 2)
     with pytest.raises(ConfigError, match="3 rows x 6 columns, above the limit"):
         read_predictions(tmp_path / "p.parquet")
+
+
+def _store_with_runs(tmp_path):
+    """A real SQLite store with two configuration runs' predictions and a single run."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("paired", artifact_location=str(tmp_path / "art"))
+    ids = {}
+    for name, probs in {"a": [[0.9, 0.1]] * 3, "b": [[0.1, 0.9]] * 3}.items():
+        run = client.create_run(experiment, tags={names.ROLE_TAG: names.CONFIG_ROLE})
+        frame = pd.DataFrame(
+            {"track": ["x", "y", "z"], "fold": [0, 1, 2], "seed": 42, "true_genre": "blues"}
+        )
+        frame = pd.concat([frame, pd.DataFrame(probs, columns=["blues", "jazz"])], axis=1)
+        frame.to_parquet(tmp_path / names.PREDICTIONS_ARTIFACT, index=False)
+        client.log_artifact(run.info.run_id, str(tmp_path / names.PREDICTIONS_ARTIFACT))
+        ids[name] = run.info.run_id
+    ids["single"] = client.create_run(experiment).info.run_id
+    return Store(uri), ids
+
+
+def _ranked(ids, order):
+    role = {"a": names.CONFIG_ROLE, "b": names.CONFIG_ROLE, "single": None}
+    return pd.DataFrame(
+        {
+            "run_id": [ids[k] for k in order],
+            "run_name": order,
+            f"tags.{names.ROLE_TAG}": [role[k] for k in order],
+        }
+    )
+
+
+def test_paired_table_reads_the_configurations_predictions_from_the_store(tmp_path):
+    store, ids = _store_with_runs(tmp_path)
+    table = paired.paired_table(store, _ranked(ids, ["a", "single", "b"]), tmp_path / "dl")
+    assert table["run_id"].tolist() == [ids["b"]]  # the single run holds no predictions
+    row = table.iloc[0]
+    assert (row["paired"], row["acc_chosen"], row["acc_other"]) == (3, 1.0, 0.0)
+    # the chosen run is no configuration: nothing to compare it with
+    assert paired.paired_table(store, _ranked(ids, ["single", "a", "b"]), tmp_path) is None
