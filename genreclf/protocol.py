@@ -50,9 +50,11 @@ from genreclf.tracking.selection import Score, best_run, selection_metrics
 
 log = logging.getLogger("genreclf.protocol")
 
-#: Confidence level and resampling seed of the bootstrap interval.
+#: Confidence level, resampling seed and number of resamples of the bootstrap intervals
+#: (the configuration's, and the report's paired comparison: genreclf.reports.paired).
 CONFIDENCE = 0.95
 BOOTSTRAP_SEED = 0
+BOOTSTRAP_RESAMPLES = 9999
 
 #: ``fit(cfg, writer) -> dict``: train and score one member (see :func:`run_configuration`).
 Fit = Callable[[DictConfig, Any], dict[str, Any]]
@@ -329,7 +331,7 @@ def bootstrap_interval(
         (correct,),
         np.mean,
         confidence_level=confidence,
-        n_resamples=9999,
+        n_resamples=BOOTSTRAP_RESAMPLES,
         method="percentile",
         rng=np.random.default_rng(seed),
     ).confidence_interval

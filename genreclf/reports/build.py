@@ -279,12 +279,13 @@ def _paired_section(
 ) -> list[Block]:
     """The chosen configuration against the runners-up on their pooled test predictions
     (:mod:`genreclf.reports.paired`); empty without two configuration runs."""
+    ranked = rank_by_val(done)
     with tempfile.TemporaryDirectory() as folder:
-        paired = paired_table(store, rank_by_val(done), Path(folder))
+        paired = paired_table(store, ranked, Path(folder))
     if paired is None:
         return []
     tables["paired"] = paired
-    chosen = rank_by_val(done).iloc[0]
+    chosen = ranked.iloc[0]
     return [
         blocks.text(
             f"The chosen configuration ({chosen['run_id'][:SHORT_ID]}, {chosen['run_name']}) "

@@ -6,7 +6,8 @@ and the seeds, so their rows pair up on ``(track, fold, seed)``. On the paired r
 report gives, for the chosen configuration against each runner-up:
 
 - the difference of their accuracies with a 95% paired bootstrap interval
-  (``scipy.stats.bootstrap`` with ``paired=True``, 9999 resamples, fixed seed);
+  (``scipy.stats.bootstrap`` with ``paired=True``, with the resamples, seed and
+  confidence of the configuration's own interval, :mod:`genreclf.protocol`);
 - McNemar's exact test (``scipy.stats.binomtest`` on the rows that exactly one of the two
   gets right): the p-value of "they are equally accurate".
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from genreclf.errors import ConfigError
+from genreclf.protocol import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 
@@ -30,7 +32,6 @@ from genreclf.tracking.store import Store
 MAX_ROWS, MAX_COLUMNS = 10_000_000, 4096
 #: Keys that pair two configurations' predictions.
 KEYS = ["track", "fold", "seed"]
-CONFIDENCE, N_RESAMPLES, SEED = 0.95, 9999, 0
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -111,9 +112,9 @@ def compare(chosen: pd.DataFrame, other: pd.DataFrame) -> dict[str, float]:
                 lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis),
                 paired=True,
                 confidence_level=CONFIDENCE,
-                n_resamples=N_RESAMPLES,
+                n_resamples=BOOTSTRAP_RESAMPLES,
                 method="percentile",
-                rng=np.random.default_rng(SEED),
+                rng=np.random.default_rng(BOOTSTRAP_SEED),
             ).confidence_interval
             low, high = float(interval.low), float(interval.high)
         discordant = only_a + only_b
