@@ -8,7 +8,9 @@ Runs are ranked by the selection metric, :data:`~genreclf.tracking.names.BEST_VA
 2. then the earlier run: the earlier start time, then the smaller run id.
 
 Two runs never tie, so every caller names the same run whatever order it reads them in.
-A run without a finite selection metric is not ranked at all.
+A run without a selection metric that is a finite number in [0, 1] is not ranked at all;
+:func:`best_run` and :func:`rank_runs` log a warning with the count of runs they ignored
+for a value out of that range (``inf``, ``1e9``, ``-5``), and :func:`out_of_range` gives it.
 
 A configuration trained on several folds or seeds (:mod:`genreclf.protocol`) is ranked by
 its configuration run, whose selection metrics are its children's means
@@ -23,6 +25,7 @@ report) or :class:`Score` records (a sweep's jobs as they end). All of them go t
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ import pandas as pd
 from genreclf.tracking import names
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: The runs frame's columns (see :meth:`genreclf.tracking.store.Store.runs_frame`) of the
 #: selection metric and of the first tie-break.
@@ -67,8 +71,30 @@ class Score:
 
     @property
     def ranked(self) -> bool:
-        """Whether the run has a (finite) selection metric to be ranked by."""
-        return math.isfinite(self.val_acc)
+        """Whether the run has a selection metric to be ranked by: finite, in [0, 1]."""
+        return math.isfinite(self.val_acc) and 0.0 <= self.val_acc <= 1.0
+
+    @property
+    def out_of_range(self) -> bool:
+        """Whether the run has a selection metric that is no accuracy (``inf``, ``1e9``, ``-5``)."""
+        return not math.isnan(self.val_acc) and not self.ranked
+
+
+def out_of_range(scores: Iterable[Score]) -> int:
+    """How many of ``scores`` have a selection metric that is no number in [0, 1]."""
+    return sum(score.out_of_range for score in scores)
+
+
+def _warn_ignored(scores: list[Score]) -> int:
+    """Log how many runs are ignored for a selection metric out of range; return the count."""
+    ignored = out_of_range(scores)
+    if ignored:
+        log.warning(
+            "%d run(s) ignored: their %s is not a finite number in [0, 1]",
+            ignored,
+            names.BEST_VAL_ACC,
+        )
+    return ignored
 
 
 def _or(value: float, missing: float) -> float:
@@ -146,6 +172,7 @@ def rank_runs(runs: pd.DataFrame, acc: str = ACC_COLUMN, loss: str = LOSS_COLUMN
         its own, see :func:`genreclf.reports.runs.load_runs`).
     """
     scores = frame_scores(runs, acc, loss)
+    _warn_ignored(scores)
     ranked = [i for i, score in enumerate(scores) if score.ranked]
     return runs.iloc[sorted(ranked, key=lambda i: selection_key(scores[i]))]
 
@@ -186,6 +213,8 @@ def best_run(
     ----------
     runs : iterable of MLflow ``Run`` or :class:`Score`, or pandas.DataFrame
         Runs to choose from; a frame's best row is returned as a ``pandas.Series``.
+        Runs whose selection metric is no number in [0, 1] are ignored, and counted in
+        a warning (see :func:`out_of_range`).
     acc, loss : str
         For a frame: see :func:`rank_runs`.
     """
@@ -193,5 +222,6 @@ def best_run(
         ranked = rank_runs(runs, acc, loss)
         return None if ranked.empty else ranked.iloc[0]
     scored = [(score_of(run), run) for run in runs]
+    _warn_ignored([s for s, _ in scored])
     ranked = [(selection_key(s), i) for i, (s, _) in enumerate(scored) if s.ranked]
     return scored[min(ranked)[1]][1] if ranked else None

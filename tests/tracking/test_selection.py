@@ -134,3 +134,30 @@ def test_best_real_first_falls_back_to_synthetic_runs_only_when_no_real_run_is_r
     assert best_real_first([toy, real, untagged]) == (untagged, False)  # untagged: not synthetic
     assert best_real_first([toy, run("n", math.nan, "False")]) == (toy, True)
     assert best_real_first([]) == (None, False)
+
+
+def test_a_selection_metric_that_is_no_accuracy_is_ignored_and_counted(caplog):
+    from genreclf.tracking.selection import out_of_range
+
+    hostile = [
+        Score(1e9, 0.0, T0, "big"),
+        Score(1.8e308, 0.0, T0, "inf"),
+        Score(-5, 0.0, T0, "neg"),
+    ]
+    fair = Score(0.5, 0.9, T0, "fair")
+    with caplog.at_level("WARNING", logger="genreclf.tracking.selection"):
+        assert best_run([*hostile, fair, Score(math.nan, 0.0, T0, "none")]) is fair
+    assert out_of_range([*hostile, fair]) == 3
+    assert "3 run(s) ignored" in caplog.text and "[0, 1]" in caplog.text
+    assert Score(1.0).ranked and Score(0.0).ranked and not Score(1.0000001).ranked
+    frame = pd.DataFrame(
+        {
+            "run_id": ["big", "fair", "neg"],
+            f"metrics.{names.BEST_VAL_ACC}": [1e9, 0.5, -5.0],
+        }
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="genreclf.tracking.selection"):
+        assert rank_runs(frame)["run_id"].tolist() == ["fair"]
+    assert "2 run(s) ignored" in caplog.text
+    assert best_run(frame.iloc[[0, 2]]) is None
