@@ -3,11 +3,19 @@
 A job whose tracking store stopped answering mid-run keeps training and leaves its run in
 ``<job folder>/.genreclf_spool/`` (see :mod:`genreclf.tracking.spool`). This command finds
 every spool file under ``<folder>`` (a sweep folder, ``multirun/``, ``outputs/``) and
-uploads each to the store it names (or to ``--tracking-uri``), so that the runs look as
-if the store had never gone away. The next run of the same sweep does the same on its own.
+uploads it, so that the runs look as if the store had never gone away. The next run of
+the same sweep does the same on its own.
+
+The store is the one on the command line: ``--tracking-uri`` (every spool goes there),
+else the default store (``MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/mlflow.db``),
+which takes the spools written for it; a spool's header never chooses the store. A spool
+writes only into the run it created (its token, see :mod:`genreclf.tracking.spool`).
+Every spool file is checked before the first write.
 
 Errors are one line (``error: ...``), with genreclf's exit statuses: 2 for a store that
-does not answer or a folder that does not exist, 1 for a file that is not a spool.
+does not answer or a folder that does not exist, 1 for a file that is not a spool genreclf
+wrote (too large, a bad record, a link, a run that is not its own); then nothing is
+uploaded.
 """
 
 from __future__ import annotations
@@ -22,15 +30,20 @@ from genreclf.console import quiet_console
 from genreclf.errors import DataError, GenreclfError, MissingPathError
 from genreclf.tracking.run import open_store
 from genreclf.tracking.spool import first_words, unreachable, upload_folder
+from genreclf.tracking.spool_records import MAX_SPOOL_BYTES
 from genreclf.tracking.store import StoreError, check_store
+from genreclf.tracking.uri import default_uri, mask_uri
 
 
-def sync(folder: Path, uri: str | None = None) -> dict[str, list[Path]]:
-    """Upload every spool file under ``folder``; return the spool files by outcome.
+def sync(
+    folder: Path, uri: str | None = None, max_bytes: int = MAX_SPOOL_BYTES
+) -> dict[str, list[Path]]:
+    """Upload the spool files under ``folder`` to one store; return them by outcome.
 
     Outcomes: ``uploaded``, ``duplicate`` (a run opened during the outage whose config
     FINISHED meanwhile: dropped), ``busy`` (its job still runs, or another process uploads
-    it) and ``gone`` (uploaded meanwhile).
+    it), ``gone`` (uploaded meanwhile) and ``elsewhere`` (written for another store than
+    the default one; only without ``uri``).
 
     Raises
     ------
@@ -39,13 +52,15 @@ def sync(folder: Path, uri: str | None = None) -> dict[str, list[Path]]:
     StoreError
         A store does not answer (the spool files stay for the next try).
     DataError
-        A file in a spool folder is not a spool file.
+        A file in a spool folder is not a spool file genreclf wrote (nothing uploaded).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingPathError(f"{folder}: no such folder")
     try:
-        return upload_folder(folder, open_store, uri, check=check_store)
+        return upload_folder(
+            folder, open_store, uri, check=check_store, only=default_uri(), max_bytes=max_bytes
+        )
     except ValueError as exc:  # a file that is not a spool (GenreclfErrors are ValueErrors)
         if isinstance(exc, GenreclfError):
             raise
@@ -54,7 +69,7 @@ def sync(folder: Path, uri: str | None = None) -> dict[str, list[Path]]:
         if not unreachable(exc):
             raise
         raise StoreError(
-            f"the tracking store stopped answering ({first_words(exc)}); the runs not "
+            f"the tracking store stopped answering ({mask_uri(first_words(exc))}); the runs not "
             "uploaded yet stay spooled: run this command again"
         ) from exc
 
@@ -68,6 +83,7 @@ def summary(folder: Path, outcomes: dict[str, list[Path]]) -> str:
         "duplicate": "dropped (their configs FINISHED meanwhile)",
         "busy": "left (their jobs still run)",
         "gone": "uploaded by another process",
+        "elsewhere": "left (written for another store: give its --tracking-uri)",
     }
     parts = [f"{len(paths)} {words.get(key, key)}" for key, paths in outcomes.items()]
     return f"{folder}: spooled runs: " + ", ".join(parts)
@@ -75,6 +91,25 @@ def summary(folder: Path, outcomes: dict[str, list[Path]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line: ``python -m genreclf.sync <folder> [--tracking-uri URI]``."""
+    args = _parser().parse_args(argv)
+    quiet_console()
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line
+    try:
+        outcomes = sync(args.folder, args.tracking_uri, int(args.max_spool_mb * 2**20))
+    except GenreclfError as exc:
+        print(f"error: {mask_uri(exc)}", file=sys.stderr)
+        sys.exit(exc.exit_status)
+    print(summary(args.folder, outcomes), flush=True)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 2**20:
+        raise argparse.ArgumentTypeError(f"{text}: not a size in MB in (0, 1048576)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m genreclf.sync",
         description="Upload the runs that jobs kept while the tracking store was away.",
@@ -83,17 +118,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=None,
-        help="upload to this store instead of the one each run was opened on",
+        help="upload every spool to this store (default: the default store, "
+        "MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db, which takes the spools written "
+        "for it)",
     )
-    args = parser.parse_args(argv)
-    quiet_console()
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line
-    try:
-        outcomes = sync(args.folder, args.tracking_uri)
-    except GenreclfError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_status)
-    print(summary(args.folder, outcomes), flush=True)
+    parser.add_argument(
+        "--max-spool-mb",
+        type=_positive,
+        default=MAX_SPOOL_BYTES / 2**20,
+        help="largest spool file read, in MB (default %(default)g)",
+    )
+    return parser
 
 
 if __name__ == "__main__":

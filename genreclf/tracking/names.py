@@ -56,6 +56,9 @@ REAPED_TAG = "genreclf.reaped"
 FAILURE_TAG = "genreclf.failure"
 #: Why a run ended KILLED: the stop signal (SIGTERM, SIGUSR1) or SIGINT (Ctrl-C).
 STOP_TAG = "genreclf.stopped_by"
+#: The SHA-256 of the random token a job wrote into its run's spool header when it
+#: created the run: ``sync`` writes into a run only from a spool holding that token.
+SPOOL_TOKEN_TAG = "genreclf.spool_token_sha256"
 #: MLflow's own tags.
 PARENT_RUN_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"

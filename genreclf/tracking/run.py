@@ -22,8 +22,17 @@ from typing import Any
 
 from genreclf.stopping import reason as stop_reason
 from genreclf.tracking import names
-from genreclf.tracking.spool import SPOOL_DIR, Outbox, first_words, run_header, unreachable
+from genreclf.tracking.spool import (
+    SPOOL_DIR,
+    Outbox,
+    first_words,
+    new_token,
+    run_header,
+    token_tags,
+    unreachable,
+)
 from genreclf.tracking.store import Store, flatten_params
+from genreclf.tracking.uri import mask_uri
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ def config_params(config: Mapping[str, Any]) -> dict[str, Any]:
     for key in names.DATA_PATH_PARAMS:
         if isinstance(flat.get(key), str) and "://" not in flat[key]:
             flat[key] = os.path.abspath(os.path.expanduser(flat[key]))
+    flat = {k: mask_uri(v) if isinstance(v, str) else v for k, v in flat.items()}  # no passwords
     return hydra_choices() | flat
 
 
@@ -294,7 +304,8 @@ def tracked_run(
 
     store = store_for(tracking)
     start = store.seconds
-    run_tags = owner_tags() | dict(tags or {})
+    token = new_token()  # the spool of this run, and only it, may write into it later
+    run_tags = owner_tags() | dict(tags or {}) | token_tags(token)
     if child and _ACTIVE:
         run_tags[names.PARENT_RUN_TAG] = _ACTIVE[-1].run_id
     name = tracking.get("run_name") or auto_run_name(config_digest or run_tags.get(names.HASH_TAG))
@@ -309,11 +320,12 @@ def tracked_run(
             raise
         log.warning(
             "tracking store %s does not answer (%s): the run is kept in %s and uploaded later",
-            store.uri,
-            first_words(exc),
+            mask_uri(store.uri),
+            mask_uri(first_words(exc)),
             folder,
         )
-    header = run_header(store.uri, str(tracking["experiment"]), run_id, name, run_tags, start_time)
+    experiment_name = str(tracking["experiment"])
+    header = run_header(store.uri, experiment_name, run_id, name, run_tags, start_time, token)
     outbox = Outbox(store, folder, header)
     if run_id is None:
         run_id = outbox.open_offline().spool.path.stem

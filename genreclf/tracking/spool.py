@@ -13,7 +13,7 @@ One spool file per run, ``<job folder>/.genreclf_spool/<run>.jsonl``: JSON lines
 data (nothing read back is executed or unpickled). The first line is the run's header::
 
     {"op": "run", "uri": ..., "experiment": name, "run_id": id or null, "run_name": ...,
-     "tags": {...}, "start_time": ms, "host": ..., "pid": ...}
+     "tags": {...}, "start_time": ms, "host": ..., "pid": ..., "token": 32 hex digits}
 
 then, in the order they happened::
 
@@ -22,6 +22,16 @@ then, in the order they happened::
     {"op": "inputs", "datasets": [{"dataset": {name, digest, ...}, "tags": {...}}]}
     {"op": "end", "status": "FINISHED", "end_time": ms}
     {"op": "created", "run_id": id}    (an upload created the run, then was cut short)
+
+Trust: a spool file is read data. It is written ``0600``; one that is a symbolic link,
+sits in a linked folder, has a linked lock, is larger than
+:data:`~genreclf.tracking.spool_records.MAX_SPOOL_BYTES` or holds a record that is not
+one of :mod:`genreclf.tracking.spool_records` is refused in one line
+(:class:`SpoolError`) before anything is written to a store. Its ``uri`` (password
+masked) only says which store it was written for: it is uploaded only to the store its
+uploader names, and only into a run whose
+:data:`~genreclf.tracking.names.SPOOL_TOKEN_TAG` is the SHA-256 of the header's
+``token``, a random token the job wrote when it created the run.
 
 Bounds: a write is tried :data:`ATTEMPTS` times, :data:`FIRST_DELAY_S` then twice as long
 apart (on top of MLflow's own HTTP retries, see :class:`~genreclf.tracking.store.Store`);
@@ -35,6 +45,8 @@ import json
 import logging
 import math
 import os
+import secrets
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,8 +54,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from genreclf.errors import DataError
 from genreclf.tracking import names
+from genreclf.tracking.spool_records import (
+    MAX_SPOOL_BYTES,
+    parse_record,
+    token_digest,
+    token_matches,
+)
 from genreclf.tracking.store import Store
+from genreclf.tracking.uri import mask_uri, same_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -140,47 +160,136 @@ def _metrics(rows: Iterable[list]) -> list:
     return list(latest.values())
 
 
-class SpoolFile:
-    """One run's spool file: JSON lines appended as the run goes (see the module docstring)."""
+class SpoolError(DataError):
+    """A spool file that is not uploaded as it is; the message names the file (exit 1)."""
 
-    def __init__(self, path: Path) -> None:
+
+#: Flags of every open of a spool file or its lock: never through a symbolic link.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class SpoolFile:
+    """One run's spool file: JSON lines appended as the run goes (see the module docstring).
+
+    Parameters
+    ----------
+    path : Path
+    max_bytes : int
+        Largest file :meth:`records` reads.
+    """
+
+    def __init__(self, path: Path, max_bytes: int = MAX_SPOOL_BYTES) -> None:
         self.path = Path(path)
+        self.max_bytes = int(max_bytes)
 
     @classmethod
     def new(cls, folder: Path, header: Mapping[str, Any]) -> SpoolFile:
         """Start a spool file in ``folder`` with the run's ``header``."""
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = header.get("run_id") or f"offline-{uuid.uuid4().hex[:12]}"
         spool = cls(folder / f"{name}.jsonl")
         spool.append({"op": "run", **header})
         return spool
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Add one record (one line, flushed to disk)."""
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(dict(record), default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Add one record (one line, flushed to disk); the file is created ``0600``."""
+        line = (json.dumps(dict(record), default=str) + "\n").encode("utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _read(self) -> bytes:
+        """The file's bytes, once it is known to be a small regular file (else one line)."""
+        if self.path.parent.is_symlink():
+            raise SpoolError(f"{self.path}: its folder is a symbolic link; not read")
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+        except OSError as exc:
+            raise SpoolError(f"{self.path}: cannot be read ({_why(exc)})") from None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SpoolError(f"{self.path}: not a regular file; not read")
+            if info.st_size > self.max_bytes:
+                raise SpoolError(
+                    f"{self.path}: {info.st_size / 2**20:.1f} MB, over the cap of "
+                    f"{self.max_bytes / 2**20:g} MB for a spool file; not read "
+                    "(python -m genreclf.sync --max-spool-mb raises the cap)"
+                )
+            return handle.read(self.max_bytes + 1)
 
     def records(self) -> list[dict[str, Any]]:
-        """The records; a last line cut short by a crash is left out."""
+        """The checked records; a last line cut short by a crash is left out.
+
+        Raises
+        ------
+        SpoolError
+            One line naming the file and the first bad line.
+        """
+        lines = self._read().split(b"\n")
         out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
                 continue
-            if isinstance(record, dict) and isinstance(record.get("op"), str):
-                out.append(record)
-        if not out or out[0]["op"] != "run":
-            raise ValueError(f"{self.path}: not a genreclf spool file (no run header)")
+            try:
+                record = parse_record(line)
+            except ValueError as exc:
+                if number == len(lines) and "EOF while parsing" in str(exc):
+                    break  # the last line, cut short by a crash
+                raise SpoolError(f"{self.path}: line {number}: {exc}; nothing uploaded") from None
+            out.append(record.model_dump(by_alias=True))
+        if not out or out[0]["op"] != "run" or any(r["op"] == "run" for r in out[1:]):
+            raise SpoolError(f"{self.path}: not a genreclf spool file (one run header first)")
         return out
 
-    def lock(self):
+    def lock(self) -> _Lock:
         """A lock held while the spool is uploaded (so it is uploaded once)."""
-        from filelock import FileLock
+        return _Lock(Path(f"{self.path}.lock"))
 
-        return FileLock(f"{self.path}.lock", timeout=0)
+
+class _Lock:
+    """An exclusive, non-blocking ``flock`` on a lock file opened without following links."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> _Lock:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"{self.path}: cannot be used as a lock ({_why(exc)})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise _Busy from None
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _Busy(Exception):
+    """Another process holds the spool's lock."""
+
+
+def _why(exc: OSError) -> str:
+    """An ``OSError`` in words, a link named as such."""
+    import errno
+
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link"
+    return os.strerror(exc.errno) if exc.errno else type(exc).__name__
 
 
 @dataclass
@@ -282,8 +391,8 @@ class Outbox:
                 raise
             log.warning(
                 "tracking store %s does not answer (%s): run %s goes on, its writes are kept in %s",
-                self.store.uri,
-                first_words(exc),
+                mask_uri(self.store.uri),
+                mask_uri(first_words(exc)),
                 self.run_id,
                 self.folder,
             )
@@ -325,6 +434,16 @@ def first_words(exc: BaseException, width: int = 160) -> str:
     return (text[0] if text else type(exc).__name__)[:width]
 
 
+def new_token() -> str:
+    """A random spool token: in the spool header, and hashed in its run's tags."""
+    return secrets.token_hex(16)
+
+
+def token_tags(token: str) -> dict[str, str]:
+    """The run tag that lets the spool holding ``token`` write into the run."""
+    return {names.SPOOL_TOKEN_TAG: token_digest(token)}
+
+
 def offline_header(
     uri: str, experiment: str, run_name: str | None, tags: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -339,13 +458,18 @@ def run_header(
     run_name: str | None,
     tags: Mapping[str, Any],
     start_time: float,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """A spool file's first record (see the module docstring)."""
+    """A spool file's first record (see the module docstring).
+
+    ``token`` is the one whose digest the run was created with (:func:`token_tags`);
+    a run not created yet gets a new one, which its upload tags it with.
+    """
     from genreclf.tracking.liveness import host
 
     start = now_ms() if start_time is None or math.isnan(start_time) else int(start_time)
     return {
-        "uri": uri,
+        "uri": mask_uri(uri),
         "experiment": experiment,
         "run_id": run_id,
         "run_name": run_name,
@@ -353,6 +477,7 @@ def run_header(
         "start_time": start,
         "host": host(),
         "pid": os.getpid(),
+        "token": token or new_token(),
     }
 
 
@@ -371,31 +496,69 @@ def _writer_alive(header: Mapping[str, Any]) -> bool:
     return header.get("host") == host() and pid.isdigit() and _pid_alive(int(pid))
 
 
-def upload(store: Store, path: Path, finish: bool = True) -> str:
+def upload(store: Store, path: Path, finish: bool = True, max_bytes: int = MAX_SPOOL_BYTES) -> str:
     """Send one spool file to ``store``; remove it once sent. Return what was done.
 
     ``finish=False`` (a live run catching up) sends its writes and leaves the run open.
     A spool without its end, whose process is gone, ends KILLED (its process died while
     the store was away). A run opened during the outage is created, with the job's
-    start time; if its config already has a FINISHED run, it is dropped instead, so that
-    each config keeps one FINISHED run.
+    start time and the spool's token; if its config already has a FINISHED run, it is
+    dropped instead, so that each config keeps one FINISHED run. The whole file is
+    checked, and so is the run's token, before the first write.
 
     Returns
     -------
     str
         ``uploaded <run id>``, ``duplicate``, ``busy`` (another process uploads it, or its
         run is still being written), or ``gone`` (uploaded meanwhile).
-    """
-    from filelock import Timeout
 
-    spool = SpoolFile(path)
+    Raises
+    ------
+    SpoolError
+        The file is not a spool file genreclf wrote, or its run is not its own.
+    """
+    spool = SpoolFile(path, max_bytes)
     try:
         with spool.lock():
-            if not spool.path.exists():
+            if not os.path.lexists(spool.path):
                 return "gone"
             return _upload_locked(store, spool, finish)
-    except Timeout:
+    except _Busy:
         return "busy"
+
+
+def _own_run(records: list[dict[str, Any]]) -> str | None:
+    """The id of the spool's run in the store (``None``: not created yet)."""
+    return records[0].get("run_id") or next(
+        (r["run_id"] for r in reversed(records) if r["op"] == "created"), None
+    )
+
+
+def check_owner(store: Store, path: Path, records: list[dict[str, Any]]) -> None:
+    """Refuse a spool whose run in ``store`` does not carry its token (nothing written).
+
+    Raises
+    ------
+    SpoolError
+    """
+    run_id = _own_run(records)
+    if run_id is None:
+        return
+    try:
+        run = store.get_run(run_id)
+    except Exception as exc:
+        if unreachable(exc):
+            raise
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise SpoolError(
+            f"{path}: run {run_id} is not in {mask_uri(store.uri)}; nothing uploaded"
+        ) from None
+    if not token_matches(records[0]["token"], run.data.tags.get(names.SPOOL_TOKEN_TAG)):
+        raise SpoolError(
+            f"{path}: run {run_id} was not created by this spool (its token does not "
+            "match); nothing uploaded"
+        )
 
 
 def _upload_locked(store: Store, spool: SpoolFile, finish: bool) -> str:
@@ -404,9 +567,8 @@ def _upload_locked(store: Store, spool: SpoolFile, finish: bool) -> str:
     ends = [r for r in records if r["op"] == "end"]
     if finish and not ends and _writer_alive(header):
         return "busy"
-    run_id = header.get("run_id") or next(
-        (r["run_id"] for r in reversed(records) if r["op"] == "created"), None
-    )
+    check_owner(store, spool.path, records)
+    run_id = _own_run(records)
     status = str(ends[-1]["status"]) if ends else names.KILLED
     extra_tags: dict[str, str] = {}
     if finish and not ends:
@@ -419,20 +581,7 @@ def _upload_locked(store: Store, spool: SpoolFile, finish: bool) -> str:
         if run_id is None:
             spool.path.unlink()
             return "duplicate"
-    params: dict[str, str] = {}
-    tags: dict[str, str] = {}
-    rows: list[list] = []
-    for record in records:
-        if record["op"] == "batch":
-            params |= record.get("params", {})
-            tags |= record.get("tags", {})
-            rows += record.get("metrics", [])
-    store.log_batch(run_id, params, _metrics(rows), tags | extra_tags)
-    for record in records:
-        if record["op"] == "text":
-            store.log_text(run_id, str(record["text"]), str(record["name"]))
-        elif record["op"] == "inputs":
-            store.log_inputs(run_id, _dataset_inputs(record.get("datasets", [])))
+    _send(store, run_id, records, extra_tags)
     if finish:
         end_time = int(ends[-1]["end_time"]) if ends else now_ms()
         store.call(lambda c: c.set_terminated(run_id, status, end_time=end_time))
@@ -443,10 +592,29 @@ def _upload_locked(store: Store, spool: SpoolFile, finish: bool) -> str:
     return f"uploaded {run_id}"
 
 
+def _send(store: Store, run_id: str, records: list[dict], extra_tags: dict[str, str]) -> None:
+    """The spool's params, tags, metrics, texts and inputs, written to run ``run_id``."""
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    rows: list = []
+    for record in records:
+        if record["op"] == "batch":
+            params |= record["params"]
+            tags |= record["tags"]
+            rows += record["metrics"]
+    tags.pop(names.SPOOL_TOKEN_TAG, None)  # the token the run was created with stays
+    store.log_batch(run_id, params, _metrics(rows), tags | extra_tags)
+    for record in records:
+        if record["op"] == "text":
+            store.log_text(run_id, str(record["text"]), str(record["name"]))
+        elif record["op"] == "inputs":
+            store.log_inputs(run_id, _dataset_inputs(record["datasets"]))
+
+
 def _create(store: Store, spool: SpoolFile, header: Mapping[str, Any], status: str) -> str | None:
     """Create the run of a spool opened offline; ``None`` if its config already FINISHED."""
     experiment = store.experiment_id(str(header["experiment"]))
-    tags = dict(header.get("tags") or {})
+    tags = dict(header.get("tags") or {}) | token_tags(header["token"])
     digest = tags.get(names.HASH_TAG)
     if status == names.FINISHED and digest:
         done = store.find_runs(
@@ -466,39 +634,62 @@ def _create(store: Store, spool: SpoolFile, header: Mapping[str, Any], status: s
     return run.info.run_id
 
 
+def _checked(paths: Iterable[Path], max_bytes: int) -> Iterator[tuple[Path, list[dict]]]:
+    """Each spool file that still exists, with its checked records (else one line)."""
+    for path in paths:
+        try:
+            yield path, SpoolFile(path, max_bytes).records()
+        except SpoolError:
+            if os.path.lexists(path):
+                raise  # not just uploaded meanwhile by another process
+
+
 def upload_folder(
     folder: Path,
     open_store: Callable[[str], Store],
     uri: str | None = None,
     check: Callable[[str], None] | None = None,
     only: str | None = None,
+    max_bytes: int = MAX_SPOOL_BYTES,
 ) -> dict[str, list[Path]]:
-    """Upload every spool file under ``folder``, each to its own store (or to ``uri``).
+    """Upload the spool files under ``folder`` to one store, all checked first.
 
-    ``open_store(uri)`` gives the store of a URI (the process's one, see
-    :func:`genreclf.tracking.run.open_store`).
-    ``check(uri)`` is called once per store before its first upload (e.g.
-    :func:`~genreclf.tracking.store.check_store`). With ``only``, spools of runs opened
-    on another store are left alone. A file that is not a spool raises
-    ``ValueError``; a store that stops answering raises MLflow's error (the files not
-    uploaded yet stay).
+    The store is ``uri`` (every spool goes there), else ``only`` (default: the default
+    store, :func:`~genreclf.tracking.uri.default_uri`), which takes only the spools
+    written for it; the others are left (outcome ``elsewhere``). A spool's header never
+    chooses the store. ``open_store(uri)`` gives the store of a URI (see
+    :func:`genreclf.tracking.run.open_store`); ``check(uri)`` is called before the first
+    upload (e.g. :func:`~genreclf.tracking.store.check_store`).
+
+    Every file is checked (size, records, its run's token) before anything is written:
+    a bad one raises :class:`SpoolError` and nothing is uploaded. A store that stops
+    answering raises MLflow's error (the files not uploaded yet stay).
 
     Returns
     -------
     dict
-        Outcome (``uploaded``, ``duplicate``, ``busy``, ``gone``; see :func:`upload`) to
-        the spool files.
+        Outcome (``uploaded``, ``duplicate``, ``busy``, ``gone``, ``elsewhere``; see
+        :func:`upload`) to the spool files.
     """
+    from genreclf.tracking.uri import default_uri
+
+    target = uri or only or default_uri()
     outcomes: dict[str, list[Path]] = {}
-    checked: set[str] = set()
-    for path in spool_files(folder):
-        opened_on = str(SpoolFile(path).records()[0].get("uri", ""))
-        if only is not None and opened_on != only:
-            continue
-        target = uri or opened_on
-        if check is not None and target not in checked:
-            check(target)
-            checked.add(target)
-        outcome = upload(open_store(target), path).split(" ", 1)[0]
+    chosen: list[tuple[Path, list[dict]]] = []
+    for path, records in _checked(spool_files(folder), max_bytes):
+        if uri is None and not same_store(records[0]["uri"], target):
+            outcomes.setdefault("elsewhere", []).append(path)
+        else:
+            chosen.append((path, records))
+    if not chosen:
+        return outcomes
+    if check is not None:
+        check(target)
+    store = open_store(target)
+    for path, records in chosen:
+        check_owner(store, path, records)
+    del records
+    for path, _ in chosen:
+        outcome = upload(store, path, max_bytes=max_bytes).split(" ", 1)[0]
         outcomes.setdefault(outcome, []).append(path)
     return outcomes

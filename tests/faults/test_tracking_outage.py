@@ -25,9 +25,9 @@ from tests.faults.test_twin_sweeps import assert_one_finished_run_per_config, jo
 JOBS = ["trainer.max_epochs=12", "callbacks.early_stopping.patience=12", "hydra.launcher.n_jobs=2"]
 
 
-def _sync(folder: Path, cwd: Path) -> subprocess.CompletedProcess:
+def _sync(folder: Path, cwd: Path, uri: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "genreclf.sync", str(folder)],
+        [sys.executable, "-m", "genreclf.sync", str(folder), "--tracking-uri", uri],
         cwd=cwd,
         env=_env(cwd / "cache"),
         capture_output=True,
@@ -80,7 +80,7 @@ def test_a_server_killed_mid_sweep_loses_no_training(tmp_path, shared_data, pg_m
     assert "Traceback" not in out + err, (out + err)[-4000:]
     assert "does not answer" in out + err  # the outage hit running jobs: they spooled
 
-    synced = _sync(tmp_path / "multirun", tmp_path)
+    synced = _sync(tmp_path / "multirun", tmp_path, uri)
     assert synced.returncode == 0, synced.stderr
     assert synced.stderr == "", synced.stderr
     assert len(synced.stdout.strip().splitlines()) == 1, synced.stdout
