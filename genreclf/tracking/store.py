@@ -29,10 +29,23 @@ T = TypeVar("T")
 SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 #: Seconds a tracking server gets to answer its health check.
 SERVER_TIMEOUT_S = 5.0
+#: Seconds a server store gets for one read (a run, a metric history, an artifact list)
+#: and for one artifact download, retries included.
+READ_DEADLINE_S, DOWNLOAD_DEADLINE_S = 90.0, 900.0
+#: The tag MLflow 3's UI reads to open an experiment as classic machine learning (not GenAI).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 class StoreError(ConfigError):
-    """A tracking store that cannot be used; the message is one line naming ``tracking.uri``."""
+    """A tracking store that cannot be used; the message is one line naming ``tracking.uri``.
+
+    Passwords in the message are masked (:func:`~genreclf.tracking.uri.mask_uri`).
+    """
+
+    def __init__(self, message: object = "") -> None:
+        from genreclf.tracking.uri import mask_uri
+
+        super().__init__(mask_uri(message))
 
 
 def check_store(uri: str) -> None:
@@ -52,11 +65,56 @@ def check_store(uri: str) -> None:
             f"tracking.uri={uri}: not a tracking URI genreclf can use; give "
             "sqlite:///<file>.db or http(s)://<host>:<port> (or another MLflow database URI)"
         )
+    if in_memory(uri):
+        raise StoreError(
+            f"tracking.uri={uri}: an in-memory store loses the runs when the command ends; "
+            "give a file, sqlite:///mlruns/mlflow.db"
+        )
     db = sqlite_path(uri)
     if db is not None:
+        _check_driver(uri)
         _check_sqlite(uri, db)
     elif scheme in ("http", "https"):
         _check_server(uri)
+    elif scheme != "databricks":
+        _check_database(uri)
+
+
+def in_memory(uri: str) -> bool:
+    """Whether a SQLite URI, in any spelling, names an in-memory database.
+
+    ``sqlite://``, ``sqlite:///:memory:`` (any case, any ``+driver``), and SQLite's
+    ``file::memory:`` and ``?mode=memory`` URI forms.
+    """
+    text = uri.strip()
+    if not text.lower().startswith("sqlite"):
+        return False
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        return False
+    database = (url.database or "").strip().lower()
+    mode = str(url.query.get("mode", "")).lower()
+    return (
+        database in ("", ":memory:") or database.startswith("file::memory:") or (mode == "memory")
+    )
+
+
+def _check_driver(uri: str) -> None:
+    """A ``sqlite+<driver>`` URI whose driver SQLAlchemy can load."""
+    if not uri.startswith("sqlite+"):
+        return
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(uri).get_dialect()
+    except Exception as exc:  # an unknown or missing driver
+        raise StoreError(
+            f"tracking.uri={uri}: not a database genreclf can open ({first_line(exc)})"
+        ) from exc
 
 
 def _check_sqlite(uri: str, db: Path) -> None:
@@ -81,39 +139,123 @@ def _check_sqlite(uri: str, db: Path) -> None:
 
 #: A cheap tracking API call: a server that answers ``/health`` must answer this too.
 API_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+#: Most bytes of a health or API answer the store check reads.
+MAX_ANSWER_BYTES = 1 << 20
+
+
+def within(fn: Callable[[], T], seconds: float) -> T:
+    """``fn()``, given at most ``seconds`` of wall-clock time in all.
+
+    ``fn`` runs in a daemon thread: a peer that sends its headers and then stalls, or
+    drips its body byte by byte, cannot hold the caller past the deadline.
+
+    Raises
+    ------
+    TimeoutError
+        If ``fn`` has not returned in time (its thread is left to end on its own).
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="genreclf-deadline", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no whole answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _answer(url: str) -> tuple[int, bytes]:
+    """Status and whole body (at most :data:`MAX_ANSWER_BYTES`) of a GET of ``url``."""
+    import requests
+
+    with requests.get(url, timeout=SERVER_TIMEOUT_S, stream=True) as response:
+        body = b""
+        for chunk in response.iter_content(chunk_size=16384):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                break
+        return response.status_code, body
 
 
 def _check_server(uri: str) -> None:
-    """``/health``, then one API call, each within :data:`SERVER_TIMEOUT_S` seconds."""
-    import urllib.error
-    import urllib.request
-
+    """``/health``, then one API call, each read whole within :data:`SERVER_TIMEOUT_S` s."""
     base = uri.rstrip("/")
     try:
-        with urllib.request.urlopen(base + "/health", timeout=SERVER_TIMEOUT_S) as response:
-            if response.status != 200:
-                raise StoreError(f"tracking.uri={uri}: the server answers {response.status}")
-    except StoreError:
-        raise
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        status, _ = within(lambda: _answer(base + "/health"), SERVER_TIMEOUT_S)
+    except Exception as exc:
         raise StoreError(
-            f"tracking.uri={uri}: no MLflow server answers within {SERVER_TIMEOUT_S:g} s ({reason})"
+            f"tracking.uri={uri}: no MLflow server answers within {SERVER_TIMEOUT_S:g} s "
+            f"({first_line(exc)})"
         ) from exc
+    if status != 200:
+        raise StoreError(f"tracking.uri={uri}: the server answers {status}")
     try:  # a server can answer /health and stall on every API call (a stuck database)
-        urllib.request.urlopen(base + API_PROBE, timeout=SERVER_TIMEOUT_S).close()
-    except urllib.error.HTTPError:
-        pass  # it answered (an auth or API error is the client's to report)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        within(lambda: _answer(base + API_PROBE), SERVER_TIMEOUT_S)
+    except Exception as exc:  # an answer with an error status is the client's to report
         raise StoreError(
             f"tracking.uri={uri}: the server answers /health but not its tracking API "
-            f"within {SERVER_TIMEOUT_S:g} s"
+            f"within {SERVER_TIMEOUT_S:g} s ({first_line(exc)})"
         ) from exc
+
+
+#: Seconds a database store gets to accept one connection.
+DATABASE_TIMEOUT_S = 5.0
+#: The connect-timeout argument (seconds) of each database driver genreclf knows.
+CONNECT_TIMEOUT_ARGS = {
+    "psycopg2": "connect_timeout",
+    "psycopg": "connect_timeout",
+    "pg8000": "timeout",
+    "pymysql": "connect_timeout",
+    "mysqldb": "connect_timeout",
+    "mysqlconnector": "connection_timeout",
+    "pymssql": "login_timeout",
+    "pyodbc": "timeout",
+}
+
+
+def _check_database(uri: str) -> None:
+    """Connect once to a database store (PostgreSQL, MySQL, ...) within a deadline."""
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(uri)
+        key = CONNECT_TIMEOUT_ARGS.get(url.get_driver_name())
+        args = {key: int(DATABASE_TIMEOUT_S)} if key else {}
+        engine = create_engine(url, connect_args=args, poolclass=pool.NullPool)
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"tracking.uri={uri}: its database driver {exc.name} is not installed; install "
+            "it, or name an installed driver in the URI (<database>+<driver>://...)"
+        ) from exc
+    except Exception as exc:  # a bad URI, an unknown dialect
+        raise StoreError(
+            f"tracking.uri={uri}: not a database genreclf can open ({first_line(exc)})"
+        ) from exc
+    try:
+        within(lambda: engine.connect().close(), DATABASE_TIMEOUT_S + 1)
+    except Exception as exc:
+        raise StoreError(
+            f"tracking.uri={uri}: the database does not accept a connection within "
+            f"{DATABASE_TIMEOUT_S:g} s ({first_line(exc)})"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
 def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` tracking URI, else ``None``."""
-    if not uri.startswith("sqlite:"):
+    """The database file of a ``sqlite:///`` (or ``sqlite+<driver>:///``) URI, else ``None``."""
+    if not uri.startswith(("sqlite:", "sqlite+")):
         return None
     from sqlalchemy.engine import make_url
 
@@ -266,6 +408,25 @@ class Store:
         finally:
             self.seconds += time.perf_counter() - start
 
+    def read(self, fn: Callable[[Any], T], seconds: float | None = None) -> T:
+        """:meth:`call`, within ``seconds`` (default :data:`READ_DEADLINE_S`) on a server
+        store, so that one that stalls or drips its answers cannot hold the command.
+
+        Raises
+        ------
+        StoreError
+            If a server has not answered whole in time.
+        """
+        if not self.uri.startswith(("http:", "https:")):
+            return self.call(fn)
+        seconds = READ_DEADLINE_S if seconds is None else seconds
+        try:
+            return within(lambda: self.call(fn), seconds)
+        except TimeoutError as exc:
+            raise StoreError(
+                f"tracking.uri={self.uri}: the server gave no whole answer within {seconds:g} s"
+            ) from exc
+
     # ------------------------------------------------------------------ experiments
     def experiment_id(self, name: str, create: bool = True) -> str | None:
         """The id of experiment ``name``, created once if ``create`` (else ``None`` if absent).
@@ -284,7 +445,8 @@ class Store:
             if not create:
                 return None
             try:
-                return client.create_experiment(name, default_artifact_location(self.uri, name))
+                location = default_artifact_location(self.uri, name)
+                return client.create_experiment(name, location, tags=EXPERIMENT_KIND)
             except Exception:
                 found = client.get_experiment_by_name(name)  # created meanwhile by another job
                 if found is None:
@@ -322,7 +484,7 @@ class Store:
         token = None
         page_size = min(max_results or 5000, 5000)
         while True:
-            page = self.call(
+            page = self.read(
                 lambda c, t=token: c.search_runs(
                     [experiment_id],
                     query,
@@ -366,14 +528,19 @@ class Store:
 
     def get_run(self, run_id: str):
         """The run ``run_id``."""
-        return self.call(lambda c: c.get_run(run_id))
+        return self.read(lambda c: c.get_run(run_id))
 
     def new_run(
         self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] = ()
     ):
-        """A new RUNNING run with MLflow's context tags and ``tags`` (an MLflow ``Run``)."""
+        """A new RUNNING run with MLflow's context tags and ``tags`` (an MLflow ``Run``).
+
+        The name is cut to MLflow's limit, control characters as escapes
+        (:func:`~genreclf.tracking.names.fit_run_name`).
+        """
         run_tags = context_tags() | {k: str(v) for k, v in dict(tags).items()}
-        return self.call(lambda c: c.create_run(experiment_id, run_name=run_name, tags=run_tags))
+        name = names.fit_run_name(run_name)
+        return self.call(lambda c: c.create_run(experiment_id, run_name=name, tags=run_tags))
 
     def create_run(
         self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] = ()
@@ -451,7 +618,7 @@ class Store:
             key: pd.Series(
                 {
                     m.step: m.value
-                    for m in self.call(lambda c, k=key: c.get_metric_history(run_id, k))
+                    for m in self.read(lambda c, k=key: c.get_metric_history(run_id, k))
                 }
             )
             for key in keys
@@ -475,7 +642,7 @@ class Store:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         """Paths of the run's artifacts directly under ``path``."""
-        return [a.path for a in self.call(lambda c: c.list_artifacts(run_id, path))]
+        return [a.path for a in self.read(lambda c: c.list_artifacts(run_id, path))]
 
     def fetch_artifact(self, run_id: str, name: str, dst: Path) -> Path | None:
         """Copy the artifact file ``name`` of a run to ``dst``; ``None`` if it has none."""
@@ -483,7 +650,9 @@ class Store:
         if name not in self.list_artifacts(run_id, parent):
             return None
         with tempfile.TemporaryDirectory() as tmp:
-            local = self.call(lambda c: c.download_artifacts(run_id, name, tmp))
+            local = self.read(
+                lambda c: c.download_artifacts(run_id, name, tmp), DOWNLOAD_DEADLINE_S
+            )
             if not Path(local).is_file():
                 return None
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -494,13 +663,14 @@ class Store:
         """Download the artifacts at ``artifact_uri`` (``runs:/``, a storage URI) into ``dst``."""
         import mlflow.artifacts
 
-        local = self.call(
+        local = self.read(
             lambda _c: mlflow.artifacts.download_artifacts(
                 artifact_uri=artifact_uri,
                 dst_path=str(dst),
                 tracking_uri=self.uri,
                 registry_uri=self.uri,
-            )
+            ),
+            DOWNLOAD_DEADLINE_S,
         )
         return Path(local)
 
@@ -508,7 +678,7 @@ class Store:
         """Names of the artifacts directly under ``artifact_uri`` (a storage or ``runs:/`` URI)."""
         import mlflow.artifacts
 
-        found = self.call(
+        found = self.read(
             lambda _c: mlflow.artifacts.list_artifacts(
                 artifact_uri=artifact_uri, tracking_uri=self.uri
             )

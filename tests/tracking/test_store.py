@@ -80,3 +80,10 @@ def test_unusable_stores_are_refused_in_one_line(tmp_path):
         assert "\n" not in str(info.value) and f"tracking.uri={uri}" in str(info.value)
         assert time.monotonic() - start < 15
     check_store(f"sqlite:///{tmp_path}/new/folder/mlflow.db")  # created when first used
+
+
+def test_experiments_genreclf_creates_are_custom_model_development(store):
+    """MLflow 3's UI opens them as classic machine learning, not in its GenAI view."""
+    eid = store.experiment_id("kind")
+    tags = store.call(lambda c: c.get_experiment(eid)).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
