@@ -24,9 +24,10 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
 from genreclf.errors import ConfigError
-from genreclf.params import check_params, params_model, show, validate
+from genreclf.params import Int, Options, Seed, Text, check_params, params_model, show, validate
+from genreclf.runconfig import ARTIFACT, GROUPS, MAX_BYTES, RunConfig, Section, check_targets
 
-__all__ = ["ConfigError", "check_config"]
+__all__ = ["ConfigError", "check_config", "check_train_config", "load_run_config"]
 
 #: genreclf's own groups, and the parameters genreclf gives their class itself.
 SUPPLIED: dict[str, tuple[str, ...]] = {
@@ -97,16 +98,21 @@ def _declared(node: DictConfig, model: type[BaseModel], name: str) -> dict[str, 
     return {k: v for k, v in values.items() if v is not _UNRESOLVED}
 
 
-def _check_section(cfg: DictConfig, name: str, model: type[BaseModel]) -> None:
+def _check_section(cfg: DictConfig, name: str, model: type[BaseModel]) -> Any:
+    """The checked values of section ``name`` (``a.*``: of each entry, by its key)."""
     if name.endswith(".*"):
         parent = OmegaConf.select(cfg, name[:-2])
-        for key in parent.keys() if isinstance(parent, DictConfig) else ():
-            if isinstance(parent[key], DictConfig):
-                _check_section(cfg, f"{name[:-2]}.{key}", model)
-        return
+        keys = parent.keys() if isinstance(parent, DictConfig) else ()
+        return {
+            str(k): _check_section(cfg, f"{name[:-2]}.{k}", model)
+            for k in keys
+            if isinstance(parent[k], DictConfig)
+        }
     node = OmegaConf.select(cfg, name) if name else cfg
-    if isinstance(node, DictConfig):
-        validate(model, _declared(node, model, name), prefix=f"{name}." if name else "")
+    if not isinstance(node, DictConfig):
+        return None
+    checked = validate(model, _declared(node, model, name), prefix=f"{name}." if name else "")
+    return checked.model_dump(exclude_unset=True)
 
 
 def _target_class(target: Any, group: str) -> Any:
@@ -130,13 +136,14 @@ def declared_keys(target: str) -> list[str]:
     return [k for k in params_model(cls, tuple(sorted(supplied))).model_fields]
 
 
-def _check_group(cfg: DictConfig, group: str) -> None:
+def _check_group(cfg: DictConfig, group: str) -> dict[str, Any] | None:
+    """The checked parameters of genreclf group ``group`` (``None`` if it is not ours)."""
     node = cfg.get(group)
     if not isinstance(node, DictConfig):
-        return
+        return None
     cls = _target_class(node.get("_target_"), group)
     if cls is None:
-        return
+        return None
     values = {
         str(k): _value(node, str(k), f"{group}.{k}")
         for k in node.keys()
@@ -149,11 +156,13 @@ def _check_group(cfg: DictConfig, group: str) -> None:
             raise ConfigError(
                 f"{group}.{key}={show(values[key])}: set by genreclf, not configurable"
             )
-    check_params(cls, values, prefix=f"{group}.", supplied=supplied)
+    return check_params(cls, values, prefix=f"{group}.", supplied=supplied)
 
 
-def check_config(cfg: DictConfig, sections: Sections, groups: tuple[str, ...] = ()) -> None:
-    """Check ``cfg`` against its declarations, building nothing.
+def check_config(
+    cfg: DictConfig, sections: Sections, groups: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Check ``cfg`` against its declarations, building nothing; return the checked values.
 
     Parameters
     ----------
@@ -164,6 +173,12 @@ def check_config(cfg: DictConfig, sections: Sections, groups: tuple[str, ...] = 
     groups : tuple of str
         genreclf's groups in ``cfg`` (keys of :data:`SUPPLIED`, or ``transforms``).
 
+    Returns
+    -------
+    dict
+        ``section or group -> checked values`` (``""``: the top level's); a genreclf group
+        maps to the checked parameters of its class (``None`` if ``cfg`` has none).
+
     Raises
     ------
     ConfigError
@@ -171,12 +186,128 @@ def check_config(cfg: DictConfig, sections: Sections, groups: tuple[str, ...] = 
     """
     for key in _missing_keys(cfg):
         raise ConfigError(f"{key}=???: must be given, e.g. {key}=<value>")
-    for name, model in sections.items():
-        _check_section(cfg, name, model)
+    checked = {name: _check_section(cfg, name, model) for name, model in sections.items()}
     for group in groups:
         if group == "transforms":
             from genreclf.transforms import check_transform_config
 
-            check_transform_config(_plain(cfg.get("transforms"), "transforms"))
+            checked[group] = _plain(cfg.get("transforms"), "transforms")
+            check_transform_config(checked[group])
         else:
-            _check_group(cfg, group)
+            checked[group] = _check_group(cfg, group)
+    return checked
+
+
+class TrainOptions(Options):
+    """``conf/config.yaml``'s own options."""
+
+    seed: Seed = 42
+    #: Seeds per fold (``seed``, ``seed + 1``, ...); see :mod:`genreclf.protocol`.
+    repeats: Int(ge=1, le=1000) = 1
+    #: Rerun a logged run: its id, or ``best:<experiment>`` (see :func:`load_run_config`).
+    from_run: Text | None = None
+
+
+def _train_sections() -> dict[str, type[BaseModel]]:
+    """Where each section of the training config is declared."""
+    from genreclf.features.cache import PathsOptions
+    from genreclf.third_party import CallbackOptions, OptimizerOptions, TrainerOptions
+    from genreclf.tracking.options import RegistryOptions, SweepOptions, TrackingOptions
+
+    return {
+        "": TrainOptions,
+        "paths": PathsOptions,
+        "tracking": TrackingOptions,
+        "registry": RegistryOptions,
+        "sweep": SweepOptions,
+        "trainer": TrainerOptions,
+        "optimizer": OptimizerOptions,
+        "callbacks.*": CallbackOptions,
+    }
+
+
+def _choices() -> dict[str, str | None]:
+    """The group choices of the running Hydra app (none outside one)."""
+    if not HydraConfig.initialized():
+        return {}
+    choices = HydraConfig.get().runtime.choices
+    return {str(k): v for k, v in choices.items() if not str(k).startswith("hydra")}
+
+
+def _section(node: Any, checked: Any, choice: str | None) -> Section | None:
+    """A group's :class:`Section`: its plain node with the checked values in place."""
+    if not isinstance(node, Mapping):
+        return None
+    return Section.of({**node, **(checked or {})}, choice)
+
+
+def check_train_config(cfg: DictConfig, choices: Mapping[str, Any] | None = None) -> RunConfig:
+    """Every training option against its declaration, before any work; the typed result.
+
+    ``choices``: the composition's group choices (default: the running Hydra app's).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first value at fault.
+    """
+    checked = check_config(cfg, _train_sections(), GROUPS)
+    choices = dict(_choices() if choices is None else choices)
+    plain = {str(k): _value(cfg, str(k), str(k)) for k in cfg.keys() if str(k) != "hydra"}
+    sections = {
+        g: _section(plain.get(g), checked.get(g), choices.get(g))
+        for g in (*GROUPS, "optimizer", "trainer")
+    }
+    callbacks = {
+        name: _section(node, (checked.get("callbacks.*") or {}).get(name), None)
+        for name, node in (plain.get("callbacks") or {}).items()
+    }
+    top = checked[""]
+    return RunConfig(
+        **{k: top.get(k, plain.get(k)) for k in ("seed", "repeats", "from_run")},
+        **sections,
+        callbacks=callbacks,
+        **{k: plain.get(k) or {} for k in ("paths", "tracking", "registry")},
+        sweep=plain.get("sweep"),
+        choices=choices,
+    )
+
+
+def recheck(config: RunConfig) -> RunConfig:
+    """``config`` checked again against today's declarations (a logged one is data).
+
+    Its classes must be ones that ``conf/`` builds (:func:`~genreclf.runconfig.check_targets`),
+    checked before any of them is imported.
+    """
+    check_targets(config)
+    cfg = OmegaConf.create(config.to_container())
+    return check_train_config(cfg, config.choices)
+
+
+def load_run_config(store: Any, run_id: str, folder: Any) -> RunConfig:
+    """The :class:`RunConfig` that run ``run_id`` logged, read as data and re-checked.
+
+    Parameters
+    ----------
+    store : genreclf.tracking.store.Store
+        The run's store.
+    run_id : str
+        A run that logged :data:`~genreclf.runconfig.ARTIFACT`.
+    folder : path
+        Where the artifact is downloaded.
+
+    Raises
+    ------
+    ConfigError
+        One line: the run logged none (it predates typed configs), it is too large, or
+        a value breaks its declaration.
+    """
+    from pathlib import Path
+
+    path = store.fetch_artifact(run_id, ARTIFACT, Path(folder) / ARTIFACT)
+    if path is None:
+        raise ConfigError(f"run {run_id}: logged no {ARTIFACT}; rerun it from its command line")
+    size = Path(path).stat().st_size
+    if size > MAX_BYTES:
+        raise ConfigError(f"run {run_id}: {ARTIFACT} is {size} bytes, more than {MAX_BYTES}")
+    return recheck(RunConfig.from_json(Path(path).read_bytes()))

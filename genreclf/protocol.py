@@ -33,7 +33,6 @@ hear-eval-kit's ``task_predictions``.
 
 from __future__ import annotations
 
-import copy
 import io
 import logging
 import math
@@ -42,9 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf, open_dict
-
 from genreclf.errors import ConfigError
+from genreclf.runconfig import ARTIFACT, RunConfig
 from genreclf.tracking import names
 from genreclf.tracking.selection import Score, best_run, selection_metrics
 
@@ -56,8 +54,8 @@ CONFIDENCE = 0.95
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_RESAMPLES = 9999
 
-#: ``fit(cfg, writer) -> dict``: train and score one member (see :func:`run_configuration`).
-Fit = Callable[[DictConfig, Any], dict[str, Any]]
+#: ``fit(config, writer) -> dict``: train and score one member (see :func:`run_configuration`).
+Fit = Callable[[RunConfig, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -109,18 +107,25 @@ class MemberResult:
         return Score(self.val_acc, self.val_loss, self.start_time, self.run_id)
 
 
-def members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
-    """The folds and seeds that ``cfg`` trains, fold by fold."""
+def members(config: RunConfig | Mapping[str, Any]) -> list[Member]:
+    """The folds and seeds that ``config`` trains, fold by fold.
+
+    ``config``: a checked :class:`RunConfig`, or a composed config (a sweep job's, before
+    its check: see :func:`genreclf.sweeps.budgets.epoch_budgets`).
+    """
     from hydra.utils import instantiate
 
     from genreclf.split import evaluated_folds
 
-    folds = evaluated_folds(instantiate(cfg["split"]))
-    seed, repeats = int(cfg["seed"]), int(cfg.get("repeats") or 1)
+    if isinstance(config, RunConfig):
+        split, seed, repeats = config.split.node(), config.seed, config.repeats
+    else:
+        split, seed, repeats = config["split"], int(config["seed"]), int(config["repeats"])
+    folds = evaluated_folds(instantiate(split))
     return [Member(fold, seed + r) for fold in folds for r in range(repeats)]
 
 
-def checked_members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
+def checked_members(config: RunConfig) -> list[Member]:
     """:func:`members`, refused where the config asks for one model only.
 
     Raises
@@ -128,8 +133,8 @@ def checked_members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
     ConfigError
         With several members and ``refit``, which refits one selected model.
     """
-    out = members(cfg)
-    if len(out) > 1 and cfg.get("refit"):
+    out = members(config)
+    if len(out) > 1 and config.refit is not None:
         raise ConfigError(
             f"refit: refits one model, but this config trains {len(out)} (folds x repeats); "
             "give split.fold=<i> and repeats=1, or leave refit out"
@@ -137,35 +142,34 @@ def checked_members(cfg: DictConfig | Mapping[str, Any]) -> list[Member]:
     return out
 
 
-def member_config(cfg: DictConfig, member: Member) -> DictConfig:
-    """A copy of ``cfg`` that trains ``member`` only: its ``seed``, and its ``split.fold``."""
-    out = copy.deepcopy(cfg)
-    with open_dict(out):
-        out.seed = member.seed
-        if "fold" in out.split:
-            out.split.fold = member.fold
-    return out
-
-
-def _child_tracking(cfg: DictConfig, member: Member, parent_name: str) -> DictConfig:
-    """The ``tracking`` group of a member's child run: named as its parent, fold and seed."""
-    tracking = copy.deepcopy(cfg.tracking)
-    with open_dict(tracking):
-        tracking.run_name = f"{parent_name} fold{member.fold} seed{member.seed}"
-    return tracking
+def member_config(config: RunConfig, member: Member, parent_name: str = "") -> RunConfig:
+    """``config`` for ``member`` only: its ``seed``, its ``split.fold``, its run's name."""
+    split = config.split
+    if "fold" in split.params:
+        split = split.model_copy(update={"params": split.params | {"fold": member.fold}})
+    datamodule = config.datamodule  # its batch order follows the seed (conf: ${seed})
+    if datamodule.params.get("seed") == config.seed:
+        datamodule = datamodule.model_copy(
+            update={"params": datamodule.params | {"seed": member.seed}}
+        )
+    tracking = config.tracking
+    if parent_name:
+        tracking = tracking | {"run_name": f"{parent_name} fold{member.fold} seed{member.seed}"}
+    update = {"seed": member.seed, "split": split, "datamodule": datamodule, "tracking": tracking}
+    return config.model_copy(update=update)
 
 
 def run_configuration(
-    cfg: DictConfig, fit: Fit, writer: Any, tags: Mapping[str, str] | None = None
+    config: RunConfig, fit: Fit, writer: Any, tags: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Train every member of ``cfg`` with ``fit``; summarize them on ``writer``'s run.
+    """Train every member of ``config`` with ``fit``; summarize them on ``writer``'s run.
 
     Parameters
     ----------
-    cfg : DictConfig
-        The training config.
+    config : RunConfig
+        The checked training configuration.
     fit : callable
-        ``fit(member_cfg, member_writer)`` trains one member, logs it to
+        ``fit(member_config, member_writer)`` trains one member, logs it to
         ``member_writer`` and returns ``val_acc``, ``val_loss``, ``test_acc``,
         ``test_f1``, ``y_true``, ``probs``, ``tracks`` and ``datamodule`` (see
         :func:`genreclf.models.evaluate.evaluate_selected`).
@@ -183,14 +187,14 @@ def run_configuration(
         (the number), and the best member's (:func:`best_run`) ``fit`` result under
         ``best_member`` (its ``module`` and ``datamodule`` are the ones packaged).
     """
-    plan = checked_members(cfg)
+    plan = checked_members(config)
     if len(plan) == 1:
-        return fit(cfg, writer)
+        return fit(config, writer)
     results: list[MemberResult] = []
     best: tuple[Score, dict[str, Any]] | None = None  # only the best member's model is kept
     parent_name = writer.store.get_run(writer.run_id).info.run_name or writer.run_id
     for member in plan:
-        result, out = _train_member(cfg, member, fit, tags, parent_name)
+        result, out = _train_member(member_config(config, member, parent_name), fit, tags)
         results.append(result)
         score = result.score
         if best is None or best_run([best[0], score]) is score:
@@ -208,25 +212,21 @@ def run_configuration(
 
 
 def _train_member(
-    cfg: DictConfig,
-    member: Member,
-    fit: Fit,
-    tags: Mapping[str, str] | None,
-    parent_name: str,
+    config: RunConfig, fit: Fit, tags: Mapping[str, str] | None
 ) -> tuple[MemberResult, dict[str, Any]]:
     """Train one member in its child run; its result as a value, and ``fit``'s output."""
     from genreclf.tracking.run import tracked_run
 
-    child_cfg = member_config(cfg, member)
+    member = Member(int(config.split.params.get("fold") or 0), config.seed)
     child_tags = dict(tags or {}) | {
         names.ROLE_TAG: names.MEMBER_ROLE,
         names.FOLD_TAG: str(member.fold),
         names.SEED_TAG: str(member.seed),
     }
-    tracking = _child_tracking(cfg, member, parent_name)
-    with tracked_run(tracking, child_tags, child=True) as child:
-        child.log_config(OmegaConf.to_container(child_cfg, resolve=True))
-        out = fit(child_cfg, child)
+    with tracked_run(config.tracking, child_tags, child=True) as child:
+        child.log_config(config.to_container())
+        child.log_text(config.to_json(), ARTIFACT)
+        out = fit(config, child)
     result = MemberResult(
         fold=member.fold,
         seed=member.seed,

@@ -18,68 +18,36 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from genreclf.cli import hydra_app, print_result
-from genreclf.config_checks import check_config
-from genreclf.features.cache import PathsOptions
-from genreclf.params import Int, Options, Seed
+from genreclf.config_checks import check_train_config
 from genreclf.protocol import checked_members, run_configuration
+from genreclf.runconfig import ARTIFACT, RunConfig
 from genreclf.sweeps import is_multirun, sweep_job
 from genreclf.sweeps.hashing import config_hash
-from genreclf.sweeps.options import SweepOptions
-from genreclf.third_party import CallbackOptions, OptimizerOptions, TrainerOptions
 from genreclf.tracking import names
 from genreclf.tracking.datasets import log_split
-from genreclf.tracking.options import RegistryOptions, TrackingOptions
 from genreclf.tracking.run import tracked_run
 from genreclf.tracking.selection import selection_metrics
 from genreclf.tracking.store import check_store
 
 log = logging.getLogger("genreclf.train")
 
-
-class TrainOptions(Options):
-    """``conf/config.yaml``'s own options."""
-
-    seed: Seed = 42
-    #: Seeds per fold (``seed``, ``seed + 1``, ...); see :mod:`genreclf.protocol`.
-    repeats: Int(ge=1, le=1000) = 1
+__all__ = ["check_train_config", "fit_and_evaluate", "main", "train"]
 
 
-#: Where each section of the training config is declared.
-TRAIN_SECTIONS = {
-    "": TrainOptions,
-    "paths": PathsOptions,
-    "tracking": TrackingOptions,
-    "registry": RegistryOptions,
-    "sweep": SweepOptions,
-    "trainer": TrainerOptions,
-    "optimizer": OptimizerOptions,
-    "callbacks.*": CallbackOptions,
-}
-#: genreclf's groups in the training config.
-TRAIN_GROUPS = (
-    "data",
-    "features",
-    "extraction",
-    "split",
-    "transforms",
-    "datamodule",
-    "model",
-    "classifier",
-    "refit",
-)
+def train(cfg: DictConfig, choices: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check ``cfg`` once, then train its typed configuration (:func:`train_config`).
+
+    ``choices``: its group choices, when they are not the running Hydra app's (a rerun).
+    """
+    return train_config(check_train_config(cfg, choices))
 
 
-def check_train_config(cfg: DictConfig) -> None:
-    """Every training option against its declaration, before any work."""
-    check_config(cfg, TRAIN_SECTIONS, TRAIN_GROUPS)
-
-
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Check, build the data, then fit and evaluate each fold and seed of ``cfg``; log.
+def train_config(config: RunConfig) -> dict[str, Any]:
+    """Build the data, then fit and evaluate each fold and seed of ``config``; log.
 
     One fold and one seed (the default) is one run. More (``split=kfold`` without
     ``split.fold``, ``repeats=N``) is a configuration run with one child run each; see
-    :mod:`genreclf.protocol`.
+    :mod:`genreclf.protocol`. The run logs ``config`` whole (``run_config.json``).
 
     Returns
     -------
@@ -91,16 +59,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         of :mod:`genreclf.refit`, and for a configuration its summary (``*_mean``,
         ``*_std``, ``test_acc_ci_*``).
     """
-    check_train_config(cfg)
     if not is_multirun():  # a sweep's job has opened its run (or spooled it) already
-        check_store(str(cfg.tracking.uri))
-    plan = checked_members(cfg)
+        check_store(str(config.tracking["uri"]))
+    plan = checked_members(config)
     # torch and Lightning load here, not at import: a bad option answers at once
     from genreclf.features.build import cached_feature_table
     from genreclf.models.build import model_choice
     from genreclf.reports.run_files import log_run_artifacts
     from genreclf.serving.publish import check_packaging, head_params, log_genre_model
 
+    cfg = config.dictconfig()  # the checked values, as the builders read them
     source, feature_set = instantiate(cfg.data), instantiate(cfg.features)
     check_packaging(cfg, feature_set, source)
     synthetic = bool(getattr(source, "synthetic", False))
@@ -110,10 +78,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     tags = {names.SYNTHETIC_TAG: str(synthetic), names.MODEL_TAG: model_choice(cfg)}
     run_tags = tags | ({names.ROLE_TAG: names.CONFIG_ROLE} if len(plan) > 1 else {})
-    with tracked_run(cfg.tracking, run_tags, config_digest=config_hash(cfg)) as writer:
-        writer.log_config(OmegaConf.to_container(cfg, resolve=True))
+    with tracked_run(config.tracking, run_tags, config_digest=config_hash(cfg)) as writer:
+        writer.log_config(config.to_container())
+        writer.log_text(config.to_json(), ARTIFACT)
         fit = functools.partial(fit_and_evaluate, table=table, tags=tags)
-        result = run_configuration(cfg, fit, writer, tags)
+        result = run_configuration(config, fit, writer, tags)
         model = result.get("best_member", result)  # the model of the run, or the best child's
         if len(plan) > 1:  # the configuration's data set: its split, or all tracks pooled
             parts = model["datamodule"].indices
@@ -122,9 +91,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             log_split(writer, cfg.data, synthetic, table, parts)
 
         writer.flush()  # artifacts read the run's metrics back
-        if cfg.tracking.log_artifacts:
+        if config.tracking.get("log_artifacts"):
             log_run_artifacts(writer.store, writer.run_id, cfg, result, model["datamodule"], table)
-        if cfg.tracking.log_model:
+        if config.tracking.get("log_model"):
             result["model_uri"] = log_genre_model(
                 writer.store,
                 writer.run_id,
@@ -133,8 +102,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 datamodule=model["datamodule"],
                 feature_set=feature_set,
                 source=source,
-                registry_name=OmegaConf.select(cfg, "registry.name"),
-                registry_alias=OmegaConf.select(cfg, "registry.alias"),
+                registry_name=config.registry.get("name"),
+                registry_alias=config.registry.get("alias"),
             )
 
     if not is_multirun():  # a sweep job prints one line (genreclf.sweeps.progress)
@@ -149,9 +118,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def fit_and_evaluate(
-    cfg: DictConfig, writer: Any, table: Any, tags: dict[str, str]
+    config: RunConfig, writer: Any, table: Any, tags: dict[str, str]
 ) -> dict[str, Any]:
-    """Seed, split, build, fit and evaluate one fold and seed of ``cfg``, logged to ``writer``.
+    """Seed, split, build, fit and evaluate one fold and seed of ``config``, logged to ``writer``.
 
     Returns :func:`~genreclf.models.evaluate.evaluate_selected`'s result (or a sweep's
     :class:`~genreclf.sweeps.budgets.SharedFit` result, and ``refit_*`` figures), with the
@@ -166,7 +135,8 @@ def fit_and_evaluate(
     from genreclf.sweeps.budgets import shared_fit
     from genreclf.sweeps.selection import selected_checkpoint, selected_epoch
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    cfg = config.dictconfig()
+    pl.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, table)
     datamodule.setup("fit")  # the split: logged as the run's data set before training
     synthetic = tags.get(names.SYNTHETIC_TAG) == "True"
@@ -190,7 +160,7 @@ def fit_and_evaluate(
     else:
         result = evaluate()
         writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
-    if cfg.get("refit"):
+    if config.refit is not None:
         epochs = selected_epoch(trainer) + 1
         result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
         writer.log_metrics({k: v for k, v in result.items() if k.startswith(names.REFIT_PREFIX)})
@@ -198,10 +168,20 @@ def fit_and_evaluate(
 
 
 def _task(cfg: DictConfig) -> float:
-    """Hydra task: train, and return the selected model's validation accuracy (for sweepers)."""
+    """Hydra task: train, and return the selected model's validation accuracy (for sweepers).
+
+    ``from_run=<run>`` first composes that run's logged configuration again, with this
+    command line's overrides on top (:func:`genreclf.rerun.rerun_config`).
+    """
+    run = train
+    if cfg.get("from_run"):
+        from genreclf.rerun import rerun_config
+
+        cfg, choices = rerun_config(cfg)
+        run = functools.partial(train, choices=choices)
     if is_multirun():
-        return sweep_job(cfg, train)
-    return train(cfg)["val_acc"]
+        return sweep_job(cfg, run)
+    return run(cfg)["val_acc"]
 
 
 main = hydra_app(_task, "config")

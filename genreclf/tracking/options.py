@@ -6,7 +6,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, Strict
 
+from genreclf.errors import printable
 from genreclf.params import Bool, Float, Name, Options, Text
+from genreclf.tracking import names
 
 
 def _lasting_uri(uri: str) -> str:
@@ -20,6 +22,21 @@ def _lasting_uri(uri: str) -> str:
 
 #: A tracking URI whose runs outlive the command.
 TrackingUri = Annotated[str, Strict(), AfterValidator(_lasting_uri)]
+
+
+def _run_name(name: str) -> str:
+    """Refuse a run name MLflow would not keep as it is, or a terminal would act on."""
+    if len(name) > names.MAX_RUN_NAME:
+        raise ValueError(
+            f"at most {names.MAX_RUN_NAME} characters (MLflow's limit), not {len(name)}"
+        )
+    if printable(name) != name:
+        raise ValueError("holds control characters (ESC, newline, NUL and the like)")
+    return name
+
+
+#: A run name: at most MLflow's 250 characters, no control characters.
+RunName = Annotated[Text, AfterValidator(_run_name)]
 #: A registered model name, and an alias (MLflow's own rules).
 RegistryName = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 RegistryAlias = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
@@ -30,7 +47,7 @@ class TrackingOptions(Options):
 
     uri: TrackingUri
     experiment: Name = "genreclf"
-    run_name: Text | None = None
+    run_name: RunName | None = None
     log_artifacts: Bool = True
     log_model: Bool = True
     flush_every_s: Float(ge=0, le=86400) | None = None
@@ -42,3 +59,11 @@ class RegistryOptions(Options):
 
     name: RegistryName | None = None
     alias: RegistryAlias | None = None
+
+
+class SweepOptions(Options):
+    """``conf/sweep/``: the sweep's name (its experiment and folder) and behaviour."""
+
+    name: Name
+    resume: Bool = True
+    share_epoch_budgets: Bool = False
