@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
 from genreclf.errors import ConfigError
+from genreclf.tracking.names import is_hyperparam
 
 #: genreclf's config folder (``conf/``), beside the package.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -176,7 +177,9 @@ class RunConfig(BaseModel):
         """
         out = [f"{g}={c}" for g, c in self.choices.items() if c and g in CHOSEN]
         for key, value in flat(self.to_container()):
-            if not _is_where(key):
+            if key in CHOSEN and value is None:  # a group left out (refit): its choice says so
+                continue
+            if is_hyperparam(key, WHERE_KEYS):
                 out.append(f"++{key}={json.dumps(value)}")
         return out
 
@@ -205,15 +208,6 @@ WHERE_KEYS = (
     "callbacks.*.dirpath",
     "extraction.cache_dir",
 )
-
-
-def _is_where(key: str) -> bool:
-    parts = key.split(".")
-    for pattern in WHERE_KEYS:
-        want = pattern.split(".")
-        if len(want) <= len(parts) and all(w in ("*", p) for w, p in zip(want, parts, strict=False)):
-            return True
-    return False
 
 
 def flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
