@@ -254,4 +254,6 @@ def print_result(cfg: Any, run_id: str, result: dict[str, Any]) -> None:
         print(f"Model: {result['model_uri']}")
     kind = "configuration run" if "members" in result else "run"
     print(f"MLflow {kind}: {run_id}  (experiment '{cfg.tracking.experiment}')")
-    print(f"Browse runs: mlflow ui --backend-store-uri {cfg.tracking.uri}")
+    from genreclf.tracking.uri import mask_uri  # no password on the console
+
+    print(f"Browse runs: mlflow ui --backend-store-uri {mask_uri(cfg.tracking.uri)}")

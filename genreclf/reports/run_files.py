@@ -27,11 +27,12 @@ def log_run_artifacts(
     from genreclf.tracking import names
     from genreclf.tracking.artifacts import log_run_files
     from genreclf.tracking.history import epoch_curves
+    from genreclf.tracking.uri import mask_uri
 
     matrix = confusion_matrix_figure(result["y_true"], result["y_pred"], datamodule.class_names)
     curves = epoch_curves(store, run_id)  # none on a configuration run: its children have them
     files = {
-        names.CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
+        names.CONFIG_ARTIFACT: mask_uri(OmegaConf.to_yaml(cfg, resolve=True)),  # no passwords
         names.REPORT_ARTIFACT: result["report"],
         names.SKIPPED_ARTIFACT: table.skipped.to_csv(index=False),
         names.CONFUSION_ARTIFACT: _png(matrix),

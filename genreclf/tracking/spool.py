@@ -120,7 +120,7 @@ def retrying(fn: Callable[[], T], attempts: int = ATTEMPTS, delay: float = FIRST
         except Exception as exc:
             if not unreachable(exc) or attempt == attempts - 1:
                 raise
-            log.debug("tracking store did not answer (%s); trying again", exc)
+            log.debug("tracking store did not answer (%s); trying again", mask_uri(exc))
             time.sleep(delay * 2**attempt)
     raise AssertionError("unreachable")
 
@@ -362,7 +362,7 @@ class Outbox:
         except Exception as exc:
             if not unreachable(exc):
                 raise
-            log.debug("run %s stays spooled in %s: %s", self.run_id, self.spool.path, exc)
+            log.debug("run %s stays spooled in %s: %s", self.run_id, self.spool.path, mask_uri(exc))
             return False
         self.spool = None
         return True

@@ -367,6 +367,10 @@ class Store:
             # A server that stops answering is reported once, by genreclf (see
             # genreclf.tracking.spool), not by a warning per HTTP retry.
             logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+            from genreclf.tracking.uri import has_secret
+
+            if has_secret(self.uri):  # MLflow prints run links, password and all
+                os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         if sqlite_pragmas and sqlite_path(self.uri) is not None:
             tune_sqlite(tuple(sorted((str(k), str(v)) for k, v in sqlite_pragmas.items())))
         self._client = None
