@@ -258,6 +258,7 @@ def predict(cfg: DictConfig) -> int:
     """
     check_predict_config(cfg)
     from genreclf.audio import AudioError
+    from genreclf.inference import ModelLoadError
 
     inputs = _inputs(cfg.inputs)
     output = cfg.get("output")
@@ -282,6 +283,8 @@ def predict(cfg: DictConfig) -> int:
         except AudioError as exc:
             failures.append((printable_name(path), exc.reason))
             print(f"error: {exc}", file=sys.stderr)
+        except ModelLoadError:  # the model is at fault (non-finite output): one line, exit 2
+            raise
         except Exception as exc:  # one file's failure must not stop the others
             reason = printable_name(" ".join(f"{type(exc).__name__}: {exc}".split()))
             failures.append((printable_name(path), reason))

@@ -15,6 +15,7 @@ import numpy as np
 
 from genreclf.audio import AudioError, load_audio
 from genreclf.filenames import printable_name
+from genreclf.inference.files import ModelLoadError
 from genreclf.inference.spec import CLIP_SECONDS
 from genreclf.transforms import transform_rows
 
@@ -224,13 +225,26 @@ class GenreModel:
             The head's softmax per window (rows sum to 1), in float64.
         spans : np.ndarray, shape (windows, 2)
             Start and end of each window, in seconds.
+
+        Raises
+        ------
+        ModelLoadError
+            If the head's output is not finite (finite weights of 3e38 overflow): the
+            model is at fault, whatever the audio.
         """
         import torch
 
         x, spans = self.window_features(y, sr)
         with torch.no_grad():
-            probs = torch.softmax(self.head(torch.from_numpy(x)), dim=1).double().numpy()
-        return probs / probs.sum(axis=1, keepdims=True), spans
+            logits = self.head(torch.from_numpy(x))
+            probs = torch.softmax(logits, dim=1).double().numpy()
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        if not (torch.isfinite(logits).all() and np.isfinite(probs).all()):
+            raise ModelLoadError(
+                f"model {printable_name(self.uri)}: its output is not finite (NaN or inf; its "
+                "weights overflow), so it gives no probabilities: retrain it or use another"
+            )
+        return probs, spans
 
     def predict_signal(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
         """Mean class probabilities over the windows of one mono signal, and their count."""

@@ -25,6 +25,9 @@ PACKAGE = "package"
 PATH, AUDIO = PYFUNC_INPUTS
 #: The answer to a row with neither input.
 NO_INPUT = f"give '{AUDIO}' (the audio file's bytes in base64)"
+#: The answer when the served model itself gives no finite probabilities (its weights
+#: overflow): the model is at fault, not the input.
+MODEL_FAULT = "the served model gives no finite probabilities (NaN or inf); it cannot classify"
 
 
 def model_code_file() -> Path:
@@ -72,10 +75,14 @@ class GenrePyfunc(mlflow.pyfunc.PythonModel):
     def _one(self, row: dict[str, Any], index: int, tmp: Path) -> dict[str, Any]:
         """One output row: a prediction, or the input's name and its refusal."""
         from genreclf.audio import AudioError
+        from genreclf.inference import ModelLoadError
 
         name = _given(row.get(PATH)) or f"row {index} ({AUDIO})"
         try:
             prediction = self.model.predict_file(self._target(row, index, tmp))
+        except ModelLoadError as exc:  # before ValueError: the model, not the input
+            log.error("model fault on %s: %s", name, exc)
+            return {"file": name, "genre": None, "error": MODEL_FAULT}
         except InputRefused as exc:
             log.warning("refused %s: %s", name, exc)
             return {"file": name, "genre": None, "error": str(exc)}
