@@ -7,6 +7,7 @@ original's, its test accuracy is the same, and later overrides apply on top.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -50,7 +51,8 @@ def test_a_rerun_has_equal_params_and_the_same_test_accuracy(source):
     assert again.data.params["from_run"] == run.info.run_id
     assert again.data.metrics["test_acc"] == run.data.metrics["test_acc"]
     assert again.data.metrics["best_val_loss"] == run.data.metrics["best_val_loss"]
-    logged = json.loads(source[2].download_artifacts(again.info.run_id, ARTIFACT, str(source[0])))
+    path = source[2].download_artifacts(again.info.run_id, ARTIFACT, str(source[0]))
+    logged = json.loads(Path(path).read_text())
     assert logged["model"]["params"]["hidden_size"] == 32
 
 
