@@ -24,6 +24,12 @@ QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
         r"ConfigStore schema",
         UserWarning,
     ),
+    # Lightning's ModelCheckpoint in a folder that an earlier fit (a fold, a seed, a rerun)
+    # wrote to: each fit selects among its own checkpoints (Lightning versions clashing names)
+    (r"Checkpoint directory .* exists and is not empty", UserWarning),
+    # Lightning's SLURM hint (a PossibleUserWarning) on a machine with srun: genreclf runs
+    # on SLURM through hydra/launcher=submitit_slurm, never by prepending srun
+    (r"The `srun` command is available on your system but is not used", UserWarning),
 )
 
 #: Loggers whose INFO lines are noise on the console: Lightning's GPU/TPU lines and

@@ -31,16 +31,20 @@ def build_callbacks(cfg: DictConfig) -> list[Any]:
 
 
 def model_choice(cfg: DictConfig) -> str:
-    """The run's ``model=`` config choice (``dense``, ``linear``, ...).
+    """The run's model as built: ``linear`` for a dense head with no hidden layer, else its
+    ``model=`` config choice (``dense``, ``cnn``, ...).
 
     Outside a Hydra app (a composed config): the registered name of its head's class.
+    Torch-free (see :mod:`genreclf.models.effective`).
     """
     from hydra.core.hydra_config import HydraConfig
 
-    if HydraConfig.initialized():
-        choice = HydraConfig.get().runtime.choices.get("model")
-        if choice:
-            return str(choice)
-    from genreclf.models.heads import model_name
+    from genreclf.models.effective import HEAD_TARGETS, built_name
 
-    return model_name(None, OmegaConf.select(cfg, "model._target_"))
+    model = OmegaConf.select(cfg, "model")
+    params = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else {}
+    target = params.get("_target_")
+    choice = HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
+    if not choice:
+        choice = next((n for n, t in HEAD_TARGETS.items() if t == target), None)
+    return built_name(choice, target, params) or str(target or "unknown").rsplit(".", 1)[-1]

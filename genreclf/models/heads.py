@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genreclf.models import effective
 from genreclf.params import Bool, Float, Int
 from genreclf.registry import Registry
 
@@ -62,8 +63,19 @@ def _layer_weighting(
     return [LayerWeighting(input_shape[0])], input_shape[1:]
 
 
+class Head(nn.Module):
+    """Base of the heads: what of a head's params can change the model."""
+
+    @classmethod
+    def effective_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without those that cannot change this head (see
+        :mod:`genreclf.models.effective`, where the rule of each head is kept torch-free).
+        """
+        return effective.effective_params(f"{cls.__module__}.{cls.__qualname__}", params)
+
+
 @HEADS.register("dense")
-class DenseHead(nn.Module):
+class DenseHead(Head):
     """Multi-layer perceptron; frame-level inputs are flattened.
 
     With ``num_layers=0`` it is a linear probe (``model=linear``): one Linear layer, the
@@ -113,7 +125,7 @@ class DenseHead(nn.Module):
 
 
 @HEADS.register("cnn")
-class CNNHead(nn.Module):
+class CNNHead(Head):
     """1-D convolutional network.
 
     A summary vector ``(d,)`` is one channel of length ``d``; a frame-level
@@ -168,7 +180,7 @@ class CNNHead(nn.Module):
 
 
 @HEADS.register("rnn")
-class LSTMHead(nn.Module):
+class LSTMHead(Head):
     """LSTM over a sequence; the last layer's final hidden state feeds the classifier.
 
     A frame-level segment ``(frames, d)`` is a sequence of ``frames`` steps. A
@@ -206,18 +218,23 @@ class LSTMHead(nn.Module):
         return self.classifier(self.dropout(h[-1]))
 
 
-def model_name(choice: object, target: object = None) -> str:
-    """A run's model as its ``model=`` config choice (``dense``, ``linear``, ``cnn``).
+def model_name(
+    choice: object, target: object = None, params: Mapping[str, Any] | None = None
+) -> str:
+    """A run's model as built (``dense``, ``linear``, ``cnn``).
 
-    ``choice`` is the run's :data:`~genreclf.tracking.names.MODEL_TAG`; runs logged
+    ``choice`` is the run's :data:`~genreclf.tracking.names.MODEL_TAG`. With the head's
+    ``params`` (the run's ``model.*`` params, prefix dropped), a dense head with no
+    hidden layer is ``linear`` whatever its tag (:func:`effective.built_name`). Runs logged
     before that tag are named from their ``model._target_`` param: the head's registered
     name (``genreclf.models.heads.DenseHead`` gives ``dense``), else its class name, else
     ``unknown``.
     """
     from genreclf.registry import RegistryError
 
-    if isinstance(choice, str) and choice:
-        return choice
+    built = effective.built_name(choice, target, params)
+    if built:
+        return built
     if not isinstance(target, str) or not target:
         return "unknown"
     try:

@@ -11,8 +11,9 @@ With ``sweep.share_epoch_budgets: true`` (as in ``sweep=grid``), a job whose
 the selection as it stood at each smaller value (:class:`BestWeights` milestones),
 and logs one complete run per value: its own, and one for each sibling config that
 has no FINISHED run yet. Each run holds its own params, config hash, curves up to its
-own last epoch, and the validation and test scores of its own selected weights; all
-carry the tag ``genreclf.epoch_budgets_run`` (the id of the run that trained).
+own last epoch, and the validation and test scores of its own selected weights; the
+runs of the other budgets carry the tag ``genreclf.trained_by`` (the id of the run that
+trained), as any run logged without training of its own (:mod:`genreclf.sweeps.job`).
 The sibling jobs then find their config FINISHED and skip, as on resume, adding their
 job number to the run.
 """
@@ -180,7 +181,6 @@ def log_budget_runs(
     own = int(cfg.trainer.max_epochs)
     final = selection.snapshot_now(trainer)
     fit_metrics = writer.take_metrics()
-    writer.log_tags({names.TRAINED_IN_TAG: writer.run_id})
     scored: dict[int, tuple[dict[str, Any], list]] = {}
     own_result: dict[str, Any] = {}
     own_metrics: list = []
@@ -206,9 +206,10 @@ def log_budget_runs(
             own_result, own_metrics = result, metrics
             continue
         tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
-        tags[names.TRAINED_IN_TAG] = writer.run_id
+        tags[names.TRAINED_BY_TAG] = writer.run_id
         params = config_params(OmegaConf.to_container(sibling, resolve=True))
-        name = cfg.tracking.run_name or auto_run_name(digest, {BUDGET_KEY: budget})
+        model = tags.get(names.MODEL_TAG)
+        name = cfg.tracking.run_name or auto_run_name(digest, {BUDGET_KEY: budget}, model)
         run_id = writer.store.log_finished_run(writer.experiment_id, tags, params, metrics, name)
         logged.append(run_id)
         log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, writer.run_id)

@@ -24,9 +24,11 @@ from genreclf import stopping
 from genreclf.sweeps.progress import (
     KEYS_ENV,
     TOTAL_ENV,
+    best_line,
     current_progress,
     start_progress,
     sweep_plan,
+    tied_runs,
 )
 from genreclf.sweeps.runs import LAUNCHER_ENV, PARENT_RUN_ENV, SWEEP_ID_ENV
 from genreclf.tracking import names
@@ -248,6 +250,7 @@ class SweepTracking(Callback):
         params: dict[str, str] = {}
         best = best_job_run(runs)
         swept = list((config.hydra.sweeper.get("params") or {}).keys())
+        swept += [k for k in current_progress().keys if k not in swept]  # a plain --multirun
         if best is not None:
             metrics.append(Metric(SCORE, best.data.metrics[SCORE], 0, 0))
             if names.TEST_ACC in best.data.metrics:
@@ -258,7 +261,8 @@ class SweepTracking(Callback):
             params |= {f"best.{k}": values[k] for k in swept if k in values}
             if "model" in swept:
                 tag = best.data.tags.get(names.MODEL_TAG)
-                params["best.model"] = model_name(tag, values.get("model._target_"))
+                head = {k[6:]: v for k, v in values.items() if k.startswith("model.")}
+                params["best.model"] = model_name(tag, values.get("model._target_"), head)
         self.store.log_batch(self.parent_run_id, params, metrics, tags)
         results = Path(str(config.hydra.sweep.dir)) / "optimization_results.yaml"
         if results.is_file():
@@ -268,11 +272,8 @@ class SweepTracking(Callback):
             + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
         ]
         if best is not None:
-            lines.append(
-                f"best {SCORE}={best.data.metrics[SCORE]:.4f} in run {best.info.run_id} "
-                f"({best.data.tags.get(names.RUN_NAME_TAG, '')}): "
-                + ", ".join(k.removeprefix("best.") + "=" + v for k, v in params.items())
-            )
+            shown = {k.removeprefix("best."): v for k, v in params.items()}
+            lines.append(best_line(SCORE, best, shown, tied_runs(best, runs, SCORE)))
         if counts["FAILED"]:
             lines.append(f"{counts['FAILED']} job(s) FAILED: see traceback.txt of those runs")
         claimed = claimed_jobs(Path(str(config.hydra.sweep.dir)))

@@ -1,4 +1,10 @@
-"""A hash of a job's resolved config, stable across launches, to find finished runs."""
+"""A hash of a job's effective config, stable across launches, to find finished runs.
+
+Effective: parameters that cannot change the model are left out first (a dense head with
+no hidden layer ignores its width, dropout and batch norm; the rule is
+:mod:`genreclf.models.effective`), so two configs that train the same model share a
+hash. :func:`exact_hash` keeps them, to tell a config's own run from an equivalent's.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ import json
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from genreclf.models.effective import effective_params
 from genreclf.tracking.names import HASH_TAG, NOT_HYPERPARAMS, is_hyperparam
 
-__all__ = ["HASH_TAG", "config_hash", "hashed_config"]
+__all__ = ["HASH_TAG", "config_hash", "exact_hash", "hashed_config"]
 
 
 def _excluded(path: list[str], excluded: tuple[str, ...]) -> bool:
@@ -35,19 +42,36 @@ def _resolved(node: DictConfig, path: list[str], excluded: tuple[str, ...]) -> d
     return out
 
 
-def hashed_config(cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS) -> dict:
+def hashed_config(
+    cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS, effective: bool = True
+) -> dict:
     """The resolved config as a plain dict, without the ``excluded`` keys.
 
     Excluded values are never resolved, so ``${hydra:...}`` in them needs no Hydra job.
+    With ``effective``, the ``model`` params that cannot change the model are left out too
+    (:func:`genreclf.models.effective.effective_params`). A top-level ``null`` (an optional
+    group left out, ``refit: null``) counts as absent, as Hydra composes it.
     """
-    return _resolved(cfg, [], excluded)
+    out = {k: v for k, v in _resolved(cfg, [], excluded).items() if v is not None}
+    model = out.get("model")
+    if effective and isinstance(model, dict):
+        out["model"] = effective_params(model.get("_target_"), model)
+    return out
 
 
-def config_hash(cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS) -> str:
-    """SHA-256 (first 16 hex digits) of the resolved config without ``excluded`` keys.
+def config_hash(
+    cfg: DictConfig, excluded: tuple[str, ...] = NOT_HYPERPARAMS, effective: bool = True
+) -> str:
+    """SHA-256 (first 16 hex digits) of the effective config without ``excluded`` keys.
 
     Two jobs that would compute the same thing get the same hash, whatever their output
-    folders, tracking store or launch time.
+    folders, tracking store or launch time, and whatever the values of parameters their
+    model ignores (``effective=False``: those count too).
     """
-    text = json.dumps(hashed_config(cfg, excluded), sort_keys=True, default=str)
+    text = json.dumps(hashed_config(cfg, excluded, effective), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def exact_hash(cfg: DictConfig) -> str:
+    """:func:`config_hash` with every parameter, ignored or not: one config's own hash."""
+    return config_hash(cfg, effective=False)

@@ -18,11 +18,14 @@ from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.progress import JobValue, job_line, say_job_line, scores
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
+    SWEEP_ID_ENV,
     adopt,
-    finished_run,
+    finished_runs,
     live_claims,
+    log_equivalent_run,
     rival_claim,
     sweep_tags,
+    trained_by,
 )
 from genreclf.tracking import names
 from genreclf.tracking.selection import Score, score_of
@@ -69,9 +72,13 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     :class:`~genreclf.tracking.selection.Score` (for the sweep's best so far).
 
     - The job's torch threads follow :func:`job_threads`.
-    - With ``sweep.resume`` (default true), a config whose hash already has a FINISHED
+    - With ``sweep.resume`` (default true), a config that already has a FINISHED
       run in the experiment is skipped: no run is created, and that run's
-      score is returned. With shared epoch budgets
+      score is returned. A config whose effective config (its config hash, see
+      :mod:`genreclf.sweeps.hashing`) trained under other values of parameters its model
+      ignores is not trained either: its run is logged from that run
+      (:func:`~genreclf.sweeps.runs.log_equivalent_run`, tagged
+      ``genreclf.trained_by``). With shared epoch budgets
       (:mod:`genreclf.sweeps.budgets`), a job first waits for a sibling's fit that is
       running, since that fit logs this job's run. A config that another sweep is
       training now (a live RUNNING claim, see :func:`genreclf.sweeps.runs.rival_claim`)
@@ -99,38 +106,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     sweep = cfg.get("sweep") or {}
     resume = bool(sweep.get("resume", True))
     if resume:
-        budgets = epoch_budgets(cfg)
-        if budgets:
-            waited = time.perf_counter()
-            wait_for_shared_fit(cfg, budgets)
-            timing["waited_seconds"] = time.perf_counter() - waited
-        done = _unless_store_away(lambda: finished_run(cfg.tracking, digest), None)
+        done = _resumed(cfg, digest, timing, start)
         if done is not None:
-            adopt(cfg.tracking, done)
-            seconds = time.perf_counter() - start
-            metrics = done.data.metrics
-            _say_ended(
-                cfg,
-                f"skipped: already FINISHED as run {done.info.run_id} ("
-                + scores(
-                    metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan)
-                )
-                + ")",
-                seconds,
-            )
-            store = seconds - timing.get("waited_seconds", 0.0)
-            _write_timing(
-                timing | {"status": "SKIPPED", "seconds": seconds, "mlflow_seconds": store}
-            )
-            return JobValue(score_of(done))
-        live = _unless_store_away(lambda: live_claims(cfg.tracking, digest), [])
-        if live:
-            seconds = time.perf_counter() - start
-            _say_ended(
-                cfg, f"skipped: run {live[0].info.run_id} of another sweep trains it", seconds
-            )
-            _write_timing(timing | {"status": "CLAIMED", "seconds": seconds, "mlflow_seconds": 0})
-            return math.nan
+            return done
     lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
     threads = job_threads(hydra.launcher)
     if threads is not None:
@@ -190,6 +168,76 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
             }
         )
     return value
+
+
+def _resumed(cfg: DictConfig, digest: str, timing: dict[str, Any], start: float) -> float | None:
+    """The value of a job that needs no training (see :func:`sweep_job`), else ``None``.
+
+    Its config FINISHED before (skipped), an equivalent config FINISHED (its run is
+    logged from that run), or another sweep is training it now (``CLAIMED``: NaN). A
+    job of this sweep that trains an equivalent config now is waited for first.
+    """
+    budgets = epoch_budgets(cfg)
+    if budgets:
+        waited = time.perf_counter()
+        wait_for_shared_fit(cfg, budgets)
+        timing["waited_seconds"] = time.perf_counter() - waited
+    live = _unless_store_away(lambda: live_claims(cfg.tracking, digest), [])
+    if live and _same_sweep(live[0]):  # a sibling trains an equivalent config: wait for it
+        waited = time.perf_counter()
+        _wait_until_ended(cfg, live[0].info.run_id)
+        timing["waited_seconds"] = timing.get("waited_seconds", 0.0) + (
+            time.perf_counter() - waited
+        )
+        live = _unless_store_away(lambda: live_claims(cfg.tracking, digest), [])
+    own, equivalent = _unless_store_away(lambda: finished_runs(cfg, digest), (None, None))
+    done = own or equivalent
+    if done is not None:
+        status, outcome = "SKIPPED", f"skipped: already FINISHED as run {done.info.run_id}"
+        if own is None:
+            name = _run_name(cfg)
+            run_id = log_equivalent_run(cfg, digest, equivalent, name or None)
+            status, outcome = "LOGGED", f"run {run_id}: trained by run {trained_by(equivalent)}"
+            timing["run_id"] = run_id
+        else:
+            adopt(cfg.tracking, own)
+        seconds = time.perf_counter() - start
+        metrics = done.data.metrics
+        acc = scores(
+            metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan)
+        )
+        _say_ended(cfg, f"{outcome} ({acc})", seconds)
+        store = seconds - timing.get("waited_seconds", 0.0)
+        _write_timing(timing | {"status": status, "seconds": seconds, "mlflow_seconds": store})
+        return JobValue(score_of(done))
+    if live:
+        seconds = time.perf_counter() - start
+        _say_ended(cfg, f"skipped: run {live[0].info.run_id} of another sweep trains it", seconds)
+        _write_timing(timing | {"status": "CLAIMED", "seconds": seconds, "mlflow_seconds": 0})
+        return math.nan
+    return None
+
+
+def _same_sweep(run: Any) -> bool:
+    """Whether ``run`` belongs to the sweep this job is part of."""
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    return bool(sweep_id) and run.data.tags.get(names.SWEEP_ID_TAG) == sweep_id
+
+
+def _wait_until_ended(
+    cfg: DictConfig, run_id: str, poll_s: float = 0.5, max_wait_s: float = 1800.0
+) -> None:
+    """Wait while run ``run_id`` is RUNNING with its process alive (at most ``max_wait_s``)."""
+    from genreclf.tracking.liveness import is_ghost
+    from genreclf.tracking.run import store_for
+
+    store = store_for(cfg.tracking)
+    deadline = time.monotonic() + max_wait_s
+    while time.monotonic() < deadline:
+        run = store.get_run(run_id)
+        if run.info.status != names.RUNNING or is_ghost(run):
+            return
+        time.sleep(poll_s)
 
 
 def _unless_store_away(lookup: Callable[[], Any], default: Any) -> Any:
@@ -271,17 +319,23 @@ def _say_ended(cfg: DictConfig, outcome: str, seconds: float) -> None:
     """Print the job's one end-of-job line (see :func:`genreclf.sweeps.progress.job_line`)."""
     from hydra.core.hydra_config import HydraConfig
 
+    hydra = HydraConfig.get()
+    line = job_line(
+        int(hydra.job.num), _run_name(cfg), list(hydra.overrides.task), outcome, seconds
+    )
+    say_job_line(line)  # printed here, or by the launching process (parallel launchers)
+
+
+def _run_name(cfg: DictConfig) -> str:
+    """The job's run name: ``tracking.run_name``, else the automatic one ("" if unresolvable)."""
+    from genreclf.models.build import model_choice
     from genreclf.tracking.run import auto_run_name
 
-    hydra = HydraConfig.get()
     try:
-        run_name = str(
-            OmegaConf.select(cfg, "tracking.run_name") or auto_run_name(config_hash(cfg)) or ""
-        )
+        chosen = OmegaConf.select(cfg, "tracking.run_name")
+        return str(chosen or auto_run_name(config_hash(cfg), model=model_choice(cfg)) or "")
     except Exception:  # an unresolvable name does not hide the outcome
-        run_name = ""
-    line = job_line(int(hydra.job.num), run_name, list(hydra.overrides.task), outcome, seconds)
-    say_job_line(line)  # printed here, or by the launching process (parallel launchers)
+        return ""
 
 
 def _write_timing(record: dict[str, Any]) -> None:

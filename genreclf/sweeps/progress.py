@@ -23,11 +23,12 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from genreclf.tracking import names
 from genreclf.tracking.selection import Score, best_run
 
 #: Environment variables set in every job (through ``hydra.job.env_set``).
@@ -154,6 +155,60 @@ def duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+#: Most tied runs a sweep's summary names (the others are counted).
+MAX_TIED_NAMED = 10
+
+
+def best_line(
+    metric: str,
+    best: Any,
+    params: Mapping[str, str],
+    tied: Sequence[Any] = (),
+) -> str:
+    """The summary line of a sweep's best run, naming the runs tied with it.
+
+    ``best run <id> (<name>)``, then ``: key=value, ...`` (the swept params; nothing if
+    none), then ``; tied with N run(s): <name> (<id>), ...``: the runs whose ``metric``
+    equals the best's (the best is chosen among them as
+    :func:`~genreclf.tracking.selection.best_run` breaks ties).
+
+    Parameters
+    ----------
+    metric : str
+        The selection metric's name.
+    best : mlflow.entities.Run
+    params : mapping
+        The swept params to show, ``key`` to value.
+    tied : sequence of mlflow.entities.Run
+        The other runs with the same value of ``metric``.
+    """
+    name = best.data.tags.get(names.RUN_NAME_TAG, "")
+    line = f"best {metric}={best.data.metrics[metric]:.4f} in run {best.info.run_id} ({name})"
+    if params:
+        line += ": " + ", ".join(f"{k}={v}" for k, v in params.items())
+    if tied:
+        shown = [
+            f"{run.data.tags.get(names.RUN_NAME_TAG) or '?'} ({run.info.run_id})"
+            for run in tied[:MAX_TIED_NAMED]
+        ]
+        more = len(tied) - len(shown)
+        line += f"; tied with {len(tied)} run(s): " + ", ".join(shown)
+        line += f" and {more} more" if more else ""
+    return line
+
+
+def tied_runs(best: Any, runs: Sequence[Any], metric: str) -> list[Any]:
+    """The FINISHED runs other than ``best`` whose ``metric`` equals the best's."""
+    value = best.data.metrics.get(metric)
+    return [
+        run
+        for run in runs
+        if run.info.run_id != best.info.run_id
+        and run.info.status == names.FINISHED
+        and run.data.metrics.get(metric) == value
+    ]
 
 
 class JobValue(float):

@@ -1,4 +1,5 @@
-"""The MLflow runs of a sweep's jobs: their tags, and finding a config's finished run."""
+"""The MLflow runs of a sweep's jobs: their tags, finding a config's finished run, and
+logging a config whose equivalent already trained (same effective config hash)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from genreclf.sweeps.hashing import config_hash
+from genreclf.sweeps.hashing import config_hash, exact_hash
 from genreclf.tracking import names
 from genreclf.tracking.run import store_for
 
@@ -29,6 +30,78 @@ def finished_run(
         experiment, tags={names.HASH_TAG: digest}, statuses=statuses, max_results=100
     )
     return runs[0] if runs else None
+
+
+def own_hash(run: Any) -> str | None:
+    """A run's :data:`~genreclf.tracking.names.EXACT_HASH_TAG` (runs logged before that
+    tag: their config hash, which then had every parameter)."""
+    tags = run.data.tags
+    return tags.get(names.EXACT_HASH_TAG) or tags.get(names.HASH_TAG)
+
+
+def finished_runs(cfg: DictConfig, digest: str) -> tuple[Any | None, Any | None]:
+    """This config's own FINISHED run, and else a FINISHED run of an equivalent config.
+
+    Both have config hash ``digest`` (the effective config, see
+    :mod:`genreclf.sweeps.hashing`); the own run also has this config's exact hash. The
+    equivalent run returned is one that trained itself, if the store holds it.
+    """
+    store = store_for(cfg.tracking)
+    experiment = store.experiment_id(cfg.tracking.experiment)
+    runs = store.find_runs(
+        experiment, tags={names.HASH_TAG: digest}, statuses=(names.FINISHED,), max_results=100
+    )
+    exact = exact_hash(cfg)
+    own = next((run for run in runs if own_hash(run) == exact), None)
+    if own is not None or not runs:
+        return own, None
+    trained = [run for run in runs if names.TRAINED_BY_TAG not in run.data.tags]
+    return None, (trained or runs)[0]
+
+
+def trained_by(run: Any) -> str:
+    """The id of the run that trained ``run``'s model (its own id if it trained itself)."""
+    return run.data.tags.get(names.TRAINED_BY_TAG) or run.info.run_id
+
+
+#: Tags of a trained run that a run of an equivalent config takes over.
+COPIED_TAGS = (
+    names.SYNTHETIC_TAG,
+    names.DATASET_TAG,
+    names.HIT_MAX_EPOCHS_TAG,
+    names.ROLE_TAG,
+)
+
+
+def log_equivalent_run(cfg: DictConfig, digest: str, source: Any, name: str | None) -> str:
+    """Log this job's run from ``source``, the run of an equivalent config; return its id.
+
+    The run gets this job's own params and tags (its exact hash, model name), the
+    metrics and data set inputs of ``source``, and
+    :data:`~genreclf.tracking.names.TRAINED_BY_TAG`: the run that trained the model.
+    Nothing is trained.
+    """
+    from mlflow.entities import Metric
+    from omegaconf import OmegaConf
+
+    from genreclf.tracking.run import config_params
+
+    store = store_for(cfg.tracking)
+    experiment = store.experiment_id(cfg.tracking.experiment)
+    copied = {k: v for k, v in source.data.tags.items() if k in COPIED_TAGS}
+    tags = copied | sweep_tags(cfg, digest) | {names.TRAINED_BY_TAG: trained_by(source)}
+    if names.ROLE_TAG in copied:  # a configuration run stays one
+        tags[names.ROLE_TAG] = copied[names.ROLE_TAG]
+    params = config_params(OmegaConf.to_container(cfg, resolve=True))
+    stamp = int(source.info.end_time or source.info.start_time or 0)
+    metrics = [Metric(k, v, stamp, 0) for k, v in source.data.metrics.items()]
+    run_id = store.create_run(experiment, name, tags)
+    store.log_batch(run_id, params, metrics)
+    inputs = list(getattr(source.inputs, "dataset_inputs", None) or [])
+    if inputs:
+        store.log_inputs(run_id, inputs)
+    store.end_run(run_id, names.FINISHED)
+    return run_id
 
 
 def live_claims(tracking: DictConfig, digest: str) -> list:
@@ -88,12 +161,17 @@ def adopt(tracking: DictConfig, run: Any) -> None:
 
 
 def sweep_tags(cfg: DictConfig, digest: str | None = None) -> dict[str, str]:
-    """Tags of a sweep job's run: sweep id and name, job number, config hash, parent run."""
+    """Tags of a sweep job's run: sweep id and name, job number, config hashes (effective
+    and exact), model as built, parent run."""
     from hydra.core.hydra_config import HydraConfig
 
     hydra = HydraConfig.get()
+    from genreclf.models.build import model_choice
+
     tags = {
         names.HASH_TAG: digest or config_hash(cfg),
+        names.EXACT_HASH_TAG: exact_hash(cfg),
+        names.MODEL_TAG: model_choice(cfg),
         names.JOB_NUM_TAG: str(hydra.job.num),
         names.ROLE_TAG: "job",
         names.OVERRIDES_TAG: " ".join(hydra.overrides.task)[:5000],

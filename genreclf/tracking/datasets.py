@@ -7,6 +7,10 @@ MLflow UI's Datasets column. Its profile adds the track count, the label set and
 whether the data is the built-in synthetic toy set; its source is the data set's
 absolute file or folder. The run also gets the metrics ``n_tracks_train``,
 ``n_tracks_val`` and ``n_tracks_test`` and the tag ``genreclf.dataset``.
+
+A configuration run over several folds (:func:`log_folds`) logs each fold's parts as
+Datasets of their own, with the context of each (training, validation, testing), and
+the mean part sizes over its folds.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ SYNTHETIC_INPUT_TAG = "genreclf.synthetic"
 TRACKS_INPUT_TAG = "genreclf.tracks"
 #: Most labels listed in a Dataset's profile.
 MAX_LABELS = 200
+#: The context of each part's Dataset in a configuration run (MLflow's usual words).
+PART_CONTEXTS: dict[str, str] = {"train": "training", "val": "validation", "test": "testing"}
+#: Dataset input tag of the fold a part's Dataset belongs to.
+FOLD_INPUT_TAG = "genreclf.fold"
 
 
 def tracks_frame(
@@ -82,8 +90,16 @@ def dataset_name(kind: str, location: str | None) -> str:
     return f"{kind}:{last}" if last else kind
 
 
-def dataset_input(tracks: pd.DataFrame, name: str, location: str | None, synthetic: bool) -> Any:
-    """The MLflow ``DatasetInput`` of a :func:`tracks_frame` (see the module docstring)."""
+def dataset_input(
+    tracks: pd.DataFrame,
+    name: str,
+    location: str | None,
+    synthetic: bool,
+    context: str = CONTEXT,
+    extra_tags: Mapping[str, str] | None = None,
+) -> Any:
+    """The MLflow ``DatasetInput`` of a :func:`tracks_frame` (see the module docstring),
+    with the input tags ``mlflow.data.context`` (``context``) and ``extra_tags``."""
     import mlflow.data
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
@@ -110,9 +126,10 @@ def dataset_input(tracks: pd.DataFrame, name: str, location: str | None, synthet
         profile=json.dumps(profile),
     )
     tags = [
-        InputTag(CONTEXT_TAG, CONTEXT),
+        InputTag(CONTEXT_TAG, context),
         InputTag(SYNTHETIC_INPUT_TAG, str(synthetic).lower()),
         InputTag(TRACKS_INPUT_TAG, str(len(tracks))),
+        *(InputTag(k, str(v)) for k, v in (extra_tags or {}).items()),
     ]
     return DatasetInput(entity, tags)
 
@@ -170,9 +187,80 @@ def log_split(
         ``train``, ``val`` and ``test`` to their table rows (a set-up datamodule's
         ``indices``).
     """
+    tracks = tracks_frame(table.track_ids, table.labels, parts)
+    return log_run_dataset(writer, data, _data_kind(data), synthetic, tracks)
+
+
+def _data_kind(data: Mapping[str, Any]) -> str:
+    """The data choice of this Hydra job, else the data source's class name."""
     from genreclf.tracking.run import hydra_choices
 
     target = str(data.get("_target_") or "data")
-    kind = hydra_choices().get("data") or target.rsplit(".", 1)[-1]
-    tracks = tracks_frame(table.track_ids, table.labels, parts)
-    return log_run_dataset(writer, data, kind, synthetic, tracks)
+    return hydra_choices().get("data") or target.rsplit(".", 1)[-1]
+
+
+def fold_counts(frames: Sequence[pd.DataFrame]) -> dict[str, float]:
+    """The ``n_tracks_<part>`` metrics of several folds' :func:`tracks_frame`: means per fold."""
+    counts = [track_counts(frame) for frame in frames]
+    return {key: float(np.mean([c[key] for c in counts])) for key in counts[0]}
+
+
+def log_folds(
+    writer: Any,
+    data: Mapping[str, Any],
+    synthetic: bool,
+    table: Any,
+    folds: Mapping[int, Mapping[str, Any]],
+) -> str:
+    """Log a configuration run's data set: each fold's parts, and their mean sizes.
+
+    Each part of each fold is a Dataset input named ``<data set>/fold<k>/<part>``, with
+    the context of its part (:data:`PART_CONTEXTS`) and the input tag
+    ``genreclf.fold``; the run's ``n_tracks_*`` metrics are the mean sizes per fold
+    (:func:`fold_counts`), and its ``genreclf.dataset`` tag names the data set and a
+    digest of its folds' Datasets.
+
+    Parameters
+    ----------
+    writer : RunWriter
+    data : mapping
+        The run's ``data`` config group.
+    synthetic : bool
+    table : FeatureTable
+        Its ``track_ids`` and ``labels``, one per row.
+    folds : mapping
+        Test fold number to that fold's parts: ``train``, ``val`` and ``test`` to their
+        table rows (each member's set-up datamodule ``indices``; seeds of one fold
+        share them).
+
+    Returns
+    -------
+    str
+        ``<name>@<digest>``, the value of the run's ``genreclf.dataset`` tag.
+    """
+    import hashlib
+
+    if not folds:
+        raise ValueError("log_folds needs at least one fold")
+    location = data_location(data)
+    base = dataset_name(_data_kind(data), location)
+    frames = {k: tracks_frame(table.track_ids, table.labels, parts) for k, parts in folds.items()}
+    items = [
+        dataset_input(
+            frame[frame["part"] == part].reset_index(drop=True),
+            f"{base}/fold{fold}/{part}",
+            location,
+            synthetic,
+            PART_CONTEXTS.get(part, part),
+            {FOLD_INPUT_TAG: str(fold)},
+        )
+        for fold, frame in sorted(frames.items())
+        for part in PART_CONTEXTS
+        if (frame["part"] == part).any()
+    ]
+    writer.log_inputs(items)
+    digest = hashlib.sha256(" ".join(i.dataset.digest for i in items).encode()).hexdigest()
+    label = f"{base}@{digest[:8]}"
+    writer.log_metrics(fold_counts(list(frames.values())))
+    writer.log_tags({names.DATASET_TAG: label})
+    return label

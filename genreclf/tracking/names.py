@@ -8,10 +8,14 @@ from collections.abc import Mapping, Sequence
 # ----------------------------------------------------------------------------- run tags
 #: ``True`` on runs trained on the built-in synthetic data.
 SYNTHETIC_TAG = "genreclf.synthetic_data"
-#: The run's ``model=`` config choice (``dense``, ``linear``, ...): how reports name models.
+#: The run's model as built (``dense``, ``linear`` for a dense head with no hidden layer,
+#: ``cnn``, ...; see :mod:`genreclf.models.effective`): how reports name models.
 MODEL_TAG = "genreclf.model"
-#: A hash of the resolved config (see :mod:`genreclf.sweeps.hashing`): finds finished runs.
+#: A hash of the effective config (see :mod:`genreclf.sweeps.hashing`): finds finished runs.
 HASH_TAG = "genreclf.config_hash"
+#: A hash of the config with every parameter, even those the model ignores: tells a
+#: config's own run from a run of an equivalent config (same :data:`HASH_TAG`).
+EXACT_HASH_TAG = "genreclf.exact_config_hash"
 #: The sweep a job's run belongs to, its name, its job number and its role.
 SWEEP_ID_TAG = "genreclf.sweep_id"
 SWEEP_NAME_TAG = "genreclf.sweep_name"
@@ -34,8 +38,10 @@ SWEEP_OVERRIDES_TAG = "genreclf.sweep_overrides"
 SWEEPER_TAG = "genreclf.sweeper"
 LAUNCHER_TAG = "genreclf.launcher"
 BEST_RUN_TAG = "genreclf.best_run_id"
-#: Every run of a shared epoch-budget fit: the id of the run whose job trained it.
-TRAINED_IN_TAG = "genreclf.epoch_budgets_run"
+#: A run logged without training of its own: the id of the run that trained its model (an
+#: equivalent config's run, see :mod:`genreclf.sweeps.job`, or the one fit of shared epoch
+#: budgets, see :mod:`genreclf.sweeps.budgets`). The run that trained has no such tag.
+TRAINED_BY_TAG = "genreclf.trained_by"
 #: Marks a report run; reports leave such runs out of what they analyse.
 REPORT_TAG = "genreclf.report"
 #: Set on a run that logged a genre model (the format version of its package).

@@ -89,12 +89,15 @@ def hydra_choices() -> dict[str, str]:
     }
 
 
-def auto_run_name(digest: str | None, changes: Mapping[str, Any] | None = None) -> str | None:
+def auto_run_name(
+    digest: str | None, changes: Mapping[str, Any] | None = None, model: str | None = None
+) -> str | None:
     """A run name from this Hydra job's choices and overrides (see :func:`names.run_name`).
 
     ``changes`` replaces or adds overrides (``{"trainer.max_epochs": 5}`` names a run
-    that another job's fit logged for that budget). Outside a Hydra job: the hash alone,
-    or ``None`` (MLflow names the run) without one.
+    that another job's fit logged for that budget); ``model`` (the model as built, its
+    :data:`~genreclf.tracking.names.MODEL_TAG`: ``linear``) replaces the ``model`` choice.
+    Outside a Hydra job: the hash alone, or ``None`` (MLflow names the run) without one.
     """
     from hydra.core.hydra_config import HydraConfig
 
@@ -103,7 +106,8 @@ def auto_run_name(digest: str | None, changes: Mapping[str, Any] | None = None) 
     hydra = HydraConfig.get()
     overrides = {o.partition("=")[0]: o for o in hydra.overrides.task}
     overrides |= {key: f"{key}={value}" for key, value in (changes or {}).items()}
-    return names.run_name(dict(hydra.runtime.choices), list(overrides.values()), digest)
+    choices = dict(hydra.runtime.choices) | ({"model": model} if model else {})
+    return names.run_name(choices, list(overrides.values()), digest)
 
 
 class RunWriter:
@@ -308,7 +312,9 @@ def tracked_run(
     run_tags = owner_tags() | dict(tags or {}) | token_tags(token)
     if child and _ACTIVE:
         run_tags[names.PARENT_RUN_TAG] = _ACTIVE[-1].run_id
-    name = tracking.get("run_name") or auto_run_name(config_digest or run_tags.get(names.HASH_TAG))
+    name = tracking.get("run_name") or auto_run_name(
+        config_digest or run_tags.get(names.HASH_TAG), model=run_tags.get(names.MODEL_TAG)
+    )
     folder = spool_folder()
     experiment, run_id, start_time = None, None, math.nan
     try:

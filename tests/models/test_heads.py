@@ -108,3 +108,60 @@ def test_aggregate_by_track_averages_segments():
     track_probs, track_target = aggregate_by_track(probs, target, group)
     assert torch.allclose(track_probs, torch.tensor([[0.4, 0.6], [0.6, 0.4]]))
     assert track_target.tolist() == [1, 0]
+
+
+# ------------------------------------------------- the effective params (what can change)
+
+DENSE_PATH = "genreclf.models.heads.DenseHead"
+
+
+def test_every_registered_head_has_its_class_path_in_the_torch_free_rule():
+    from genreclf.models.effective import HEAD_TARGETS
+
+    for name in REGISTERED_HEADS.names():
+        cls = REGISTERED_HEADS.get(name)
+        assert HEAD_TARGETS[name] == f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _dense_output(**knobs) -> tuple[torch.Tensor, dict]:
+    torch.manual_seed(0)
+    head = DenseHead((12,), num_classes=3, num_layers=0, **knobs).train()
+    torch.manual_seed(1)
+    return head(torch.randn(4, 12)), head.state_dict()
+
+
+def test_a_dense_head_without_hidden_layer_ignores_width_dropout_and_batch_norm():
+    out, state = _dense_output(hidden_size=8, dropout=0.1, batch_norm=False)
+    for knobs in ({"hidden_size": 512}, {"dropout": 0.9}, {"batch_norm": True}):
+        other, other_state = _dense_output(**({"hidden_size": 8, "dropout": 0.1} | knobs))
+        assert torch.equal(out, other), knobs  # the same model, even training
+        assert state.keys() == other_state.keys()
+    params = {"num_layers": 0, "hidden_size": 8, "dropout": 0.1, "batch_norm": False}
+    assert DenseHead.effective_params(params) == {"num_layers": 0}
+    deep = params | {"num_layers": 1}
+    assert DenseHead.effective_params(deep) == deep  # a hidden layer uses them all
+
+
+def test_a_one_layer_lstm_keeps_its_dropout_which_acts_on_its_last_state():
+    def output(dropout: float) -> torch.Tensor:
+        torch.manual_seed(0)
+        head = LSTMHead((12,), num_classes=3, hidden_size=8, num_layers=1, dropout=dropout)
+        torch.manual_seed(1)
+        return head.train()(torch.randn(4, 12))
+
+    assert not torch.equal(output(0.0), output(0.5))  # so dropout is not normalised away
+    params = {"num_layers": 1, "hidden_size": 8, "dropout": 0.5, "step_size": 6}
+    assert LSTMHead.effective_params(params) == params
+    assert CNNHead.effective_params({"num_layers": 1, "dropout": 0.5}) == {
+        "num_layers": 1,
+        "dropout": 0.5,
+    }
+
+
+def test_model_name_is_what_was_built():
+    from genreclf.models.heads import model_name
+
+    assert model_name("dense", DENSE_PATH, {"num_layers": "0"}) == "linear"  # logged params
+    assert model_name("dense", DENSE_PATH, {"num_layers": "2"}) == "dense"
+    assert model_name(None, DENSE_PATH) == "dense"  # runs without the tag or params
+    assert model_name("cnn", "genreclf.models.heads.CNNHead", {"num_layers": "0"}) == "cnn"

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from genreclf.cli import CONFIG_DIR
 from genreclf.sweeps.hashing import config_hash
 from genreclf.sweeps.job import job_threads
-from genreclf.tracking.names import HASH_TAG, JOB_NUM_TAG, SWEEP_ID_TAG, TRAINED_IN_TAG
+from genreclf.tracking.names import HASH_TAG, JOB_NUM_TAG, SWEEP_ID_TAG, TRAINED_BY_TAG
 
 GRID_SPACE = {
     "model": {"rnn", "cnn", "dense"},
@@ -435,7 +435,8 @@ def budget_runs(uri: str) -> dict[str, dict]:
             "params": run.data.params,
             "metrics": run.data.metrics,
             "curve": sorted((m.step, m.value) for m in curve),
-            "trained_in": run.data.tags.get(TRAINED_IN_TAG),
+            "trained_by": run.data.tags.get(TRAINED_BY_TAG),
+            "run_id": run.info.run_id,
         }
     return out
 
@@ -458,8 +459,10 @@ def test_epoch_budgets_share_one_fit_and_log_what_separate_fits_log(tmp_path, sh
     # One fit: job 0 (3 epochs) trained to 40 and logged all three runs; jobs 1 and 2
     # found theirs FINISHED and added their job numbers.
     assert (result.stdout + result.stderr).count("already FINISHED") == 2
-    assert len({run["trained_in"] for run in shared.values()}) == 1
-    assert all(run["trained_in"] is None for run in separate.values())
+    # The run of job 0 trained (no tag); the two others name it as their trainer.
+    assert shared["3"]["trained_by"] is None
+    assert shared["5"]["trained_by"] == shared["40"]["trained_by"] == shared["3"]["run_id"]
+    assert all(run["trained_by"] is None for run in separate.values())
     for budget in ("3", "5", "40"):
         a, b = shared[budget], separate[budget]
         assert a["job"] == b["job"] and a["hash"] == b["hash"]

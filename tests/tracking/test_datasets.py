@@ -97,3 +97,35 @@ def test_config_params_leave_out_hydra_keys_and_make_data_paths_absolute(tmp_pat
     assert params["model.hidden_size"] == 8 and params["optimizer.lr"] == 0.001
     table = config_params({"data": {"path": "s3://bucket/t.csv"}})
     assert table["data.path"] == "s3://bucket/t.csv"  # a URI is left as it is
+
+
+def test_a_configuration_run_logs_each_folds_parts_and_their_mean_sizes(store):
+    from types import SimpleNamespace
+
+    from genreclf.tracking.datasets import FOLD_INPUT_TAG, log_folds
+
+    table = SimpleNamespace(track_ids=TRACKS, labels=LABELS)
+    folds = {  # three folds: each track is tested once
+        0: {"train": [2, 3], "val": [4], "test": [0, 1, 5]},
+        1: {"train": [0, 1, 5], "val": [3], "test": [2, 4]},
+        2: {"train": [0, 1, 4], "val": [2], "test": [3]},
+    }
+    writer = _writer(store)
+    data = {"_target_": "genreclf.data.sources.FolderSource", "root": "/music"}
+    label = log_folds(writer, data, False, table, folds)
+    writer.flush()
+    run = store.get_run(writer.run_id)
+    # tracks per fold: train 2, 2, 2; val 1, 1, 1; test 2, 2, 1 (a/1 has two segments)
+    assert run.data.metrics["n_tracks_train"] == 2.0
+    assert run.data.metrics["n_tracks_val"] == 1.0
+    assert run.data.metrics["n_tracks_test"] == pytest.approx(5 / 3)
+    assert run.data.tags[names.DATASET_TAG] == label and label.startswith("FolderSource:music@")
+    inputs = {}
+    for item in run.inputs.dataset_inputs:
+        tags = {t.key: t.value for t in item.tags}
+        inputs[item.dataset.name] = (tags[CONTEXT_TAG], tags[FOLD_INPUT_TAG], item.dataset)
+    assert len(inputs) == 9
+    context, fold, dataset = inputs["FolderSource:music/fold1/test"]
+    assert (context, fold) == ("testing", "1")
+    assert json.loads(dataset.profile)["num_tracks"] == 2
+    assert {c for c, _, _ in inputs.values()} == {"training", "validation", "testing"}
