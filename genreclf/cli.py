@@ -71,10 +71,10 @@ def _defaults(path: Path) -> list:
     return entries if isinstance(entries, list) else []
 
 
-def _chosen_options(parsed: list, config_dir: Path) -> dict[str, str]:
+def _chosen_options(parsed: list, config_dir: Path, config_name: str = "config") -> dict[str, str]:
     """``group -> option`` this command line composes (explicit, preset, or default)."""
     chosen: dict[str, str] = {}
-    for entry in _defaults(config_dir / "config.yaml"):
+    for entry in _defaults(config_dir / f"{config_name}.yaml"):
         if isinstance(entry, dict) and len(entry) == 1:
             ((group, option),) = entry.items()
             if isinstance(option, str):
@@ -111,57 +111,189 @@ def _option_keys(config_dir: Path, group: str, option: str) -> tuple[set[str], s
     return keys, target
 
 
-def unknown_group_key(overrides: list[str], config_dir: Path = CONFIG_DIR) -> str | None:
-    """The first ``group.key=value`` (no ``+``) that no option of genreclf's declares.
+def _declared_keys(group: str, target: str) -> list[str] | None:
+    """The keys the class ``target`` takes (``None``: not known here), without torch.
 
-    Hydra would answer with several lines ("not in struct"); this names the known keys.
+    Third-party classes from :data:`genreclf.third_party.KNOWN_KEYS`; genreclf's from
+    their source (:func:`genreclf.declared.source_params`), else from the class itself.
+    """
+    from genreclf.config_checks import SUPPLIED, declared_keys
+    from genreclf.declared import source_params
+    from genreclf.third_party import known_keys
+
+    third = known_keys(target)
+    if third is not None or not target.startswith("genreclf."):
+        return None if third is None else list(third)
+    model = source_params(target, tuple(SUPPLIED.get(group, ())))
+    return list(model.model_fields) if model is not None else declared_keys(target)
+
+
+def _callback_key(entries: dict, key: str, added: bool) -> tuple[str, list[str]] | None:
+    """``(node, known keys)`` if ``callbacks.<key>`` names no key of its entry."""
+    from genreclf.third_party import HYDRA_KEYS, class_name, known_keys
+
+    entry, _, sub = key.partition(".")
+    if entry not in entries:
+        return None if added else ("callbacks", sorted(entries))
+    node = entries[entry] if isinstance(entries[entry], dict) else {}
+    known = known_keys(node.get("_target_"))
+    if not sub or "." in sub or known is None or sub in known or sub in HYDRA_KEYS:
+        return None
+    return class_name(node.get("_target_")), list(known)
+
+
+def _group_key(config_dir: Path, group: str, option: str, key: str, added: bool) -> str | None:
+    """Why ``group.key`` is refused (``None``: it is not), for the option chosen."""
+    if group == "callbacks":
+        found = _callback_key(_yaml(config_dir / group / f"{option}.yaml"), key, added)
+        return (
+            None
+            if found is None
+            else f"unknown key; known keys of {found[0]}: " + (", ".join(found[1]))
+        )
+    known, target = _option_keys(config_dir, group, option)
+    if "." in key or key in known or not target:
+        return None
+    declared = _declared_keys(group, target)
+    if declared is None:
+        return None
+    if key in declared:
+        return None if added else f"not in conf/{group}/{option}.yaml; add it with +{group}.{key}"
+    names = ", ".join(k for k in declared if not k.startswith("_"))
+    return f"unknown key; known keys of {group} ({option}): {names}"
+
+
+def unknown_group_key(
+    overrides: list[str], config_dir: Path = CONFIG_DIR, config_name: str = "config"
+) -> str | None:
+    """The first ``[+]group.key=value`` that the chosen option's class does not take.
+
+    Hydra would answer with several lines ("not in struct"), or not at all for ``+``;
+    this names the known keys: torch's and Lightning's from :mod:`genreclf.third_party`,
+    genreclf's from their declarations.
     """
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception:
         return None  # Hydra reports syntax errors itself
-    chosen = _chosen_options(parsed, config_dir)
+    chosen = _chosen_options(parsed, config_dir, config_name)
     for override in parsed:
         group, _, key = override.key_or_group.partition(".")
-        if override.is_add() or override.is_force_add() or override.is_delete():
+        if override.is_delete() or not key or group not in chosen or group.startswith("hydra"):
             continue
-        if not key or "." in key or group not in chosen or group.startswith("hydra"):
-            continue
-        known, target = _option_keys(config_dir, group, chosen[group])
-        if key in known or not target.startswith("genreclf."):
-            continue
-        from genreclf.config_checks import declared_keys
-
-        declared = declared_keys(target)
-        if key in declared:
-            continue
-        names = ", ".join(k for k in declared or sorted(known) if not k.startswith("_"))
-        value = override.get_value_element_as_str() if not override.is_sweep_override() else "..."
-        return (
-            f"{group}.{key}={value}: unknown key; known keys of {group} ({chosen[group]}): {names}"
-        )
+        added = override.is_add() or override.is_force_add()
+        reason = _group_key(config_dir, group, chosen[group], key, added)
+        if reason:
+            value = (
+                override.get_value_element_as_str() if not override.is_sweep_override() else "..."
+            )
+            return f"{group}.{key}={value}: {reason}"
     return None
 
 
-def exit_on_bad_choice(argv: list[str] | None = None) -> None:
+def _global_keys(config_dir: Path, config_name: str) -> set[str]:
+    """Keys a command line may set without a dot: groups, the primary config's keys and
+    those of options placed at the top (``# @package _global_``)."""
+    keys = {p.name for p in config_dir.iterdir() if p.is_dir()}
+    keys |= {str(k) for k in _yaml(config_dir / f"{config_name}.yaml") if k != "defaults"}
+    for path in config_dir.glob("*/*.yaml"):
+        if path.read_text(encoding="utf-8").lstrip().startswith("# @package _global_"):
+            keys |= {str(k) for k in _yaml(path) if k != "defaults"}
+    return keys
+
+
+def unknown_group_name(
+    overrides: list[str], config_name: str = "config", config_dir: Path = CONFIG_DIR
+) -> str | None:
+    """The first ``name=value`` whose name is no group of ``conf/`` and no top-level key.
+
+    ``modle=linear`` gives ``modle=linear: no such config group (did you mean model?);
+    groups: callbacks, ...``; Hydra would answer with several lines.
+    """
+    import difflib
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        return None  # Hydra reports syntax errors itself
+    keys = _global_keys(config_dir, config_name)
+    for override in parsed:
+        name = override.key_or_group
+        if override.is_add() or override.is_force_add() or override.is_delete():
+            continue
+        if "." in name or "/" in name or name.startswith("hydra") or name in keys:
+            continue
+        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir() and p.name != "hydra")
+        close = difflib.get_close_matches(name, sorted(keys - {"hydra"}), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        value = override.get_value_element_as_str() if not override.is_sweep_override() else "..."
+        return f"{name}={value}: no such config group{hint}; groups: {', '.join(groups)}"
+    return None
+
+
+def check_groups_early(cfg: Any) -> None:
+    """genreclf's groups in ``cfg`` against their declarations, before torch loads.
+
+    The declarations are read from source (:func:`genreclf.declared.source_params`), so
+    ``model.dropout=1.5`` answers before torch, Lightning, librosa or MLflow are imported;
+    the command's own check (with each class imported) still runs after, and judges what
+    this one cannot read (rules between parameters, a class it cannot follow).
+
+    Raises
+    ------
+    ConfigError
+        One line, e.g. ``model.dropout=1.5: must be a finite number in [0, 1)``.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    from genreclf.config_checks import SUPPLIED
+    from genreclf.declared import source_params
+    from genreclf.params import validate
+    from genreclf.third_party import HYDRA_KEYS
+
+    if not isinstance(cfg, DictConfig):
+        return
+    for group, supplied in SUPPLIED.items():
+        node = cfg.get(group)
+        target = node.get("_target_") if isinstance(node, DictConfig) else None
+        model = source_params(target, tuple(supplied)) if isinstance(target, str) else None
+        if model is None:
+            continue
+        try:
+            values = OmegaConf.to_container(node, resolve=True)
+        except Exception:  # noqa: BLE001 - the command's own check names it
+            continue
+        values = {str(k): v for k, v in values.items() if k not in HYDRA_KEYS}
+        if not any(k in supplied for k in values):
+            validate(model, values, prefix=f"{group}.")
+
+
+def exit_on_bad_choice(argv: list[str] | None = None, config_name: str = "config") -> None:
     """Exit with status 2 and one line if a command-line group choice does not exist.
 
     Also for a choice whose optional extra is not installed (``hydra/launcher=ray``
-    without ``.[ray]``): the line names the install command.
+    without ``.[ray]``): the line names the install command; for a misspelt group name
+    (:func:`unknown_group_name`) and a key no option declares (:func:`unknown_group_key`).
     """
     from genreclf.extras import missing_extra
 
     args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
-    message = unknown_group_choice(args) or missing_extra(args) or unknown_group_key(args)
+    message = (
+        unknown_group_choice(args)
+        or unknown_group_name(args, config_name)
+        or missing_extra(args)
+        or unknown_group_key(args, config_name=config_name)
+    )
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
 
-def one_line_errors(task: Callable) -> Callable:
+def one_line_errors(task: Callable, precheck: Callable[[Any], None] | None = None) -> Callable:
     """Wrap a Hydra task so that a :class:`~genreclf.errors.GenreclfError` prints one line.
 
     The command then exits with the error's ``exit_status`` (2 for options, 1 for data).
+    ``precheck(cfg)`` runs first, inside the same guard (see :func:`check_groups_early`).
     """
 
     @functools.wraps(task)
@@ -169,6 +301,8 @@ def one_line_errors(task: Callable) -> Callable:
         quiet_console(_hydra_verbose())
         stopping.install()  # also in a launcher's worker, where each job runs
         try:
+            if precheck is not None:
+                precheck(cfg)
             return task(cfg)
         except GenreclfError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -201,10 +335,10 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     """
     hydra_main = hydra.main(
         config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3"
-    )(one_line_errors(task))
+    )(one_line_errors(task, check_groups_early))
 
     def main() -> None:
-        exit_on_bad_choice()
+        exit_on_bad_choice(config_name=config_name)
         quiet_console(verbose_requested())
         stopping.install()
         try:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genreclf.errors import ConfigError
+from genreclf.errors import ConfigError, GenreclfError
 from genreclf.reports import blocks, html, latex, markdown
 from genreclf.reports.blocks import SHORT_ID, Block, Section
 from genreclf.reports.figures import confusion_matrix_figure, curves_figure
@@ -48,7 +48,7 @@ from genreclf.reports.tables import (
 from genreclf.tracking import names
 from genreclf.tracking.history import epoch_curves
 from genreclf.tracking.selection import best_run
-from genreclf.tracking.store import Store
+from genreclf.tracking.store import Store, first_line
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") ->
 
     config_path = write.report.output_dir / f"{prefix}best_config.yaml"
     try:
-        config = run_config(store, run_id, config_path)
+        config = run_config(store, run_id, config_path).to_container()
         table = features_from_config(config)
     except Exception as exc:  # any failure (data gone, bad config) skips just this figure
         message = (
@@ -210,7 +210,7 @@ def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") ->
     path = write.figure(pca_figure(coords, labels, explained), f"{prefix}pca.png")
     blurb = blocks.text(
         f"The {len(labels)} rows of the feature table of run {run_id[:SHORT_ID]}, rebuilt from its "
-        f"logged config ({config_path.name}), {how} (fit on all rows), standardized and "
+        f"logged configuration ({config_path.name}), {how} (fit on all rows), standardized and "
         "projected on the first two principal components. X marks each genre's centre."
     )
     return [blurb, blocks.image(path, "PCA map of the features")]
@@ -240,7 +240,12 @@ def _best_run_section(
     if matrix is not None:
         write.add(matrix)
     else:  # a configuration run of a sweep: drawn from its pooled predictions
-        matrix = _pooled_confusion(store, run_id, write, f"{prefix}{CONFUSION_NAME}")
+        try:
+            matrix = _pooled_confusion(store, run_id, write, f"{prefix}{CONFUSION_NAME}")
+        except GenreclfError as exc:  # a refused predictions.parquet costs only this figure
+            message = f"No pooled confusion matrix for run {run_id[:SHORT_ID]}: {exc}"
+            write.report.notes.append(message)
+            parts.append(blocks.text(message, css_class="note"))
     if matrix is not None:
         parts.append(blocks.image(matrix, "confusion matrix"))
     text = store.fetch_artifact(run_id, names.REPORT_ARTIFACT, folder / f"{prefix}{REPORT_NAME}")
@@ -275,15 +280,24 @@ def _pooled_confusion(store: Store, run_id: str, write: _Writer, name: str) -> P
 
 
 def _paired_section(
-    store: Store, done: pd.DataFrame, tables: dict[str, pd.DataFrame]
+    store: Store, done: pd.DataFrame, tables: dict[str, pd.DataFrame], notes: list[str]
 ) -> list[Block]:
     """The chosen configuration against the runners-up on their pooled test predictions
-    (:mod:`genreclf.reports.paired`); empty without two configuration runs."""
+    (:mod:`genreclf.reports.paired`); empty without two configuration runs.
+
+    A refused ``predictions.parquet`` leaves its run out, with a line in ``notes``; any
+    other failure costs this section alone (a note in its place)."""
     ranked = rank_by_val(done)
-    with tempfile.TemporaryDirectory() as folder:
-        paired = paired_table(store, ranked, Path(folder))
+    before = len(notes)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            paired = paired_table(store, ranked, Path(folder), notes=notes)
+    except Exception as exc:  # a store or file failure: this section only
+        notes.append(f"No paired comparison: {first_line(exc)}")
+        paired = None
+    refused = [blocks.text(note, css_class="note") for note in notes[before:]]
     if paired is None:
-        return []
+        return refused
     tables["paired"] = paired
     chosen = ranked.iloc[0]
     return [
@@ -295,6 +309,7 @@ def _paired_section(
             "this says how sure the test data are about the ranking."
         ),
         blocks.table(narrow(paired)),
+        *refused,
     ]
 
 
@@ -483,7 +498,7 @@ def _dataset_sections(
         best = runs.set_index("run_id", drop=False).loc[best_id]
         chosen = _best_run_section(store, best, write, prefix)
         sections.append((f"{label}Best run (chosen on validation)", chosen))
-        paired = _paired_section(store, done, tables)
+        paired = _paired_section(store, done, tables, write.report.notes)
         if paired:
             sections.append((f"{label}Paired comparison of the top configurations", paired))
         if pca:

@@ -1,74 +1,47 @@
-"""The resolved config of a logged run, as plain data: its ``config.yaml``, or its params.
+"""The chosen run's configuration in a report: its logged ``RunConfig``, whole.
 
-Nothing read here is instantiated: what a report rebuilds from it goes through
-genreclf's registries (see :mod:`genreclf.reports.pca`).
+Read with :func:`genreclf.config_checks.load_run_config` (data only, size-capped,
+re-checked); nothing read here is instantiated: what a report rebuilds from it goes
+through genreclf's registries (see :mod:`genreclf.reports.pca`).
 """
 
 from __future__ import annotations
 
-import ast
+import json
+import tempfile
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from genreclf.errors import ConfigError
-from genreclf.tracking import names
+from genreclf.config_checks import load_run_config
+from genreclf.runconfig import RunConfig
 from genreclf.tracking.store import Store
 
 
-def _value(text: str):
-    """A param string back as the plain value it was logged from, where it parses."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        return text
+def config_yaml(config: RunConfig, run_id: str) -> str:
+    """``config`` as the YAML of a composed config, headed by the command that reruns it.
 
-
-def config_from_params(params: dict[str, str]) -> dict[str, Any]:
-    """Nest dotted params (``data.path``, ``model.hidden_size``) back into a config.
-
-    Values are parsed as Python literals where they are one (``42``, ``None``,
-    ``['a', 'b']``), else kept as text. Params cut short when logged (MLflow keeps
-    250 characters at most) may not come back whole.
+    What the header quotes from the store is JSON-escaped, so it stays one comment line.
     """
-    nested: dict = {}
-    for key in sorted(params):
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[leaf] = _value(params[key])
-    return nested
+    run = json.dumps(run_id)[1:-1]
+    choices = json.dumps({g: c for g, c in sorted(config.choices.items()) if c})
+    head = (
+        f"# The whole configuration of run {run} (its logged run_config.json).\n"
+        f"# Rerun it: python -m genreclf.train from_run={run} [overrides]\n"
+        f"# Group choices: {choices}\n"
+    )
+    return head + yaml.safe_dump(config.to_container(), sort_keys=False, allow_unicode=True)
 
 
-def run_config(store: Store, run_id: str, dst: Path) -> dict[str, Any]:
-    """The resolved config of a run as plain data, also saved to ``dst``.
-
-    Its ``config.yaml`` artifact when it logged one (``tracking.log_artifacts``), read
-    as plain YAML; else rebuilt from its params with :func:`config_from_params`.
+def run_config(store: Store, run_id: str, dst: Path) -> RunConfig:
+    """The logged configuration of a run, also saved whole as YAML to ``dst``.
 
     Raises
     ------
-    FileNotFoundError
-        If the run logged neither.
-    ValueError
-        If its ``config.yaml`` is not a YAML mapping.
+    ConfigError
+        One line: the run logged none, or it is not a valid configuration.
     """
-    if store.fetch_artifact(run_id, names.CONFIG_ARTIFACT, dst) is not None:
-        try:
-            config = yaml.safe_load(dst.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not YAML") from exc
-        if not isinstance(config, dict):
-            raise ConfigError(f"run {run_id}: {names.CONFIG_ARTIFACT} is not a mapping")
-        return config
-    params = store.get_run(run_id).data.params
-    if not params:
-        raise ConfigError(f"run {run_id} logged neither config.yaml nor params")
-    config = config_from_params(params)
-    dst.write_text(yaml.safe_dump(config, sort_keys=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_run_config(store, run_id, tmp)
+    dst.write_text(config_yaml(config, run_id))
     return config

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from genreclf.sweeps.progress import (
     TOTAL_ENV,
     best_line,
     current_progress,
+    planned_jobs,
     start_progress,
     sweep_plan,
     tied_runs,
@@ -109,6 +111,35 @@ def upload_spooled_runs(folder: Path, uri: str) -> None:
         print(f"{count} run(s) kept while the tracking store was away: uploaded", flush=True)
 
 
+def check_every_job(config: DictConfig, check: str) -> None:
+    """Every planned job's config through ``check`` before the first job starts.
+
+    Each job is composed as the launcher composes it (Hydra's config loader, with the
+    job's overrides) and given to the function ``check`` names (the command's own check,
+    e.g. ``genreclf.train.check_train_config``). The first value at fault ends the
+    command with one line and exit status 2, before any run is created. Optuna's trials
+    are sampled as the sweep goes: they are checked as they run.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import get_method
+
+    from genreclf.errors import GenreclfError
+
+    jobs = planned_jobs(config) or []
+    checker = get_method(check) if jobs else None
+    loader = GlobalHydra.instance().config_loader() if jobs else None
+    for number, job in enumerate(jobs, 1):
+        cfg = loader.load_sweep_config(config, list(job))
+        with open_dict(cfg):
+            del cfg["hydra"]  # Hydra's own node: the launcher completes it per job
+        try:
+            checker(cfg)
+        except GenreclfError as exc:
+            where = f"job {number} of {len(jobs)}; no job was run"
+            print(f"error: {exc} ({where})", file=sys.stderr, flush=True)
+            sys.exit(exc.exit_status)
+
+
 class SweepTracking(Callback):
     """Create the experiment and a parent run before a multirun; summarize it after.
 
@@ -119,7 +150,8 @@ class SweepTracking(Callback):
     and so does any job run still RUNNING (a worker killed before it could end its run).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, job_check: str | None = None) -> None:
+        self.job_check = job_check  # checks each job's config before any starts
         self.store: Store | None = None
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
@@ -132,6 +164,8 @@ class SweepTracking(Callback):
         return self.__dict__ | {"heartbeat": None}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.job_check:
+            check_every_job(config, self.job_check)
         from genreclf.tracking.liveness import Heartbeat, host, owner_tags, reap_ghosts
         from genreclf.tracking.run import store_for
 

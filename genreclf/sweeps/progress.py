@@ -43,15 +43,36 @@ JOB_LINE_ATTR = "genreclf_job_line"
 _KEPT_LINES: list[str] | None = None
 
 
+def planned_jobs(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides, as a sweeper derived from Hydra's basic sweeper launches them.
+
+    ``None`` for another sweeper (Optuna's samples its trials as it goes). Nothing is run.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.utils import get_class
+
+    sweeper = config.hydra.sweeper
+    try:
+        cls = get_class(str(sweeper.get("_target_", "")))
+        if not issubclass(cls, BasicSweeper):
+            return None
+        kwargs = OmegaConf.to_container(sweeper, resolve=True)
+        basic = cls(**{k: v for k, v in kwargs.items() if k != "_target_"})
+        arguments = basic._parse_config() + list(config.hydra.overrides.task)
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        return [list(job) for batch in basic.split_arguments(parsed, None) for job in batch]
+    except Exception:  # an unknown sweeper
+        return None
+
+
 def sweep_plan(config: DictConfig) -> tuple[int | None, list[str]]:
     """The number of jobs a multirun will launch (``None``: unknown) and its swept keys.
 
     Sweepers derived from Hydra's basic sweeper are asked for their jobs (none is run);
     Optuna's runs ``n_trials``. The swept keys are those with more than one value.
     """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.utils import get_class
 
     sweeper = config.hydra.sweeper
     target = str(sweeper.get("_target_", ""))
@@ -63,14 +84,10 @@ def sweep_plan(config: DictConfig) -> tuple[int | None, list[str]]:
             swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
             keys = [*(sweeper.get("params") or {}), *swept]
             return int(sweeper.n_trials), list(dict.fromkeys(keys))
-        cls = get_class(target)
-        if not issubclass(cls, BasicSweeper):
-            return None, []
-        kwargs = OmegaConf.to_container(sweeper, resolve=True)
-        basic = cls(**{k: v for k, v in kwargs.items() if k != "_target_"})
-        parsed = parser.parse_overrides(basic._parse_config() + arguments)
-        jobs = [job for batch in basic.split_arguments(parsed, None) for job in batch]
     except Exception:  # an unknown sweeper: no count, no keys
+        return None, []
+    jobs = planned_jobs(config)
+    if jobs is None:
         return None, []
     values: dict[str, set[str]] = {}
     for job in jobs:

@@ -8,16 +8,17 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
 from matplotlib import image as mpimg
 from mlflow import MlflowClient
 
+from genreclf.config_checks import check_train_config
 from genreclf.reports.build import make_report
 from genreclf.reports.pca import transform_from_config
 from genreclf.reports.plots import impact_figure
-from genreclf.reports.runconfig import config_from_params
 from genreclf.reports.runs import load_runs, swept_params
 from genreclf.reports.tables import fold_table, selection_table
-from genreclf.tracking import flatten_params
+from genreclf.runconfig import ARTIFACT, CONFIG_DIR
 from genreclf.tracking.history import epoch_curves
 from genreclf.tracking.store import Store
 from tests.e2e import run_command, run_in_new_folder
@@ -210,14 +211,12 @@ def test_report_says_why_pca_is_missing_when_data_is_gone(tmp_path):
         {"model._target_": DENSE},
         {"best_val_acc": 0.5, "test_acc": 0.4, "test_f1": 0.3},
     )
-    config = (
-        "data:\n  _target_: genreclf.data.sources.TableSource\n"
-        f"  path: {tmp_path / 'deleted.csv'}\n"
-        "features:\n  _target_: genreclf.features.sets.Seed174\n"
-        "extraction:\n  _target_: genreclf.features.extraction.FeatureExtractor\n"
-        f"  cache_dir: {tmp_path / 'cache'}\n"
-    )
-    client.log_text(run_id, config, "config.yaml")
+    table = tmp_path / "deleted.csv"
+    table.write_text("label,x\n")
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["data=table", f"data.path={table}"])
+    client.log_text(run_id, check_train_config(cfg).to_json(), ARTIFACT)
+    table.unlink()
     report = make_report(uri, "gone", tmp_path / "out", log_to_mlflow=False)
     page = report.html_path.read_text()
     assert report.best_run_id == run_id and report.report_run_id is None
@@ -299,18 +298,9 @@ def test_impact_figure_orders_numeric_values_and_splits_by_model(tmp_path):
     assert mpimg.imread(tmp_path / "impact.png")[..., :3].std() > 0.01
 
 
-def test_config_is_rebuilt_from_logged_params():
-    """Sweeps log no config.yaml: the config comes back from the params MLflow stores."""
+def test_transform_is_rebuilt_from_a_logged_config():
+    """The report rebuilds the run's transform from its logged configuration, by name."""
     config = {
-        "data": {
-            "_target_": "genreclf.data.sources.TableSource",
-            "path": "/data/features.csv",
-            "exclude": ["length"],
-            "recipe": None,
-            "segment_pattern": r"(?<=\.\d{5})\.\d+(?=\.\w+$)",
-            "prefix_label": True,
-        },
-        "extraction": {"n_jobs": -1, "batch_size": "auto", "min_duration": 0.5},
         "transforms": {
             "_target_": "sklearn.pipeline.make_pipeline",
             "_args_": [
@@ -319,10 +309,7 @@ def test_config_is_rebuilt_from_logged_params():
             ],
         },
     }
-    logged = {key: str(value) for key, value in flatten_params(config).items()}
-    rebuilt = config_from_params(logged)
-    assert rebuilt == config
-    assert [type(step).__name__ for _, step in transform_from_config(rebuilt).steps] == [
+    assert [type(step).__name__ for _, step in transform_from_config(config).steps] == [
         "ColumnTransformer",
         "StandardScaler",
     ]
