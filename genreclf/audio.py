@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genreclf.filenames import is_printable, printable_name
+from genreclf.errors import one_line, printable
+from genreclf.filenames import is_printable
 
 #: Peak amplitude below which a signal counts as silent.
 SILENCE_THRESHOLD: float = 1e-6
@@ -38,25 +39,20 @@ class AudioError(Exception):
     ----------
     path : str or None
         The file as given (possibly surrogate-escaped); the message shows its
-        :func:`~genreclf.filenames.printable_name`.
+        :func:`~genreclf.filenames.printable_name`, control characters as escapes
+        (:func:`~genreclf.errors.printable`).
     reason : str
     """
 
     def __init__(self, path: str | Path | None, reason: str) -> None:
         self.path = None if path is None else str(path)
-        self.reason = printable_name(" ".join(str(reason).split()))
-        shown = None if self.path is None else printable_name(self.path)
+        self.reason = printable(" ".join(str(reason).split()))
+        shown = None if self.path is None else printable(self.path)
         message = self.reason if shown is None else f"{shown}: {self.reason}"
         super().__init__(message)
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.path, self.reason))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``<ExceptionType>: <message>`` on a single line."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _decode_failure(exc: BaseException) -> str:
@@ -70,10 +66,10 @@ def _decode_failure(exc: BaseException) -> str:
             detail = " ".join(str(chain.error_string).split()).rstrip(".")
             if getattr(chain, "code", None) == 7:  # "File does not exist or is not a
                 detail = "no decodable audio stream"  # regular file", said of garbage bytes
-            fallback = "" if chain is exc else f"; audioread: {_one_line(exc)}"
+            fallback = "" if chain is exc else f"; audioread: {one_line(exc, named=True)}"
             return f"unreadable audio (libsndfile: {detail}{fallback})"
         chain = chain.__cause__ or chain.__context__
-    return f"unreadable audio ({_one_line(exc)})"
+    return f"unreadable audio ({one_line(exc, named=True)})"
 
 
 def _decode(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, float]:

@@ -13,9 +13,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from genreclf import stopping
 from genreclf.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
-from genreclf.errors import GenreclfError
+from genreclf.errors import GenreclfError, one_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: Longest ``error:`` line a command prints (control characters shown as escapes).
+ERROR_LIMIT = 2000
 
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str] | None:
@@ -304,8 +306,8 @@ def one_line_errors(task: Callable, precheck: Callable[[Any], None] | None = Non
             if precheck is not None:
                 precheck(cfg)
             return task(cfg)
-        except GenreclfError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except GenreclfError as exc:  # one line, whatever read text the message quotes
+            print(f"error: {one_line(str(exc), limit=ERROR_LIMIT)}", file=sys.stderr)
             sys.exit(exc.exit_status)
 
     return wrapped

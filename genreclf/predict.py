@@ -25,6 +25,7 @@ from pydantic import Field
 from genreclf.cli import hydra_app
 from genreclf.config_checks import check_config
 from genreclf.data.tracks import AUDIO_EXTENSIONS
+from genreclf.errors import one_line, printable
 from genreclf.filenames import printable_name
 from genreclf.params import Bool, Int, Jobs, Options, Text, WritableFile, WritableFolder
 from genreclf.tracking.options import TrackingOptions
@@ -94,9 +95,9 @@ def screen_table(predictions: list, top_k: int = 3) -> str:
 
     rows = []
     for p in predictions:
-        row = {"file": p.file}
+        row = {"file": printable(p.file)}
         for rank, (genre, prob) in enumerate(p.top(top_k), start=1):
-            row[f"#{rank}"] = f"{genre} {prob:.2f}"
+            row[f"#{rank}"] = f"{printable(genre)} {prob:.2f}"
         rows.append(row)
     frame = pd.DataFrame(rows).fillna("")
     widths = {c: max(len(c), *frame[c].str.len()) for c in frame.columns}
@@ -173,10 +174,10 @@ def _seconds(value: float) -> str:
 def stretches_line(prediction: Any) -> str:
     """``file: 0–30 s rock, 30–57 s blues``: where the top genre of the windows changes."""
     parts = [
-        f"{_seconds(start)}\u2013{_seconds(end)} s {genre}"
+        f"{_seconds(start)}\u2013{_seconds(end)} s {printable(genre)}"
         for start, end, genre in prediction.stretches()
     ]
-    return f"{prediction.file}: {', '.join(parts)}"
+    return f"{printable(prediction.file)}: {', '.join(parts)}"
 
 
 def _inputs(value) -> list[str]:
@@ -227,17 +228,18 @@ def model_line(model: Any, tracking_uri: str) -> str:
     from genreclf.tracking.run import open_store
 
     genres = f"{len(model.class_names)} genres"
-    features = f"features: {model.spec['recipe']}"
+    features = f"features: {one_line(str(model.spec['recipe']))}"
     origin = model_origin(open_store(tracking_uri), str(model.uri))
     if origin is None:
-        return f"Model: {model.uri}, {features}, {genres}"
-    data = origin["dataset"] or "data set not logged"
+        return f"Model: {printable(str(model.uri))}, {features}, {genres}"
+    data = one_line(origin["dataset"] or "data set not logged")
     if origin["synthetic"]:
         data += " (SYNTHETIC toy data, not music)"
     score = origin["val_acc"]
     scored = "no best_val_acc" if score is None else f"best_val_acc {score:.3f}"
-    name = origin["run_name"] or origin["run_id"]
-    return f"Model: {name} ({model.uri}), data {data}, {features}, {scored}, {genres}"
+    name = one_line(origin["run_name"] or origin["run_id"])
+    uri = printable(str(model.uri))
+    return f"Model: {name} ({uri}), data {data}, {features}, {scored}, {genres}"
 
 
 def predict(cfg: DictConfig) -> int:
@@ -274,7 +276,7 @@ def predict(cfg: DictConfig) -> int:
     )
     files, failures = expand_inputs(inputs)
     for name, reason in failures:
-        print(f"error: {name}: {reason}", file=sys.stderr)
+        print(f"error: {printable(name)}: {reason}", file=sys.stderr)
     print(model_line(model, str(cfg.tracking.uri)), file=sys.stderr)
     predictions = []
     for path in files:
@@ -286,9 +288,9 @@ def predict(cfg: DictConfig) -> int:
         except ModelLoadError:  # the model is at fault (non-finite output): one line, exit 2
             raise
         except Exception as exc:  # one file's failure must not stop the others
-            reason = printable_name(" ".join(f"{type(exc).__name__}: {exc}".split()))
+            reason = one_line(exc, named=True)
             failures.append((printable_name(path), reason))
-            print(f"error: {printable_name(path)}: {reason}", file=sys.stderr)
+            print(f"error: {printable(path)}: {reason}", file=sys.stderr)
     timeline, plot = bool(cfg.get("timeline", False)), cfg.get("plot")
     if predictions:
         print(screen_table(predictions, top_k))

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from genreclf.data.errors import DataError
 from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
-from genreclf.errors import MissingPathError
+from genreclf.errors import MissingPathError, one_line
 from genreclf.filenames import printable_name
 from genreclf.params import AnyText, Bool, ExistingFile, ExistingFolder, Pattern, Text
 from genreclf.registry import Registry
@@ -54,11 +54,6 @@ def _existing_dir(path: str | Path, option: str) -> Path:
     if not path.is_dir():
         raise MissingPathError(f"{option}: no such folder: {printable_name(path)}")
     return path
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _first(items: Sequence[object], n: int = _SHOWN) -> str:
@@ -274,7 +269,9 @@ class TableSource:
         except (OSError, ValueError) as exc:  # decoding and parsing errors are ValueErrors
             if isinstance(exc, DataError):
                 raise
-            raise DataError(f"{self.path}: not a readable {kind} table ({_one_line(exc)})") from exc
+            raise DataError(
+                f"{self.path}: not a readable {kind} table ({one_line(exc, named=True)})"
+            ) from exc
         if len(raw) == 0:
             raise DataError(f"{self.path}: no rows, only a header ({len(raw.columns)} columns)")
         return raw

@@ -46,6 +46,7 @@ from filelock import Timeout
 
 from genreclf.audio import AudioError, load_audio
 from genreclf.data.tracks import Track
+from genreclf.errors import one_line
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
 from genreclf.features.table import FeatureTable
 from genreclf.filenames import printable_name
@@ -62,12 +63,6 @@ SKIPPED_COLUMNS = ["track_id", "path", "reason"]
 #: Version of the remembered bad files (in their cache key). 2: a file whose name is
 #: not UTF-8 is read; version 1 remembered it as unreadable audio.
 BAD_FILES_VERSION = 2
-
-
-def _one_line(exc: BaseException) -> str:
-    """``<ExceptionType>: <message>`` on one line, as text (a path in it printable)."""
-    text = printable_name(" ".join(str(exc).split()))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _check_output(value: np.ndarray, want: int, n_columns: int) -> None:
@@ -127,7 +122,7 @@ def compute_chunk(
             except AudioError as exc:
                 out.append((index, None, exc.reason, True))
             except Exception as exc:  # one file's failure must not stop the others
-                out.append((index, None, _one_line(exc), False))
+                out.append((index, None, one_line(exc, named=True), False))
     return out
 
 
@@ -514,7 +509,7 @@ class FeatureExtractor:
                     logger.warning(
                         "features: a worker died (%s); retrying %d file(s) alone in fresh "
                         "processes, %d back to the pool",
-                        _one_line(exc),
+                        one_line(exc, named=True),
                         len(alone),
                         len(todo),
                     )
@@ -610,7 +605,7 @@ class FeatureExtractor:
                 reasons[i] = "file not found"
                 continue
             except OSError as exc:
-                reasons[i] = f"unreadable file ({_one_line(exc)})"
+                reasons[i] = f"unreadable file ({one_line(exc, named=True)})"
                 continue
             key = keys[i] = feature_key(digest, feature_set)
             cached = self.cache.get(

@@ -52,7 +52,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, Strict
 
-from genreclf.errors import ConfigError
+from genreclf.errors import ConfigError, one_line
 from genreclf.features.sets import FEATURE_SETS, EncoderPooling, PooledEncoder, Rate, Seconds
 from genreclf.params import AnyText, Bool, Int
 from genreclf.registry import RegistryError
@@ -98,11 +98,6 @@ class HFEncoderError(ConfigError):
     """
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] + ("..." if len(text) > 200 else "")
-
-
 def _transformers() -> Any:
     """The ``transformers`` module, or one line saying how to install it."""
     try:
@@ -140,13 +135,13 @@ def _missing(model: str, exc: BaseException) -> HFEncoderError:
     if _local_folder(model) is not None:
         return HFEncoderError(
             f"features.model={model}: {_NOT_A_MODEL} "
-            f"(config.json and weights saved with save_pretrained): {_one_line(exc)}"
+            f"(config.json and weights saved with save_pretrained): {one_line(exc)}"
         )
     return HFEncoderError(
         f"features.model={model}: not found offline (features.local_files_only=true); "
         f"download it once with features.local_files_only=false or "
         f"`huggingface-cli download {model}`, or set features.model=<folder saved with "
-        f"save_pretrained> ({_one_line(exc)})"
+        f"save_pretrained> ({one_line(exc)})"
     )
 
 
@@ -284,7 +279,7 @@ def check_files(folder: Path, model: str, root: Path | None = None) -> None:
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:  # a dangling link or a loop
-            raise _bad(model, f"{name}: cannot be resolved ({_one_line(exc)})") from None
+            raise _bad(model, f"{name}: cannot be resolved ({one_line(exc)})") from None
         if not target.is_relative_to(root):
             raise _bad(model, f"{name} links outside the model folder (to {target})")
         if not target.is_file():
@@ -317,7 +312,7 @@ def read_config_json(folder: Path, model: str) -> dict[str, Any]:
     try:
         config = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
-        raise _bad(model, f"config.json is not valid JSON ({_one_line(exc)})") from None
+        raise _bad(model, f"config.json is not valid JSON ({one_line(exc)})") from None
     if not isinstance(config, dict):
         raise _bad(model, "config.json is not a JSON object")
     return config
@@ -388,7 +383,7 @@ def expected_shapes(config: Any, trust_remote_code: bool, model: str) -> dict[st
         with torch.device("meta"):
             net = transformers.AutoModel.from_config(config, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise _bad(model, f"config.json builds no model ({_one_line(exc)})") from None
+        raise _bad(model, f"config.json builds no model ({one_line(exc)})") from None
     shapes = {name: tuple(t.shape) for name, t in net.state_dict().items()}
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_ENCODER_PARAMETERS:
@@ -434,7 +429,7 @@ def header_shapes(path: Path, model: str) -> dict[str, tuple[int, ...]]:
         with safe_open(str(path), framework="pt") as f:
             return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
     except (OSError, SafetensorError) as exc:
-        raise _bad(model, f"{path.name}: not a safetensors file ({_one_line(exc)})") from None
+        raise _bad(model, f"{path.name}: not a safetensors file ({one_line(exc)})") from None
 
 
 def check_headers(files: list[Path], expected: dict[str, tuple[int, ...]], model: str) -> None:
@@ -477,7 +472,7 @@ def _check_loading_info(model: str, info: dict[str, Any]) -> None:
         found = sorted(str(k) for k in info.get(key) or ())
         if found:
             n = len(found)
-            shown = ", ".join(_one_line(ValueError(k))[:80] for k in found[:3])
+            shown = ", ".join(one_line(k, limit=80) for k in found[:3])
             more = f" and {n - 3} more" if n > 3 else ""
             raise _bad(model, f"{n} {noun}{'s' * (n != 1)} {meaning}: {shown}{more}")
 

@@ -1,4 +1,8 @@
-"""Figures of one run: confusion matrix and training curves (matplotlib, no display)."""
+"""Figures of one run: confusion matrix and training curves (matplotlib, no display).
+
+Labels, run names and file names are read data: every figure draws them through
+:func:`plain_text`, so matplotlib never reads them as mathtext.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,17 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from genreclf.errors import printable  # noqa: E402
+
+
+def plain_text(value: object) -> str:
+    """``value`` as text matplotlib draws as it is: one line, each ``$`` escaped (``\\$``).
+
+    A label such as ``$\\undefinedcmd{x}$`` is then drawn as those characters, not parsed
+    as mathtext (which fails at draw time on an unknown command).
+    """
+    return printable(str(value)).replace("$", r"\$")
+
 
 def confusion_matrix_figure(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], title: str = ""
@@ -22,12 +37,12 @@ def confusion_matrix_figure(
         y_true,
         y_pred,
         labels=np.arange(len(class_names)),
-        display_labels=class_names,
+        display_labels=[plain_text(name) for name in class_names],
         ax=ax,
         colorbar=False,
         xticks_rotation=45,
     )
-    ax.set_title(title or "Confusion matrix (test)")
+    ax.set_title(plain_text(title or "Confusion matrix (test)"))
     return fig
 
 
@@ -47,5 +62,5 @@ def curves_figure(history: pd.DataFrame, title: str = "") -> Figure:
         ax.set_ylabel("accuracy" if metric == "acc" else "cross-entropy")
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.suptitle(title or "Training curves")
+    fig.suptitle(plain_text(title or "Training curves"))
     return fig

@@ -1,8 +1,15 @@
 """The report as a LaTeX document: ``tabular`` tables (pandas ``to_latex``, booktabs
-rules), figures by file name, beside the PNG files."""
+rules), figures by file name, beside the PNG files.
+
+Every text and cell is read data (labels, run names, params, a logged classification
+report): each is written through :func:`escape`, never in ``verbatim``, so no text can
+end an environment or run a TeX command (``\\openin``, ``\\input``); preformatted text
+is a monospace line per line (:func:`preformatted`).
+"""
 
 from __future__ import annotations
 
+from genreclf.errors import printable
 from genreclf.reports.blocks import Block, Image, Section, Table, Text, cell_text
 
 SUFFIX = "tex"
@@ -29,12 +36,28 @@ SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     "±": r"\textpm{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': r"\textquotedbl{}",
 }
 
 
 def escape(value: str) -> str:
-    """``value`` with LaTeX's special characters written as text."""
-    return "".join(SPECIAL.get(char, char) for char in value)
+    """``value`` as LaTeX text: special characters written as text, control characters
+    (newlines included) as escapes such as ``\\n`` (:func:`~genreclf.errors.printable`)."""
+    return "".join(SPECIAL.get(char, char) for char in printable(str(value)))
+
+
+def preformatted(value: str) -> str:
+    """Preformatted text (a classification report) as monospace lines, each escaped.
+
+    Spaces are kept (``\\ ``, as wide as a character in a monospace font), an empty line
+    stays empty; each line is its own paragraph, so nothing in it can reach the next.
+    """
+    lines = [escape(line).replace(" ", "\\ ") or "\\mbox{}" for line in value.rstrip().splitlines()]
+    body = "\\par\n".join(lines)
+    return f"{{\\small\\ttfamily\\raggedright\\parindent=0pt\n{body}\\par}}"
 
 
 def table(item: Table) -> str:
@@ -52,7 +75,7 @@ def block(item: Block) -> str:
     """One block as LaTeX."""
     if isinstance(item, Text):
         if item.tag == "pre":
-            return f"\\begin{{verbatim}}\n{item.value.rstrip()}\n\\end{{verbatim}}"
+            return preformatted(item.value)
         return f"\\emph{{{escape(item.value)}}}" if item.css_class == "note" else escape(item.value)
     if isinstance(item, Table):
         return f"\\begin{{center}}\n{table(item)}\n\\end{{center}}"

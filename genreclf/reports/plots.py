@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from genreclf.reports.figures import plain_text  # noqa: E402
 from genreclf.reports.runs import param_values  # noqa: E402
 
 #: Accuracy columns drawn by :func:`impact_figure`, with their axis titles.
@@ -68,14 +69,14 @@ def impact_figure(runs: pd.DataFrame, param: str, title: str = "") -> Figure:
                 )
                 jitter = rng.uniform(-0.25, 0.25, len(scores)) * width
                 ax.scatter(i + offset + jitter, scores, s=14, color=colour, zorder=3)
-            ax.scatter([], [], color=colour, label=model)
-        ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=30)
+            ax.scatter([], [], color=colour, label=plain_text(model))
+        ax.set_xticks(range(len(values)), [plain_text(v) for v in values], rotation=30)
         ax.set_xlim(-0.6, len(values) - 0.4)
-        ax.set_xlabel(param)
+        ax.set_xlabel(plain_text(param))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
         ax.legend(title="model", fontsize="small")
-    fig.suptitle(title or f"Accuracy against {param}")
+    fig.suptitle(plain_text(title or f"Accuracy against {param}"))
     return fig
 
 
@@ -99,10 +100,14 @@ def pca_figure(
     for k, genre in enumerate(sorted(set(labels))):
         points = coords[labels == genre]
         colour = colours[k % len(colours)]
-        ax.scatter(points[:, 0], points[:, 1], s=10, alpha=0.45, color=colour, label=genre)
+        ax.scatter(
+            points[:, 0], points[:, 1], s=10, alpha=0.45, color=colour, label=plain_text(genre)
+        )
         centre = points.mean(axis=0)
         ax.scatter(*centre, s=180, marker="X", color=colour, edgecolor="black", zorder=3)
-        ax.annotate(genre, centre, xytext=(6, 6), textcoords="offset points", weight="bold")
+        ax.annotate(
+            plain_text(genre), centre, xytext=(6, 6), textcoords="offset points", weight="bold"
+        )
     low, high = np.quantile(coords, [0.005, 0.995], axis=0)
     margin = 0.08 * (high - low)
     ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
@@ -111,5 +116,9 @@ def pca_figure(
     ax.set_ylabel(f"PC2 ({explained[1]:.1%} of variance)")
     ax.legend(fontsize="small", markerscale=2, ncols=2)
     ax.grid(alpha=0.3)
-    ax.set_title(title or "PCA map of the features (X: genre centre; axes at 0.5-99.5% quantiles)")
+    ax.set_title(
+        plain_text(
+            title or "PCA map of the features (X: genre centre; axes at 0.5-99.5% quantiles)"
+        )
+    )
     return fig

@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from genreclf.reports.figures import plain_text  # noqa: E402
+
 
 def _steps(spans: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each window held flat over its span: x ``(2 n,)``, y ``(genres, 2 n)``."""
@@ -41,15 +43,19 @@ def timeline_figure(prediction: Any) -> Figure:
     x, y = _steps(np.asarray(prediction.window_spans), np.asarray(prediction.window_probabilities))
     colors = plt.get_cmap("tab20" if len(genres) > 10 else "tab10").colors
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
-    ax.stackplot(x, y, labels=genres, colors=colors[: len(genres)], alpha=0.9)
+    ax.stackplot(
+        x, y, labels=[plain_text(g) for g in genres], colors=colors[: len(genres)], alpha=0.9
+    )
     ax.set_xlim(0, max(float(prediction.duration), float(x.max(initial=0.0))) or 1.0)
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("genre probability")
     windows = len(prediction.window_spans)
     ax.set_title(
-        f"{Path(prediction.file).name}: {prediction.genre} overall "
-        f"({windows} window{'s' if windows != 1 else ''})"
+        plain_text(
+            f"{Path(prediction.file).name}: {prediction.genre} overall "
+            f"({windows} window{'s' if windows != 1 else ''})"
+        )
     )
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5))

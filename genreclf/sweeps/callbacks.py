@@ -94,8 +94,9 @@ def upload_spooled_runs(folder: Path, uri: str) -> None:
     See :mod:`genreclf.tracking.spool`; a store that stops answering meanwhile leaves
     them for later (``python -m genreclf.sync``), with one line.
     """
+    from genreclf.errors import one_line
     from genreclf.tracking.run import open_store
-    from genreclf.tracking.spool import first_words, unreachable, upload_folder
+    from genreclf.tracking.spool import unreachable, upload_folder
 
     if not folder.is_dir():
         return
@@ -104,7 +105,7 @@ def upload_spooled_runs(folder: Path, uri: str) -> None:
     except Exception as exc:
         if not unreachable(exc) and not isinstance(exc, ValueError):
             raise
-        log.warning("spooled runs under %s not uploaded: %s", folder, first_words(exc))
+        log.warning("spooled runs under %s not uploaded: %s", folder, one_line(exc))
         return
     if outcomes.get("uploaded"):
         count = len(outcomes["uploaded"])

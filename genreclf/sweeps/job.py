@@ -246,14 +246,15 @@ def _unless_store_away(lookup: Callable[[], Any], default: Any) -> Any:
     A store that stops answering mid-sweep must not cost the job: it trains, and its
     run is spooled (see :mod:`genreclf.tracking.spool`).
     """
-    from genreclf.tracking.spool import first_words, unreachable
+    from genreclf.errors import one_line
+    from genreclf.tracking.spool import unreachable
 
     try:
         return lookup()
     except Exception as exc:
         if not unreachable(exc):
             raise
-        log.warning("tracking store does not answer (%s): the job trains", first_words(exc))
+        log.warning("tracking store does not answer (%s): the job trains", one_line(exc))
         return default
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from genreclf.errors import one_line, printable
 from genreclf.tracking import names
 from genreclf.tracking.selection import Score, best_run
 
@@ -124,9 +125,15 @@ def job_line(
     seconds: float,
     total: int | None = None,
 ) -> str:
-    """The line a job prints when it ends: number, run name, swept values, outcome, time."""
+    """The line a job prints when it ends: number, run name, swept values, outcome, time.
+
+    Control characters of the run name and the values are shown as escapes, and the run
+    name is cut to :data:`~genreclf.errors.LINE_LIMIT` characters
+    (:func:`~genreclf.errors.one_line`).
+    """
     tag = job_tag(job_num, planned_total() if total is None else total)
-    return f"{tag} {run_name}  {swept_values(overrides)}  {outcome}  {seconds:.1f} s"
+    values = printable(swept_values(overrides))
+    return f"{tag} {one_line(run_name)}  {values}  {printable(outcome)}  {seconds:.1f} s"
 
 
 def say_job_line(line: str) -> None:
@@ -156,8 +163,8 @@ def run_keeping_line(execute: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 
 def failed_line(job_num: int, overrides: Sequence[str], why: str, total: int | None) -> str:
     """The line of a job that ended without saying so (its worker died, it raised)."""
-    first = (why.strip().splitlines() or ["unknown error"])[-1][:200]
-    return f"{job_tag(job_num, total)} {swept_values(overrides)}  FAILED: {first}"
+    last = one_line((why.strip().splitlines() or ["unknown error"])[-1])
+    return f"{job_tag(job_num, total)} {printable(swept_values(overrides))}  FAILED: {last}"
 
 
 def scores(val_acc: float, test_acc: float) -> str:
@@ -309,7 +316,7 @@ class SweepProgress:
             parts.append(f"ETA {duration(elapsed / self.done * left)}")
         if self.best is not None:
             parts.append(f"best val_acc {self.best[0].val_acc:.3f} {self.best[1]}".rstrip())
-        return ", ".join(parts)
+        return printable(", ".join(parts))
 
 
 #: The progress of the sweep this process launched (set by the sweep callback).

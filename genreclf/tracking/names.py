@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from genreclf.errors import one_line
+
 # ----------------------------------------------------------------------------- run tags
 #: ``True`` on runs trained on the built-in synthetic data.
 SYNTHETIC_TAG = "genreclf.synthetic_data"
@@ -177,6 +179,26 @@ NAME_KEYS: dict[str, str] = {
 NAME_GROUPS: tuple[str, ...] = ("model", "features")
 #: Longest run name before its hash (MLflow shows about this much in a column).
 NAME_WIDTH = 60
+#: Longest run name MLflow keeps (its own limit on ``mlflow.runName``).
+MAX_RUN_NAME = 250
+
+
+def fit_run_name(name: str | None) -> str | None:
+    """``name`` as a run is named: control characters as escapes, cut to :data:`MAX_RUN_NAME`.
+
+    Parameters
+    ----------
+    name : str, optional
+        A run name from an option, a sweep or a spool file; ``None`` lets MLflow name it.
+
+    Returns
+    -------
+    str or None
+        At most :data:`MAX_RUN_NAME` characters (``...`` at the end where it was cut).
+    """
+    if name is None:
+        return None
+    return one_line(str(name), limit=MAX_RUN_NAME - 3)
 
 
 def _name_part(text: str) -> str:

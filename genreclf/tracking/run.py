@@ -20,12 +20,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from genreclf.errors import one_line
 from genreclf.stopping import reason as stop_reason
 from genreclf.tracking import names
 from genreclf.tracking.spool import (
     SPOOL_DIR,
     Outbox,
-    first_words,
     new_token,
     run_header,
     token_tags,
@@ -327,7 +327,7 @@ def tracked_run(
         log.warning(
             "tracking store %s does not answer (%s): the run is kept in %s and uploaded later",
             mask_uri(store.uri),
-            mask_uri(first_words(exc)),
+            mask_uri(one_line(exc)),
             folder,
         )
     experiment_name = str(tracking["experiment"])

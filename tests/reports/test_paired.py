@@ -136,3 +136,44 @@ def test_paired_table_reads_the_configurations_predictions_from_the_store(tmp_pa
     assert (row["paired"], row["acc_chosen"], row["acc_other"]) == (3, 1.0, 0.0)
     # the chosen run is no configuration: nothing to compare it with
     assert paired.paired_table(store, _ranked(ids, ["single", "a", "b"]), tmp_path) is None
+
+
+def test_the_interval_is_resampled_from_counts_in_memory_flat_in_the_rows():
+    import tracemalloc
+
+    peaks = []
+    for rows in (1_000, 10_000_000):
+        tracemalloc.start()
+        paired.paired_interval(rows // 4, rows // 5, rows)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0] + 100_000 and peaks[1] < 5_000_000, peaks
+
+
+def test_a_refused_predictions_file_costs_its_run_only_with_a_note(tmp_path):
+    store, ids = _store_with_runs(tmp_path)
+    client = MlflowClient(store.uri)
+    experiment = client.get_run(ids["a"]).info.experiment_id
+    bad = client.create_run(experiment, tags={names.ROLE_TAG: names.CONFIG_ROLE}).info.run_id
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / names.PREDICTIONS_ARTIFACT).write_bytes(b"not parquet at all")
+    client.log_artifact(bad, str(folder / names.PREDICTIONS_ARTIFACT))
+    ids["bad"] = bad
+    ranked = _ranked(ids, ["a", "b"])
+    ranked = pd.concat([ranked.iloc[:1], _bad_row(bad), ranked.iloc[1:]], ignore_index=True)
+    notes: list[str] = []
+    table = paired.paired_table(store, ranked, tmp_path / "dl", notes=notes)
+    assert table["run_id"].tolist() == [ids["b"]]
+    assert len(notes) == 1 and f"without run {bad[:8]}" in notes[0] and "\n" not in notes[0]
+    # the chosen run's file refused: nothing to compare against, and a note says why
+    first = pd.concat([_bad_row(bad), _ranked(ids, ["a", "b"])], ignore_index=True)
+    notes.clear()
+    assert paired.paired_table(store, first, tmp_path / "dl2", notes=notes) is None
+    assert len(notes) == 1
+
+
+def _bad_row(run_id: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"run_id": [run_id], "run_name": ["bad"], f"tags.{names.ROLE_TAG}": [names.CONFIG_ROLE]}
+    )
