@@ -137,8 +137,14 @@ class RunConfig(BaseModel):
 
     # ------------------------------------------------------------------ JSON and Hydra
     def to_json(self) -> str:
-        """The configuration as one JSON document (what a run logs as :data:`ARTIFACT`)."""
-        return self.model_dump_json(indent=1)
+        """The configuration as one JSON document (what a run logs as :data:`ARTIFACT`).
+
+        Passwords in URIs (``tracking.uri``) are masked (``***``): they never leave the
+        process (:func:`genreclf.tracking.uri.mask_uri`).
+        """
+        from genreclf.tracking.uri import mask_uri
+
+        return mask_uri(self.model_dump_json(indent=1))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunConfig:
