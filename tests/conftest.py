@@ -25,3 +25,25 @@ def require_shared(*parts: str) -> Path:
 def shared_data() -> Path:
     """The ``../shared/data`` folder (see its README)."""
     return require_shared()
+
+
+#: MLflow's own default store, ``sqlite:///mlflow.db`` in the folder a process runs in.
+#: genreclf never uses it (its stores live under ``mlruns/``), but MLflow falls back on it
+#: when something resolves a URI without a tracking URI (for instance
+#: ``MlflowClient.download_artifacts(run_id, "model")`` of an MLflow 3 logged model).
+STRAY_DATABASE = Path(__file__).resolve().parents[1] / "mlflow.db"
+_STRAY = pytest.StashKey[bool]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STRAY] = STRAY_DATABASE.exists()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if a test wrote MLflow's default database into the repository."""
+    if STRAY_DATABASE.exists() and not session.config.stash.get(_STRAY, True):
+        print(
+            f"\nerror: a test wrote MLflow's default store {STRAY_DATABASE} (a URI resolved "
+            "without a tracking URI); stores belong under mlruns/ or a test's tmp_path"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
