@@ -136,6 +136,36 @@ def training_sample_rate(source: Any, feature_set: Any = None) -> tuple[int, str
     return DEFAULT_SAMPLE_RATE, "assumed: GTZAN's rate (the training audio's rate is unknown)"
 
 
+def training_clip_seconds(source: Any) -> tuple[float, str]:
+    """How long the training clips were: ``predict`` cuts a song into clips of that length.
+
+    Generated data give their ``duration``; an audio source the median length of up to
+    50 of its files (read from their headers); a feature table, which keeps no audio,
+    GTZAN's 30 s.
+
+    Returns
+    -------
+    seconds : float
+    note : str
+        How it was decided.
+    """
+    if getattr(source, "duration", None):  # generated data (data=synthetic)
+        return float(source.duration), "the length of the generated training audio"
+    if hasattr(source, "tracks"):
+        import soundfile as sf
+
+        tracks = source.tracks()
+        lengths = []
+        for track in tracks[:: max(1, len(tracks) // 50)]:
+            try:
+                lengths.append(float(sf.info(str(track.path)).duration))
+            except Exception:  # unreadable files were skipped by extraction too
+                continue
+        if lengths:
+            return float(np.median(lengths)), f"the median length of {len(lengths)} training files"
+    return CLIP_SECONDS, "unknown (a feature table): GTZAN's clip length"
+
+
 def model_spec(
     *,
     feature_set: FeatureSet,
@@ -178,6 +208,7 @@ def model_spec(
         frame_level = bool(fs.frame_level)
         segment = getattr(fs, "segment_seconds", None) if frame_level else None
     rate, rate_note = training_sample_rate(source, fs)
+    clip, clip_note = training_clip_seconds(source)
     return {
         "format": MODEL_FORMAT,
         "source": origin,
@@ -186,7 +217,8 @@ def model_spec(
         "features": features,
         "frame_level": frame_level,
         "segment_seconds": segment,
-        "clip_seconds": None if frame_level else CLIP_SECONDS,
+        "clip_seconds": None if frame_level else round(clip, 3),
+        "clip_seconds_note": None if frame_level else clip_note,
         "sample_rate": rate,
         "sample_rate_note": rate_note,
         "columns": [str(c) for c in columns],
@@ -275,6 +307,7 @@ class ModelSpec(_Strict):
     frame_level: bool
     segment_seconds: Seconds | None
     clip_seconds: Seconds | None
+    clip_seconds_note: str | None = None
     sample_rate: Annotated[int, Field(ge=1, le=1_000_000)]
     sample_rate_note: str
     columns: list[Name] = Field(min_length=1)

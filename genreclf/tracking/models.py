@@ -214,7 +214,8 @@ def best_model_uri(store: Store, experiment: str) -> str:
     if best is None:
         raise ModelRefError(
             f"best:{experiment}: no finished run with a '{names.BEST_VAL_ACC}' metric and a "
-            f"logged model in {store.uri}"
+            f"logged model in {store.uri} (sweep jobs log none); log the best one's with: "
+            f"python -m genreclf.train from_run=best:{experiment} tracking.log_model=true"
         )
     return f"runs:/{best.info.run_id}/{names.MODEL_ARTIFACT}"
 

@@ -348,3 +348,16 @@ def test_the_parameter_cap_can_be_raised(fitted, tmp_path):
     with pytest.raises(ModelLoadError, match=rf"would hold {size:,} values, more than the "):
         load_model(folder, max_parameters=size - 1)
     assert load_model(folder, max_parameters=size).head is not None
+
+
+def test_the_package_records_the_training_clip_length(shared_data):
+    """Models trained on 2-3 s excerpts cut songs into 2-3 s clips, not GTZAN's 30 s."""
+    from genreclf.data.sources import GTZANSource, TableSource
+    from genreclf.data.synthetic import SyntheticGTZAN
+    from genreclf.inference.spec import training_clip_seconds
+
+    excerpts, how = training_clip_seconds(GTZANSource(shared_data / "gtzan_excerpts"))
+    assert 2.0 <= excerpts <= 3.1 and "median length" in how
+    assert training_clip_seconds(SyntheticGTZAN(root="unused", duration=6.0))[0] == 6.0
+    table = TableSource(shared_data / "seed_features.csv", recipe="seed174")
+    assert training_clip_seconds(table)[0] == 30.0
