@@ -14,8 +14,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from genreclf import stopping
 from genreclf.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
 from genreclf.errors import GenreclfError, one_line
+from genreclf.runconfig import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 #: Longest ``error:`` line a command prints (control characters shown as escapes).
 ERROR_LIMIT = 2000
 
@@ -357,39 +357,42 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     return main
 
 
-def print_result(cfg: Any, run_id: str, result: dict[str, Any]) -> None:
+def print_result(config: Any, run_id: str, outcome: Any, model_uri: str | None = None) -> None:
     """Print a run's classification report, scores and MLflow run.
 
-    A configuration run (several folds or seeds, see :mod:`genreclf.protocol`) prints the
-    report of its pooled test predictions, mean ± std over its runs and the bootstrap
-    interval.
+    ``config`` is the run's :class:`~genreclf.runconfig.RunConfig`, ``outcome`` its
+    :class:`~genreclf.protocol.Outcome`. A configuration run (several folds or seeds)
+    prints the report of its pooled test predictions, mean ± std over its runs and the
+    bootstrap interval.
     """
-    report, y_true = result["report"], result["y_true"]
-    if "members" in result:
-        runs = f"{result['members']} runs: {result['folds']} fold(s) x {result['seeds']} seed(s)"
-        print(f"\nClassification report (pooled test predictions of {runs}):\n{report}")
+    scores = outcome.scores
+    if outcome.members > 1:
+        runs = f"{outcome.members} runs: {outcome.folds} fold(s) x {outcome.seeds} seed(s)"
+        print(f"\nClassification report (pooled test predictions of {runs}):\n{outcome.report}")
         print(
-            f"validation accuracy: {result['val_acc_mean']:.3f} ± {result['val_acc_std']:.3f}"
-            f"   test accuracy: {result['test_acc_mean']:.3f} ± {result['test_acc_std']:.3f}"
-            f"   macro-F1: {result['test_f1_mean']:.3f}   (mean ± std over {runs})"
+            f"validation accuracy: {scores['val_acc_mean']:.3f} ± {scores['val_acc_std']:.3f}"
+            f"   test accuracy: {scores['test_acc_mean']:.3f} ± {scores['test_acc_std']:.3f}"
+            f"   macro-F1: {scores['test_f1_mean']:.3f}   (mean ± std over {runs})"
         )
         print(
             f"pooled test accuracy, 95% bootstrap interval: "
-            f"[{result['test_acc_ci_low']:.3f}, {result['test_acc_ci_high']:.3f}]"
+            f"[{scores['test_acc_ci_low']:.3f}, {scores['test_acc_ci_high']:.3f}]"
         )
     else:
-        print(f"\nClassification report (test split, {len(y_true)} tracks):\n{report}")
-        print(f"test accuracy: {result['test_acc']:.3f}   macro-F1: {result['test_f1']:.3f}")
-    if "refit_test_acc" in result:
+        print(f"\nClassification report (test split, {len(outcome.y_true)} tracks):")
+        print(outcome.report)
+        print(f"test accuracy: {scores['test_acc']:.3f}   macro-F1: {scores['test_f1']:.3f}")
+    if "refit_test_acc" in scores:
         print(
-            f"refit on train + validation ({result['refit_seeds']:.0f} seeds, "
-            f"{result['refit_epochs']:.0f} epochs): test accuracy {result['refit_test_acc']:.3f}"
-            f"   macro-F1: {result['refit_test_f1']:.3f}"
+            f"refit on train + validation ({scores['refit_seeds']:.0f} seeds, "
+            f"{scores['refit_epochs']:.0f} epochs): test accuracy {scores['refit_test_acc']:.3f}"
+            f"   macro-F1: {scores['refit_test_f1']:.3f}"
         )
-    if "model_uri" in result:
-        print(f"Model: {result['model_uri']}")
-    kind = "configuration run" if "members" in result else "run"
-    print(f"MLflow {kind}: {run_id}  (experiment '{cfg.tracking.experiment}')")
+    if model_uri:
+        print(f"Model: {model_uri}")
+    kind = "configuration run" if outcome.members > 1 else "run"
+    tracking = config.tracking
+    print(f"MLflow {kind}: {run_id}  (experiment '{one_line(tracking['experiment'])}')")
     from genreclf.tracking.uri import mask_uri  # no password on the console
 
-    print(f"Browse runs: mlflow ui --backend-store-uri {mask_uri(cfg.tracking.uri)}")
+    print(f"Browse runs: mlflow ui --backend-store-uri {mask_uri(tracking['uri'])}")

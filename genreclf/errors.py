@@ -95,7 +95,7 @@ def one_line(value: BaseException | str, limit: int = LINE_LIMIT, *, named: bool
     Parameters
     ----------
     value : BaseException or str
-        An exception (its message's first non-blank line, or its type's name if it has
+        An exception (its message's lines joined by spaces, or its type's name if it has
         none) or text read from outside (a run name, a file name, a label).
     limit : int
         Most characters kept, before ``...``.
@@ -105,13 +105,11 @@ def one_line(value: BaseException | str, limit: int = LINE_LIMIT, *, named: bool
     Returns
     -------
     str
-        The text with control characters as escapes (:func:`printable`); of an
-        exception's message only the first line.
+        The text with control characters as escapes (:func:`printable`).
     """
     if isinstance(value, BaseException):
         kind = type(value).__name__
-        lines = [line for line in str(value).splitlines() if line.strip()]
-        first = lines[0].strip() if lines else ""
-        value = f"{kind}: {first}" if named and first else first or kind
+        message = " ".join(line.strip() for line in str(value).splitlines() if line.strip())
+        value = f"{kind}: {message}" if named and message else message or kind
     text = printable(str(value))
     return text if len(text) <= limit else text[:limit] + "..."

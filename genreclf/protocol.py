@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from genreclf.errors import ConfigError
 from genreclf.runconfig import ARTIFACT, RunConfig
 from genreclf.tracking import names
@@ -107,6 +108,64 @@ class MemberResult:
         return Score(self.val_acc, self.val_loss, self.start_time, self.run_id)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What training a configuration gave, whatever its number of members.
+
+    Attributes
+    ----------
+    scores : dict
+        ``val_acc``, ``val_loss``, ``test_acc``, ``test_f1`` (a configuration's means),
+        with several members its summary (:func:`summarize`: ``*_mean``, ``*_std``,
+        ``test_acc_ci_*``), and ``refit_*`` figures (:mod:`genreclf.refit`).
+    report : str
+        Per-genre precision, recall and F1 (of the pooled test predictions).
+    y_true, y_pred : numpy.ndarray
+        The (pooled) test tracks' encoded genres and predictions.
+    module, datamodule
+        The fitted model and its data: the run's, or its best member's (the one packaged).
+    parts : dict
+        Each test fold's parts (``train``, ``val``, ``test`` to table rows).
+    members, folds, seeds : int
+        How many trainings, folds and seeds (``1, 1, 1`` for a plain run).
+    budget_runs : tuple of str
+        Runs a sweep job logged for its other epoch budgets (:mod:`genreclf.sweeps.budgets`).
+    """
+
+    scores: dict[str, float]
+    report: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    module: Any
+    datamodule: Any
+    parts: dict[int, dict[str, Any]]
+    members: int = 1
+    folds: int = 1
+    seeds: int = 1
+    budget_runs: tuple[str, ...] = ()
+
+    @classmethod
+    def of_run(cls, out: Mapping[str, Any], fold: int) -> Outcome:
+        """The outcome of a plain run: ``fit``'s output on the run itself."""
+        keys = ("val_acc", "val_loss", "test_acc", "test_f1")
+        scores = {k: float(out[k]) for k in keys}
+        scores |= {k: float(v) for k, v in out.items() if k.startswith(names.REFIT_PREFIX)}
+        return cls(
+            scores=scores,
+            report=out["report"],
+            y_true=np.asarray(out["y_true"]),
+            y_pred=np.asarray(out["y_pred"]),
+            module=out["module"],
+            datamodule=out["datamodule"],
+            parts={fold: out["datamodule"].indices},
+            budget_runs=tuple(out.get("budget_runs", ())),
+        )
+
+
+#: ``log_parts(writer, parts)``: log a configuration run's data set, each fold's parts.
+LogParts = Callable[[Any, Mapping[int, Mapping[str, Any]]], Any]
+
+
 def members(config: RunConfig | Mapping[str, Any]) -> list[Member]:
     """The folds and seeds that ``config`` trains, fold by fold.
 
@@ -160,8 +219,12 @@ def member_config(config: RunConfig, member: Member, parent_name: str = "") -> R
 
 
 def run_configuration(
-    config: RunConfig, fit: Fit, writer: Any, tags: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+    config: RunConfig,
+    fit: Fit,
+    writer: Any,
+    tags: Mapping[str, str] | None = None,
+    log_parts: LogParts | None = None,
+) -> Outcome:
     """Train every member of ``config`` with ``fit``; summarize them on ``writer``'s run.
 
     Parameters
@@ -171,44 +234,44 @@ def run_configuration(
     fit : callable
         ``fit(member_config, member_writer)`` trains one member, logs it to
         ``member_writer`` and returns ``val_acc``, ``val_loss``, ``test_acc``,
-        ``test_f1``, ``y_true``, ``probs``, ``tracks`` and ``datamodule`` (see
-        :func:`genreclf.models.evaluate.evaluate_selected`).
+        ``test_f1``, ``y_true``, ``y_pred``, ``probs``, ``tracks``, ``report``, ``module``
+        and ``datamodule`` (see :func:`genreclf.models.evaluate.evaluate_selected`).
     writer : RunWriter
         The open training run.
     tags : mapping, optional
         Tags of the training run that the child runs carry too.
+    log_parts : callable, optional
+        Logs a configuration run's data set from its folds' parts
+        (:func:`genreclf.tracking.datasets.log_folds`).
 
     Returns
     -------
-    dict
-        With one member, ``fit``'s result on ``writer`` itself. With more, the summary
-        (:func:`summarize`), ``val_acc``, ``val_loss``, ``test_acc`` and ``test_f1`` (the
-        means), the pooled ``y_true``, ``y_pred`` and per-genre ``report``, ``members``
-        (the number), and the best member's (:func:`best_run`) ``fit`` result under
-        ``best_member`` (its ``module`` and ``datamodule`` are the ones packaged).
+    Outcome
+        With one member, ``fit``'s result on ``writer`` itself. With more, the summary,
+        the pooled predictions and report, and the best member's (:func:`best_run`)
+        model and data.
     """
     plan = checked_members(config)
     if len(plan) == 1:
-        return fit(config, writer)
+        return Outcome.of_run(fit(config, writer), plan[0].fold)
     results: list[MemberResult] = []
+    parts: dict[int, dict[str, Any]] = {}
     best: tuple[Score, dict[str, Any]] | None = None  # only the best member's model is kept
     parent_name = writer.store.get_run(writer.run_id).info.run_name or writer.run_id
     for member in plan:
         result, out = _train_member(member_config(config, member, parent_name), fit, tags)
         results.append(result)
+        parts.setdefault(member.fold, out["datamodule"].indices)  # seeds share the split
         score = result.score
         if best is None or best_run([best[0], score]) is score:
             best = (score, out)
         log.info(
             "fold %d seed %d: val_acc %.3f  test_acc %.3f  (run %s)",
-            member.fold,
-            member.seed,
-            result.val_acc,
-            result.test_acc,
-            result.run_id,
+            *(member.fold, member.seed, result.val_acc, result.test_acc, result.run_id),
         )
-    class_names = list(best[1]["datamodule"].class_names)
-    return _summarize_on(writer, results, class_names) | {"best_member": best[1]}
+    if log_parts is not None:
+        log_parts(writer, parts)
+    return _summarize_on(writer, results, best[1], parts)
 
 
 def _train_member(
@@ -244,12 +307,16 @@ def _train_member(
 
 
 def _summarize_on(
-    writer: Any, results: Sequence[MemberResult], class_names: list[str]
-) -> dict[str, Any]:
-    """Log the summary and the pooled predictions on the configuration run; return them."""
+    writer: Any,
+    results: Sequence[MemberResult],
+    best: Mapping[str, Any],
+    parts: dict[int, dict[str, Any]],
+) -> Outcome:
+    """Log the summary and the pooled predictions on the configuration run; its outcome."""
     from genreclf.models.evaluate import genre_report
     from genreclf.tracking.artifacts import log_run_files
 
+    class_names = list(best["datamodule"].class_names)
     summary = summarize(results)
     val_loss = float(np.mean([r.val_loss for r in results]))
     headline = {
@@ -263,26 +330,25 @@ def _summarize_on(
         | selection_metrics(headline["val_acc"], val_loss)
         | {names.TEST_ACC: headline["test_acc"], names.TEST_F1: headline["test_f1"]}
     )
-    frame = pooled_predictions(results, class_names)
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    pooled_predictions(results, class_names).to_parquet(buffer, index=False)
     y_true = np.concatenate([r.y_true for r in results])
     y_pred = np.concatenate([r.probs.argmax(axis=1) for r in results])
     report = genre_report(y_true, y_pred, class_names)
     # always, even in sweeps (tracking.log_artifacts=false): the configuration's results
     files = {names.PREDICTIONS_ARTIFACT: buffer.getvalue(), names.REPORT_ARTIFACT: report}
     log_run_files(writer.store, writer.run_id, files)
-    return (
-        summary
-        | headline
-        | {
-            "members": len(results),
-            "folds": len({r.fold for r in results}),
-            "seeds": len({r.seed for r in results}),
-            "y_true": y_true,
-            "y_pred": y_pred,
-            "report": report,
-        }
+    return Outcome(
+        scores=summary | headline,
+        report=report,
+        y_true=y_true,
+        y_pred=y_pred,
+        module=best["module"],
+        datamodule=best["datamodule"],
+        parts=parts,
+        members=len(results),
+        folds=len({r.fold for r in results}),
+        seeds=len({r.seed for r in results}),
     )
 
 

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app, print_result
 from genreclf.config_checks import check_train_config
@@ -24,7 +24,7 @@ from genreclf.runconfig import ARTIFACT, RunConfig
 from genreclf.sweeps import is_multirun, sweep_job
 from genreclf.sweeps.hashing import config_hash
 from genreclf.tracking import names
-from genreclf.tracking.datasets import log_split
+from genreclf.tracking.datasets import log_folds, log_split
 from genreclf.tracking.run import tracked_run
 from genreclf.tracking.selection import selection_metrics
 from genreclf.tracking.store import check_store
@@ -78,28 +78,23 @@ def train_config(config: RunConfig) -> dict[str, Any]:
 
     tags = {names.SYNTHETIC_TAG: str(synthetic), names.MODEL_TAG: model_choice(cfg)}
     run_tags = tags | ({names.ROLE_TAG: names.CONFIG_ROLE} if len(plan) > 1 else {})
+    log_parts = functools.partial(log_folds, data=cfg.data, synthetic=synthetic, table=table)
     with tracked_run(config.tracking, run_tags, config_digest=config_hash(cfg)) as writer:
         writer.log_config(config.to_container())
         writer.log_text(config.to_json(), ARTIFACT)
         fit = functools.partial(fit_and_evaluate, table=table, tags=tags)
-        result = run_configuration(config, fit, writer, tags)
-        model = result.get("best_member", result)  # the model of the run, or the best child's
-        if len(plan) > 1:  # the configuration's data set: its split, or all tracks pooled
-            parts = model["datamodule"].indices
-            if result["folds"] > 1:  # every track is tested once per seed
-                parts = {"test": range(len(table.track_ids))}
-            log_split(writer, cfg.data, synthetic, table, parts)
-
+        outcome = run_configuration(config, fit, writer, tags, log_parts)
         writer.flush()  # artifacts read the run's metrics back
         if config.tracking.get("log_artifacts"):
-            log_run_artifacts(writer.store, writer.run_id, cfg, result, model["datamodule"], table)
+            log_run_artifacts(writer.store, writer.run_id, cfg, outcome, table)
+        model_uri = None
         if config.tracking.get("log_model"):
-            result["model_uri"] = log_genre_model(
+            model_uri = log_genre_model(
                 writer.store,
                 writer.run_id,
-                head=model["module"].head,
+                head=outcome.module.head,
                 head_params=head_params(cfg),
-                datamodule=model["datamodule"],
+                datamodule=outcome.datamodule,
                 feature_set=feature_set,
                 source=source,
                 registry_name=config.registry.get("name"),
@@ -107,13 +102,12 @@ def train_config(config: RunConfig) -> dict[str, Any]:
             )
 
     if not is_multirun():  # a sweep job prints one line (genreclf.sweeps.progress)
-        print_result(cfg, writer.run_id, result)
+        print_result(config, writer.run_id, outcome, model_uri)
     return {
         "run_id": writer.run_id,
-        "budget_runs": result.get("budget_runs", []),
-        **{k: result[k] for k in ("val_acc", "val_loss", "test_acc", "test_f1", "report")},
-        **{k: v for k, v in result.items() if k.startswith("refit_")},
-        **{k: v for k, v in result.items() if k.endswith(("_mean", "_std")) or "_ci_" in k},
+        "budget_runs": list(outcome.budget_runs),
+        "report": outcome.report,
+        **outcome.scores,
     }
 
 

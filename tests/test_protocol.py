@@ -111,12 +111,13 @@ def test_repeats_is_declared_once(value):
 
 
 def test_member_config_sets_its_fold_and_seed_only():
-    cfg = compose_train("split=kfold", "repeats=2")
-    child = member_config(cfg, Member(3, 43))
-    assert (child.split.fold, child.seed, child.datamodule.seed) == (3, 43, 43)
-    assert cfg.split.fold is None and cfg.seed == 42  # the configuration is unchanged
-    holdout = member_config(compose_train(), Member(0, 45))
-    assert "fold" not in holdout.split and holdout.seed == 45
+    config = check_train_config(compose_train("split=kfold", "repeats=2"))
+    child = member_config(config, Member(3, 43), "cfg")
+    assert (child.split.params["fold"], child.seed, child.datamodule.params["seed"]) == (3, 43, 43)
+    assert child.tracking["run_name"] == "cfg fold3 seed43"
+    assert config.split.params["fold"] is None and config.seed == 42  # frozen, unchanged
+    holdout = member_config(check_train_config(compose_train()), Member(0, 45))
+    assert "fold" not in holdout.split.params and holdout.seed == 45
 
 
 # ------------------------------------------------------------------------------ summary
@@ -172,12 +173,13 @@ def test_configuration_run_holds_its_children_and_summary(tmp_path):
         f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
         "tracking.run_name=cfg",
     )
+    config = check_train_config(cfg)
     scores = {(0, 42): 0.5, (0, 43): 0.9, (1, 42): 0.7, (1, 43): 0.9}
     losses = {(0, 42): 0.5, (0, 43): 0.4, (1, 42): 0.3, (1, 43): 0.2}
     fitted = []
 
-    def fit(member_cfg, writer):
-        key = (member_cfg.split.fold, member_cfg.seed)
+    def fit(member, writer):
+        key = (member.split.params["fold"], member.seed)
         fitted.append(key)
         writer.log_metrics({names.BEST_VAL_ACC: scores[key]})
         one = result(key[0], key[1], [True, key[1] == 42, False], scores[key])
@@ -189,15 +191,20 @@ def test_configuration_run_holds_its_children_and_summary(tmp_path):
             "tracks": one.tracks,
             "y_true": one.y_true,
             "probs": one.probs,
-            "datamodule": SimpleNamespace(class_names=GENRES),
+            "datamodule": SimpleNamespace(class_names=GENRES, indices={"test": [key[0]]}),
             "module": key,
         }
 
+    logged = []
     with tracked_run(cfg.tracking, {names.ROLE_TAG: names.CONFIG_ROLE}) as writer:
-        out = run_configuration(cfg, fit, writer, {names.MODEL_TAG: "dense"})
+        out = run_configuration(
+            config, fit, writer, {names.MODEL_TAG: "dense"}, lambda w, p: logged.append(p)
+        )
     assert fitted == list(scores)  # fold by fold, each seed
-    assert out["val_acc"] == pytest.approx(0.75) and out["members"] == 4
-    assert out["best_member"]["module"] == (1, 43)  # a tie on val_acc goes to the lower loss
+    assert out.scores["val_acc"] == pytest.approx(0.75) and out.members == 4
+    assert (out.folds, out.seeds) == (2, 2)
+    assert out.module == (1, 43)  # a tie on val_acc goes to the lower loss
+    assert logged == [{0: {"test": [0]}, 1: {"test": [1]}}]  # each fold's parts, once
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     runs = client.search_runs([experiment.experiment_id])

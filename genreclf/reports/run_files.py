@@ -19,21 +19,23 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def log_run_artifacts(
-    store: Any, run_id: str, cfg: DictConfig, result: dict[str, Any], datamodule: Any, table: Any
-) -> None:
-    """Log the resolved config, classification report, confusion matrix, curves and manifest."""
+def log_run_artifacts(store: Any, run_id: str, cfg: DictConfig, outcome: Any, table: Any) -> None:
+    """Log the resolved config, classification report, confusion matrix, curves and manifest.
+
+    ``outcome``: the run's :class:`~genreclf.protocol.Outcome`.
+    """
     from genreclf.reports.figures import confusion_matrix_figure, curves_figure
     from genreclf.tracking import names
     from genreclf.tracking.artifacts import log_run_files
     from genreclf.tracking.history import epoch_curves
     from genreclf.tracking.uri import mask_uri
 
-    matrix = confusion_matrix_figure(result["y_true"], result["y_pred"], datamodule.class_names)
+    class_names = outcome.datamodule.class_names
+    matrix = confusion_matrix_figure(outcome.y_true, outcome.y_pred, class_names)
     curves = epoch_curves(store, run_id)  # none on a configuration run: its children have them
     files = {
         names.CONFIG_ARTIFACT: mask_uri(OmegaConf.to_yaml(cfg, resolve=True)),  # no passwords
-        names.REPORT_ARTIFACT: result["report"],
+        names.REPORT_ARTIFACT: outcome.report,
         names.SKIPPED_ARTIFACT: table.skipped.to_csv(index=False),
         names.CONFUSION_ARTIFACT: _png(matrix),
     }
