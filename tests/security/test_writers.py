@@ -98,11 +98,11 @@ def test_printable_writes_control_characters_as_escapes(value, expected):
     assert printable(expected) == expected  # what is written stays as it is
 
 
-def test_one_line_caps_length_and_takes_an_exceptions_first_line():
+def test_one_line_caps_length_and_joins_an_exceptions_lines():
     assert one_line("x" * 500) == "x" * 200 + "..."
     assert one_line("x" * 50, limit=10) == "x" * 10 + "..."
-    assert one_line(ValueError("\n  first\x1b[2J\nsecond")) == "first\\x1b[2J"
-    assert one_line(ValueError("why\nmore"), named=True) == "ValueError: why"
+    assert one_line(ValueError("\n  first\x1b[2J\nsecond")) == "first\\x1b[2J second"
+    assert one_line(ValueError("why\nmore"), named=True) == "ValueError: why more"
     assert one_line(KeyError()) == "KeyError"
     assert one_line(OSError(""), named=True) == "OSError"
 
