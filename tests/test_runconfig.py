@@ -93,7 +93,8 @@ def test_random_combinations_round_trip(seed, tmp_path, monkeypatch):
 def test_checked_values_are_the_ones_kept(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     checked, _ = round_trip(["model=linear", "optimizer.lr=1", "model.hidden_size=64"], tmp_path)
-    assert checked.optimizer.params["lr"] == 1.0 and isinstance(checked.optimizer.params["lr"], float)
+    lr = checked.optimizer.params["lr"]
+    assert lr == 1.0 and isinstance(lr, float)
     assert checked.model.params["num_layers"] == 0
     assert checked.model.target == "genreclf.models.heads.DenseHead"
     with pytest.raises(ValueError):

@@ -131,6 +131,7 @@ LIVE_STATUSES: tuple[str, ...] = (FINISHED, RUNNING, "SCHEDULED")
 #: them as swept params. A ``*`` matches any one key; a key matches everything below it.
 NOT_HYPERPARAMS: tuple[str, ...] = (
     "hydra",
+    "from_run",
     "sweep",
     "tracking",
     "registry",
