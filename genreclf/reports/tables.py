@@ -121,7 +121,8 @@ def fold_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
     Returns
     -------
     pandas.DataFrame or None
-        One row per configuration, best mean validation accuracy first: the config
+        One row per configuration, ranked as :func:`~genreclf.tracking.selection.best_run`
+        ranks runs (mean validation accuracy, then mean loss, then the earlier): the config
         columns, ``folds`` (number of runs), ``<score>_mean`` and ``<score>_std``
         (sample std, ``ddof=1``; NaN for a single fold) for each score, and ``runs``
         (their run ids). ``None`` for a sweep without folds.
@@ -131,15 +132,21 @@ def fold_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
     config = [name for name in params if name != FOLD_PARAM]
     keys = ["model", *(f"params.{name}" for name in config)]
     grouped = runs.groupby(keys, sort=False, dropna=False)
+    ties = {"val_loss_mean": ("val_loss", "mean"), "start_time": ("start_time", "min")}
     table = grouped.agg(
         folds=("run_id", "size"),
         **{f"{s}_{stat}": (s, stat) for s in SCORES for stat in ("mean", "std")},
+        **{k: v for k, v in ties.items() if v[0] in runs.columns},
         runs=("run_id", " ".join),
     ).reset_index()
     table = table.rename(columns={f"params.{name}": name for name in config})
     for name in config:
         table[name] = param_values(table[name])
-    return table.sort_values("val_acc_mean", ascending=False, kind="stable").reset_index(drop=True)
+    # ranked as runs are (best_run's order: mean val_acc, then mean val_loss, then earlier)
+    ranked = rank_runs(table, acc="val_acc_mean", loss="val_loss_mean")
+    unranked = table.drop(index=ranked.index)
+    ordered = pd.concat([ranked, unranked]).drop(columns=list(ties), errors="ignore")
+    return ordered.reset_index(drop=True)
 
 
 def fold_configs(folds: pd.DataFrame, params: list[str]) -> pd.DataFrame:

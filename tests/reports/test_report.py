@@ -313,3 +313,24 @@ def test_transform_is_rebuilt_from_a_logged_config():
         "ColumnTransformer",
         "StandardScaler",
     ]
+
+
+def test_fold_table_ranks_configurations_as_best_run_ranks_runs():
+    """A tie on mean validation accuracy goes to the lower mean validation loss."""
+    rows = [
+        {
+            "run_id": f"{lr}-{fold}",
+            "model": "Dense",
+            "params.optimizer.lr": lr,
+            "params.split.fold": fold,
+            "val_acc": 0.5,
+            "val_loss": loss + int(fold) / 10,
+            "start_time": 0,
+            "test_acc": 0.4,
+            "test_f1": 0.3,
+        }
+        for lr, loss in (("0.1", 0.9), ("0.01", 0.2))
+        for fold in ("0", "1")
+    ]
+    folds = fold_table(_frame(rows), ["optimizer.lr", "split.fold"])
+    assert list(folds["optimizer.lr"]) == [0.01, 0.1]
