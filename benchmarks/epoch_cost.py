@@ -31,14 +31,13 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from pytorch_lightning import Callback
 from torch import nn
 
-from genreclf.cli import CONFIG_DIR
-from genreclf.datamodule import build_datamodule
+from genreclf import build
+from genreclf.config_checks import check_train_config
 from genreclf.features.table import FeatureTable
-from genreclf.models.build import build_classifier
+from genreclf.runconfig import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "seed_features.csv"
@@ -96,11 +95,11 @@ class EpochTimer(Callback):
         self.times.append(time.perf_counter() - self.start)
 
 
-def lightning_epoch_ms(cfg, module, datamodule, epochs: int) -> float:
+def lightning_epoch_ms(config, module, datamodule, epochs: int) -> float:
     """Median milliseconds of an epoch of ``Trainer.fit``, after a warm-up epoch."""
     timer = EpochTimer()
-    callbacks = [*(instantiate(c) for c in cfg.callbacks.values()), timer]
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=callbacks, max_epochs=epochs + 1)
+    callbacks = [*build.callbacks(config), timer]
+    trainer = build.trainer(config, logger=False, callbacks=callbacks, max_epochs=epochs + 1)
     trainer.fit(module, datamodule=datamodule)
     return statistics.median(timer.times[1:]) * 1e3
 
@@ -123,13 +122,13 @@ def main() -> None:
     print(f"{'head':6} {'shape':>8} {'torch ms':>9} {'lightning ms':>13} {'loop ms':>8}")
     rows: dict[str, list[tuple[float, float]]] = {head: [] for head in HEADS}
     for head, width, depth in product(HEADS, widths, depths):
-        cfg = grid_config(head, width, depth, args.epochs, args.overrides)
-        datamodule = build_datamodule(cfg, table)
-        torch.manual_seed(cfg.seed)
-        bare = torch_epoch_ms(build_classifier(cfg, datamodule), datamodule, args.epochs)
-        torch.manual_seed(cfg.seed)
-        module = build_classifier(cfg, datamodule)
-        fit = lightning_epoch_ms(cfg, module, datamodule, args.epochs)
+        config = check_train_config(grid_config(head, width, depth, args.epochs, args.overrides))
+        datamodule = build.datamodule(config, table)
+        torch.manual_seed(config.seed)
+        bare = torch_epoch_ms(build.classifier(config, datamodule), datamodule, args.epochs)
+        torch.manual_seed(config.seed)
+        module = build.classifier(config, datamodule)
+        fit = lightning_epoch_ms(config, module, datamodule, args.epochs)
         rows[head].append((bare, fit))
         print(f"{head:6} {f'{width}x{depth}':>8} {bare:9.1f} {fit:13.1f} {fit - bare:8.1f}")
     print(f"\nmean over the {len(widths) * len(depths)} shapes of each head (ms per epoch):")

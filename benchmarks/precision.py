@@ -131,8 +131,8 @@ def train_config(config: dict[str, str], precision: str, args, patience: int, wo
 
 def speed(args, table) -> None:
     """Part 1: ms per epoch of the largest shapes in both precisions, interleaved."""
-    from genreclf.datamodule import build_datamodule
-    from genreclf.models.build import build_classifier
+    from genreclf import build
+    from genreclf.config_checks import check_train_config
 
     heads = HEADS[:2] if args.quick else HEADS
     print(
@@ -144,11 +144,11 @@ def speed(args, table) -> None:
         ms: dict[str, list[float]] = {p: [] for p in PRECISIONS}
         for _, precision in product(range(args.rounds), PRECISIONS):
             overrides = [f"trainer.precision={precision}", *args.overrides]
-            cfg = grid_config(head, WIDTH, DEPTH, args.epochs, overrides)
-            datamodule = build_datamodule(cfg, table)
-            torch.manual_seed(cfg.seed)
-            module = build_classifier(cfg, datamodule)
-            ms[precision].append(lightning_epoch_ms(cfg, module, datamodule, args.epochs))
+            config = check_train_config(grid_config(head, WIDTH, DEPTH, args.epochs, overrides))
+            datamodule = build.datamodule(config, table)
+            torch.manual_seed(config.seed)
+            module = build.classifier(config, datamodule)
+            ms[precision].append(lightning_epoch_ms(config, module, datamodule, args.epochs))
         fp32, bf16 = (statistics.median(ms[p]) for p in PRECISIONS)
         rounds = "  ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(ms[FP32], ms[BF16], strict=True))
         print(

@@ -59,11 +59,11 @@ def three_minute_track(out: Path) -> dict[str, Path]:
 def log_table_model(folder: Path) -> tuple[str, str]:
     """Log an untrained default dense head on seed_features.csv; return (model, tracking) URIs."""
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
 
-    from genreclf.datamodule import GenreDataModule
+    from genreclf import build
+    from genreclf.config_checks import check_train_config
     from genreclf.features.build import build_feature_table
-    from genreclf.serving.publish import head_params, log_genre_model
+    from genreclf.serving.publish import log_genre_model
     from genreclf.tracking.store import Store
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
@@ -71,13 +71,11 @@ def log_table_model(folder: Path) -> tuple[str, str]:
             "config",
             ["data=table", f"data.path={SHARED / 'seed_features.csv'}", "transforms=log_standard"],
         )
-    source = instantiate(cfg.data)
+    config = check_train_config(cfg)
+    source = build.data_source(config)
     table = build_feature_table(source, None, None)
-    datamodule = GenreDataModule(table, instantiate(cfg.split), instantiate(cfg.transforms))
-    datamodule.setup()
-    head = instantiate(cfg.model)(
-        input_shape=datamodule.input_shape, num_classes=datamodule.num_classes
-    )
+    datamodule = build.datamodule(config, table)
+    head = build.head(config, datamodule.input_shape, datamodule.num_classes)
     uri = f"sqlite:///{folder}/mlruns/mlflow.db"
     store = Store(uri)
     run_id = store.create_run(store.experiment_id("benchmark"))
@@ -85,9 +83,9 @@ def log_table_model(folder: Path) -> tuple[str, str]:
         store,
         run_id,
         head=head,
-        head_params=head_params(cfg),
+        head_params=config.model.params,
         datamodule=datamodule,
-        feature_set=instantiate(cfg.features),
+        feature_set=build.feature_set(config),
         source=source,
     )
     return model_uri, uri

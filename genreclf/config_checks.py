@@ -38,7 +38,7 @@ SUPPLIED: dict[str, tuple[str, ...]] = {
     "datamodule": ("table", "split", "transform"),
     "model": ("input_shape", "num_classes"),
     "classifier": ("head", "optimizer", "class_names"),
-    "refit": ("cfg", "datamodule", "selected_epochs"),
+    "refit": ("config", "datamodule", "selected_epochs"),
 }
 
 #: Where a section's options are declared: ``""`` is the top level, ``a.*`` each entry of
@@ -128,8 +128,7 @@ def _target_class(target: Any, group: str) -> Any:
 
 def declared_keys(target: str) -> list[str]:
     """The configurable parameters the genreclf class ``target`` declares (in order)."""
-    group = next((g for g in SUPPLIED if target.startswith("genreclf.")), "")
-    cls = _target_class(target, group)
+    cls = _target_class(target, "config")
     supplied = {name for names in SUPPLIED.values() for name in names}
     if cls is None:
         return []

@@ -150,17 +150,3 @@ class GenreDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return DataLoader(self.datasets["test"], batch_size=1024)
-
-
-def build_datamodule(cfg: Any, table: FeatureTable) -> GenreDataModule:
-    """The run's ``datamodule`` over ``table``, with its ``split`` and ``transforms``, set up."""
-    from hydra.utils import instantiate
-
-    datamodule = instantiate(
-        cfg.datamodule,
-        table=table,
-        split=instantiate(cfg.split),
-        transform=instantiate(cfg.transforms),
-    )
-    datamodule.setup()
-    return datamodule

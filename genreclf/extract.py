@@ -1,7 +1,7 @@
 """Extract features into the cache: ``python -m genreclf.extract data=... features=...``.
 
 Composes ``conf/extract.yaml``; the data source, feature set and extractor are built
-with ``hydra.utils.instantiate``. The files that yield no features are listed in
+by name through their registries. The files that yield no features are listed in
 ``<paths.cache_dir>/manifests/<set>-skipped.csv``; ``export=file.csv`` also writes the
 table (summary feature sets only) in the original layout: features, ``label``,
 ``filename``.
@@ -56,24 +56,30 @@ def extract(cfg: DictConfig):
     -------
     FeatureTable
     """
-    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    from genreclf.features.extraction import save_manifest
+    from genreclf.data.sources import DATA_SOURCES
+    from genreclf.features.extraction import EXTRACTORS, save_manifest
+    from genreclf.features.sets import FEATURE_SETS
 
     check_extract_config(cfg)
-    source = instantiate(cfg.data)
+
+    def node(group: str) -> dict:
+        return OmegaConf.to_container(cfg[group], resolve=True)
+
+    source = DATA_SOURCES.build_config(node("data"))
     if not hasattr(source, "tracks"):
         choice = _group_choice("data")
         name = f"data={choice}" if choice else f"data ({type(source).__name__})"
         raise ExtractError(f"{name} holds precomputed features; nothing to extract")
-    feature_set = instantiate(cfg.features)
+    feature_set = FEATURE_SETS.build_config(node("features"))
     export = cfg.get("export")
     if export and feature_set.frame_level:
         raise ExtractError(
             f"export={export}: features={feature_set.name} is frame-level; "
             "only summary feature sets export to a flat CSV"
         )
-    extractor = instantiate(cfg.extraction)
+    extractor = EXTRACTORS.build_config(node("extraction"))
     table = extractor.extract(source.tracks(), feature_set)
 
     manifest = Path(cfg.paths.cache_dir) / "manifests" / f"{feature_set.name}-skipped.csv"

@@ -172,15 +172,16 @@ def members(config: RunConfig | Mapping[str, Any]) -> list[Member]:
     ``config``: a checked :class:`RunConfig`, or a composed config (a sweep job's, before
     its check: see :func:`genreclf.sweeps.budgets.epoch_budgets`).
     """
-    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    from genreclf.split import evaluated_folds
+    from genreclf.split import SPLITS, evaluated_folds
 
     if isinstance(config, RunConfig):
         split, seed, repeats = config.split.node(), config.seed, config.repeats
     else:
-        split, seed, repeats = config["split"], int(config["seed"]), int(config["repeats"])
-    folds = evaluated_folds(instantiate(split))
+        split = OmegaConf.to_container(config["split"], resolve=True)
+        seed, repeats = int(config["seed"]), int(config["repeats"])
+    folds = evaluated_folds(SPLITS.build_config(split))
     return [Member(fold, seed + r) for fold in folds for r in range(repeats)]
 
 

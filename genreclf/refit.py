@@ -12,26 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig
-
 from genreclf.params import Int
+from genreclf.runconfig import RunConfig
 
 
 def refit_on_train_val(
-    cfg: DictConfig, datamodule: Any, selected_epochs: int, seeds: Int(ge=1, le=100) = 5
+    config: RunConfig, datamodule: Any, selected_epochs: int, seeds: Int(ge=1, le=100) = 5
 ) -> dict[str, float]:
     """Fit ``seeds`` models on training + validation rows; score their mean on test.
 
     Parameters
     ----------
-    cfg : DictConfig
-        The run's config (``model``, ``classifier``, ``optimizer``, ``trainer``, ``seed``).
+    config : RunConfig
+        The run's configuration (``model``, ``classifier``, ``optimizer``, ``trainer``,
+        ``seed``).
     datamodule : GenreDataModule
         The run's datamodule, set up.
     selected_epochs : int
         Epochs the validation-selected model had trained (best epoch + 1).
     seeds : int
-        Ensemble members, seeded ``cfg.seed``, ``cfg.seed + 1``, ...
+        Ensemble members, seeded ``config.seed``, ``config.seed + 1``, ...
 
     Returns
     -------
@@ -41,10 +41,9 @@ def refit_on_train_val(
     """
     import pytorch_lightning as pl
     import torch
-    from hydra.utils import instantiate
     from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-    from genreclf.models.build import build_classifier
+    from genreclf import build
 
     merged = datamodule.with_val_in_train()
     merged.setup()
@@ -52,10 +51,10 @@ def refit_on_train_val(
     epochs = max(1, round(selected_epochs * (n_train + n_val) / n_train))
     probs, target = [], None
     for member in range(seeds):
-        pl.seed_everything(cfg.seed + member, workers=True, verbose=False)
-        module = build_classifier(cfg, merged)
-        trainer = instantiate(
-            cfg.trainer,
+        pl.seed_everything(config.seed + member, workers=True, verbose=False)
+        module = build.classifier(config, merged)
+        trainer = build.trainer(
+            config,
             max_epochs=epochs,
             logger=False,
             callbacks=[],

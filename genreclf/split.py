@@ -23,8 +23,13 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from genreclf.errors import MissingPathError
 from genreclf.params import ExistingFile, Fraction, Int, Seed, rule
+from genreclf.registry import Registry
 
 log = logging.getLogger(__name__)
+
+
+#: The evaluation protocols, by their ``conf/split/`` name.
+SPLITS: Registry[Any] = Registry("split")
 
 
 class SplitIndices(NamedTuple):
@@ -97,6 +102,7 @@ def _fold_in_range(params: Any) -> None:
         )
 
 
+@SPLITS.register("holdout")
 class HoldoutSplit:
     """Stratified train / validation / test fractions of the tracks.
 
@@ -126,6 +132,7 @@ class HoldoutSplit:
         return _rows(tracks, train, val, test)
 
 
+@SPLITS.register("seed")
 class SeedSplit:
     """The original project's split: ``train_test_split(X, y, test_size=0.2, random_state=42)``.
 
@@ -167,6 +174,7 @@ class SeedSplit:
         return _rows(tracks, train, val, test)
 
 
+@SPLITS.register("kfold")
 class KFoldSplit:
     """One fold, or every fold, of a shuffled, stratified k-fold over tracks.
 
@@ -246,6 +254,7 @@ def _stem(track_id: str) -> str:
     return f"{head}/{stem}" if head else stem
 
 
+@SPLITS.register("files")
 class FileListSplit:
     """A fixed split read from list files (e.g. GTZAN's fault-filtered split).
 

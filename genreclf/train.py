@@ -1,7 +1,8 @@
 """Train one model: ``python -m genreclf.train [group=option ...] [key=value ...]``.
 
-Composes ``conf/config.yaml``; every object is built from config with
-``hydra.utils.instantiate``. Early stopping and checkpoint selection use the
+Composes ``conf/config.yaml``, checks it once into a typed ``RunConfig``
+(:func:`genreclf.config_checks.check_train_config`) and builds every object from its
+sections (:mod:`genreclf.build`). Early stopping and checkpoint selection use the
 validation split; the test split is scored once, with the best checkpoint. Reads like
 lightning-hydra-template's ``train.py``: check, seed, build, fit, evaluate, log; every
 fold and seed of the config (:mod:`genreclf.protocol`) is seeded, built, fitted and
@@ -11,12 +12,13 @@ evaluated by :func:`fit_and_evaluate`.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from genreclf import build
 from genreclf.cli import hydra_app, print_result
 from genreclf.config_checks import check_train_config
 from genreclf.protocol import checked_members, run_configuration
@@ -66,19 +68,23 @@ def train_config(config: RunConfig) -> dict[str, Any]:
     from genreclf.features.build import cached_feature_table
     from genreclf.models.build import model_choice
     from genreclf.reports.run_files import log_run_artifacts
-    from genreclf.serving.publish import check_packaging, head_params, log_genre_model
+    from genreclf.serving.publish import check_packaging, log_genre_model
 
-    cfg = config.dictconfig()  # the checked values, as the builders read them
-    source, feature_set = instantiate(cfg.data), instantiate(cfg.features)
-    check_packaging(cfg, feature_set, source)
+    cfg = config.dictconfig()  # for what reads the config as a whole (hash, config.yaml)
+    source, feature_set = build.data_source(config), build.feature_set(config)
+    check_packaging(config, feature_set, source)
     synthetic = bool(getattr(source, "synthetic", False))
     if synthetic:
         log.warning("data=synthetic: procedurally generated toy audio, NOT real music")
-    table = cached_feature_table(cfg, source, feature_set)
+    key = json.dumps([config.data.node(), config.features.node(), config.extraction.node()])
+    table = cached_feature_table(key, source, feature_set, lambda: build.extractor(config))
 
     tags = {names.SYNTHETIC_TAG: str(synthetic), names.MODEL_TAG: model_choice(cfg)}
     run_tags = tags | ({names.ROLE_TAG: names.CONFIG_ROLE} if len(plan) > 1 else {})
-    log_parts = functools.partial(log_folds, data=cfg.data, synthetic=synthetic, table=table)
+
+    def log_parts(writer: Any, parts: dict[int, dict[str, Any]]) -> None:
+        log_folds(writer, cfg.data, synthetic, table, parts)
+
     with tracked_run(config.tracking, run_tags, config_digest=config_hash(cfg)) as writer:
         writer.log_config(config.to_container())
         writer.log_text(config.to_json(), ARTIFACT)
@@ -93,7 +99,7 @@ def train_config(config: RunConfig) -> dict[str, Any]:
                 writer.store,
                 writer.run_id,
                 head=outcome.module.head,
-                head_params=head_params(cfg),
+                head_params=config.model.params,
                 datamodule=outcome.datamodule,
                 feature_set=feature_set,
                 source=source,
@@ -122,24 +128,22 @@ def fit_and_evaluate(
     """
     import pytorch_lightning as pl
 
-    from genreclf.datamodule import build_datamodule
-    from genreclf.models.build import build_callbacks, build_classifier
     from genreclf.models.evaluate import evaluate_selected
     from genreclf.models.run_logger import RunLogger, hit_max_epochs
+    from genreclf.refit import refit_on_train_val
     from genreclf.sweeps.budgets import shared_fit
     from genreclf.sweeps.selection import selected_checkpoint, selected_epoch
 
     cfg = config.dictconfig()
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg, table)
-    datamodule.setup("fit")  # the split: logged as the run's data set before training
+    datamodule = build.datamodule(config, table)  # set up: its split is the run's data set
     synthetic = tags.get(names.SYNTHETIC_TAG) == "True"
     log_split(writer, cfg.data, synthetic, table, datamodule.indices)
-    module = build_classifier(cfg, datamodule)
-    callbacks = build_callbacks(cfg)
+    module = build.classifier(config, datamodule)
+    callbacks = build.callbacks(config)
     shared = shared_fit(cfg, callbacks, writer)  # a sweep's epoch budgets, else None
-    trainer = instantiate(
-        cfg.trainer,
+    trainer = build.trainer(
+        config,
         logger=RunLogger(writer),
         callbacks=callbacks,
         **(shared.trainer_kwargs if shared else {}),
@@ -156,7 +160,7 @@ def fit_and_evaluate(
         writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
     if config.refit is not None:
         epochs = selected_epoch(trainer) + 1
-        result |= instantiate(cfg.refit)(cfg=cfg, datamodule=datamodule, selected_epochs=epochs)
+        result |= refit_on_train_val(config, datamodule, epochs, **config.refit.params)
         writer.log_metrics({k: v for k, v in result.items() if k.startswith(names.REFIT_PREFIX)})
     return result | {"module": module, "datamodule": datamodule}
 

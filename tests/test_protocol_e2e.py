@@ -126,3 +126,15 @@ def test_best_and_the_report_choose_the_configuration(configuration):
     assert frame["run_id"].tolist() == [parent.info.run_id]
     assert frame["val_acc"].iloc[0] == parent.data.metrics[names.VAL_ACC_MEAN]
     assert best_run(frame, acc="val_acc", loss="val_loss")["run_id"] == parent.info.run_id
+
+
+@pytest.mark.slow
+def test_the_configuration_logs_its_true_part_sizes(configuration):
+    """Mean part sizes per fold (above 0), and each fold's parts as data sets."""
+    _, _, _, runs, _, tracks = configuration
+    (parent,) = [r for r in runs if r.data.tags.get(names.ROLE_TAG) == names.CONFIG_ROLE]
+    m = parent.data.metrics
+    assert m["n_tracks_train"] > 0 and m["n_tracks_val"] > 0
+    assert m["n_tracks_test"] == pytest.approx(tracks / 3, abs=1)
+    assert m["n_tracks_train"] + m["n_tracks_val"] + m["n_tracks_test"] == pytest.approx(tracks)
+    assert len(parent.inputs.dataset_inputs) == 9  # 3 folds x (train, val, test)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from genreclf.features.table import FeatureTable
@@ -27,16 +28,15 @@ def build_feature_table(source: Any, feature_set: Any, extractor: Any) -> Featur
     return table
 
 
-def cached_feature_table(cfg: Any, source: Any, feature_set: Any) -> FeatureTable:
-    """:func:`build_feature_table`, memoized in-process by ``data``, ``features``, ``extraction``.
+def cached_feature_table(
+    key: str, source: Any, feature_set: Any, extractor: Callable[[], Any]
+) -> FeatureTable:
+    """:func:`build_feature_table`, memoized in-process by ``key`` (the run's ``data``,
+    ``features`` and ``extraction`` settings); ``extractor()`` builds the extractor on a miss.
 
     Sweep jobs that a launcher runs in one worker process share the table.
     """
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    key = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, ["data", "features", "extraction"]))
     if key not in _TABLES:
         _TABLES.clear()
-        _TABLES[key] = build_feature_table(source, feature_set, instantiate(cfg.extraction))
+        _TABLES[key] = build_feature_table(source, feature_set, extractor())
     return _TABLES[key]

@@ -5,48 +5,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from genreclf.errors import ConfigError
+from genreclf.runconfig import RunConfig
 
 log = logging.getLogger("genreclf.train")
 
 
-def head_params(cfg: DictConfig) -> dict[str, Any]:
-    """The ``model`` group's parameters (without Hydra's ``_target_`` and ``_partial_``)."""
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    return {k: v for k, v in model.items() if not str(k).startswith("_")}
-
-
-def check_packaging(cfg: DictConfig, feature_set: Any, source: Any) -> None:
+def check_packaging(config: RunConfig, feature_set: Any, source: Any) -> None:
     """Refuse, before any work, a run whose model could not be saved as a data package."""
-    from hydra.utils import get_class
-
+    from genreclf import build
     from genreclf.features.sets import FEATURE_SETS
     from genreclf.models.heads import HEADS
     from genreclf.registry import RegistryError
     from genreclf.tracking.models import check_registry_name
     from genreclf.transforms import TransformExportError, check_exportable
 
-    check_registry_name(
-        OmegaConf.select(cfg, "registry.name"), OmegaConf.select(cfg, "registry.alias")
-    )
-    if not cfg.tracking.log_model:
+    check_registry_name(config.registry.get("name"), config.registry.get("alias"))
+    if not config.tracking.get("log_model"):
         return
     try:
-        HEADS.name_of(get_class(cfg.model._target_))
+        HEADS.name_of(str(config.model.target))
         if not hasattr(source, "frame"):
             FEATURE_SETS.name_of(type(feature_set))
-        check_exportable(instantiate_transforms(cfg))
+        check_exportable(build.transform(config))
     except (RegistryError, TransformExportError) as exc:
         raise ConfigError(f"{exc} (or set tracking.log_model=false)") from exc
-
-
-def instantiate_transforms(cfg: DictConfig) -> Any:
-    """The run's unfitted transform (``transforms`` group), or ``None``."""
-    from hydra.utils import instantiate
-
-    return None if cfg.get("transforms") is None else instantiate(cfg.transforms)
 
 
 def log_genre_model(
@@ -70,7 +53,7 @@ def log_genre_model(
     head : torch.nn.Module
         A registered head (``HEADS``), trained.
     head_params : dict
-        Its ``model`` parameters (see :func:`head_params`).
+        Its ``model`` parameters (the checked ``model`` section's).
     datamodule : GenreDataModule
         Set up: its fitted ``transform``, ``class_names``, ``input_shape``, ``table``.
     feature_set : FeatureSet
