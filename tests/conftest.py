@@ -47,3 +47,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "without a tracking URI); stores belong under mlruns/ or a test's tmp_path"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _no_hydra_job_left_over():
+    """A test that sets Hydra's job config (as a running app would) leaves none behind."""
+    yield
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
