@@ -92,7 +92,7 @@ def train_config(config: RunConfig) -> dict[str, Any]:
         outcome = run_configuration(config, fit, writer, tags, log_parts)
         writer.flush()  # artifacts read the run's metrics back
         if config.tracking.get("log_artifacts"):
-            log_run_artifacts(writer.store, writer.run_id, cfg, outcome, table)
+            log_run_artifacts(writer, cfg, outcome, table)
         model_uri = None
         if config.tracking.get("log_model"):
             model_uri = log_genre_model(
@@ -105,6 +105,7 @@ def train_config(config: RunConfig) -> dict[str, Any]:
                 source=source,
                 registry_name=config.registry.get("name"),
                 registry_alias=config.registry.get("alias"),
+                writer=writer,
             )
 
     if not is_multirun():  # a sweep job prints one line (genreclf.sweeps.progress)

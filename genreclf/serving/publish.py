@@ -43,6 +43,7 @@ def log_genre_model(
     source: Any,
     registry_name: str | None = None,
     registry_alias: str | None = None,
+    writer: Any = None,
 ) -> str:
     """Save a trained head as a model package and log it as the run's ``model``.
 
@@ -62,6 +63,9 @@ def log_genre_model(
         The run's data source.
     registry_name, registry_alias : str, optional
         Register the model under this name and point this alias at it.
+    writer : RunWriter, optional
+        The open run: while its store does not answer, the package is spooled with the
+        run's writes (:meth:`~genreclf.tracking.run.RunWriter.log_model`).
 
     Returns
     -------
@@ -93,16 +97,14 @@ def log_genre_model(
             transform=datamodule.transform,
             spec=spec,
         )
-        uri = log_model(
-            store,
-            run_id,
-            folder,
-            flavor(),
-            registry_name,
-            registry_alias,
-            class_names=list(datamodule.class_names),
-            pyfunc_code=model_code_file(),
-        )
+        registry = {"registry_name": registry_name, "registry_alias": registry_alias}
+        code, genres = model_code_file(), list(datamodule.class_names)
+        if writer is not None:
+            uri = writer.log_model(folder, flavor(), genres, pyfunc_code=code, **registry)
+        else:
+            uri = log_model(
+                store, run_id, folder, flavor(), class_names=genres, pyfunc_code=code, **registry
+            )
     if spec["features"] is None:
         log.warning(
             "the logged model cannot classify audio: %s; predict needs the table's recipe",

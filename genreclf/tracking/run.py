@@ -211,6 +211,34 @@ class RunWriter:
         """Log ``text`` as the run's artifact file ``name`` (spooled like the rest)."""
         self.outbox.text(text, name)
 
+    def log_files(self, files: Mapping[str, str | bytes]) -> None:
+        """Log ``files`` (artifact name to text or bytes) as the run's artifacts (spooled)."""
+        self.outbox.files(files)
+
+    def log_model(
+        self, folder: Any, flavor: Mapping[str, Any], class_names: list[str], **kwargs: Any
+    ) -> str:
+        """Log the model package in ``folder`` as the run's logged model ``model``.
+
+        While the store does not answer, the package is spooled with the run's other
+        writes, and ``sync`` (or the run's own later upload) logs it; registering
+        (``kwargs``: see :func:`~genreclf.tracking.models.log_model`) is then skipped.
+        """
+        from genreclf.tracking.models import log_model
+
+        if not self.outbox.spooling:
+            try:
+                return log_model(
+                    self.store, self.run_id, folder, flavor, class_names=class_names, **kwargs
+                )
+            except Exception as exc:
+                if self.outbox.folder is None or not unreachable(exc):
+                    raise
+        if kwargs.get("registry_name"):
+            log.warning("the store does not answer: model not registered; sync logs it")
+        self.outbox.model(folder, flavor, class_names)
+        return f"runs:/{self.run_id}/{names.MODEL_ARTIFACT}"
+
     @property
     def offline(self) -> bool:
         """Whether the run was opened while the store did not answer (no store id yet)."""

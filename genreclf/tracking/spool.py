@@ -19,6 +19,8 @@ then, in the order they happened::
 
     {"op": "batch", "params": {...}, "tags": {...}, "metrics": [[key, value, ms, step]]}
     {"op": "text", "name": "traceback.txt", "text": "..."}
+    {"op": "file", "path": "confusion_matrix.png", "data": base64}   (also model/<file>)
+    {"op": "model", "flavor": {...}, "class_names": [...]}   (model/ is the logged model)
     {"op": "inputs", "datasets": [{"dataset": {name, digest, ...}, "tags": {...}}]}
     {"op": "end", "status": "FINISHED", "end_time": ms}
     {"op": "created", "run_id": id}    (an upload created the run, then was cut short)
@@ -41,12 +43,14 @@ seconds, doubling up to :data:`MAX_RETRY_S`, until the run ends.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
 import os
 import secrets
 import stat
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -346,6 +350,31 @@ class Outbox:
         record = {"op": "text", "name": name, "text": text}
         self._write(record, lambda: self.store.log_text(self.run_id, text, name))
 
+    def files(self, files: Mapping[str, str | bytes]) -> None:
+        """Write ``files`` (artifact path to text or bytes) as the run's artifacts."""
+        from genreclf.tracking.artifacts import log_run_files
+
+        if not self.spooling:
+            try:
+                self._direct(lambda: log_run_files(self.store, self.run_id, files))
+                return
+            except _Spooled:
+                pass
+        for path, content in files.items():
+            self._spool(_file_record(path, content))
+        self._maybe_drain()
+
+    def model(self, folder: Path, flavor: Mapping[str, Any], class_names: list[str]) -> None:
+        """Spool the model package in ``folder``; sync logs it as the run's logged model.
+
+        Only for a run whose writes are spooled (the store is away): else log it with
+        :func:`genreclf.tracking.models.log_model`.
+        """
+        for file in sorted(p for p in folder.iterdir() if p.is_file()):
+            self._spool(_file_record(f"{names.MODEL_ARTIFACT}/{file.name}", file.read_bytes()))
+        self._spool({"op": "model", "flavor": dict(flavor), "class_names": list(class_names)})
+        self._maybe_drain()
+
     def end(self, status: str) -> bool:
         """End the run with ``status``; ``False`` if it stays spooled (the store is away)."""
         record = {"op": "end", "status": status, "end_time": now_ms()}
@@ -592,8 +621,34 @@ def _upload_locked(store: Store, spool: SpoolFile, finish: bool) -> str:
     return f"uploaded {run_id}"
 
 
+def _file_record(path: str, content: str | bytes) -> dict[str, str]:
+    data = content.encode() if isinstance(content, str) else content
+    return {"op": "file", "path": path, "data": base64.b64encode(data).decode("ascii")}
+
+
+def _send_files(store: Store, run_id: str, records: list[dict]) -> None:
+    """The spooled artifact files, and the spooled model (as the run's logged model)."""
+    from genreclf.tracking.artifacts import log_run_files
+    from genreclf.tracking.models import log_model
+
+    files = {r["path"]: base64.b64decode(r["data"]) for r in records if r["op"] == "file"}
+    model = next((r for r in records if r["op"] == "model"), None)
+    prefix = f"{names.MODEL_ARTIFACT}/"
+    plain = {k: v for k, v in files.items() if model is None or not k.startswith(prefix)}
+    if plain:
+        log_run_files(store, run_id, plain)
+    if model is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / names.MODEL_ARTIFACT
+            folder.mkdir()
+            for path, data in files.items():
+                if path.startswith(prefix):
+                    (folder / path.removeprefix(prefix)).write_bytes(data)
+            log_model(store, run_id, folder, model["flavor"], class_names=model["class_names"])
+
+
 def _send(store: Store, run_id: str, records: list[dict], extra_tags: dict[str, str]) -> None:
-    """The spool's params, tags, metrics, texts and inputs, written to run ``run_id``."""
+    """The spool's params, tags, metrics, texts, files, model and inputs, to run ``run_id``."""
     params: dict[str, str] = {}
     tags: dict[str, str] = {}
     rows: list = []
@@ -609,6 +664,7 @@ def _send(store: Store, run_id: str, records: list[dict], extra_tags: dict[str, 
             store.log_text(run_id, str(record["text"]), str(record["name"]))
         elif record["op"] == "inputs":
             store.log_inputs(run_id, _dataset_inputs(record["datasets"]))
+    _send_files(store, run_id, records)
 
 
 def _create(store: Store, spool: SpoolFile, header: Mapping[str, Any], status: str) -> str | None:

@@ -73,6 +73,33 @@ class TextRecord(_Record):
     text: Annotated[str, Field(max_length=4 * 2**20)]
 
 
+#: An artifact path: a file name, or one folder and a file name (``model/weights.npz``).
+ArtifactPath = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,99})?$")
+]
+#: A spooled file's content, base64 (a model package's weights; at most the spool's size).
+Base64 = Annotated[str, Field(max_length=MAX_SPOOL_BYTES, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+FlavorScalar = str | int | float | bool | None
+#: A value of the model's ``MLmodel`` flavor: a scalar, or a mapping of scalars.
+FlavorValue = FlavorScalar | Annotated[dict[Key, FlavorScalar], Field(max_length=100)]
+
+
+class FileRecord(_Record):
+    """An artifact file (a figure, a model package's file), its bytes as base64."""
+
+    op: Literal["file"]
+    path: ArtifactPath
+    data: Base64
+
+
+class ModelRecord(_Record):
+    """The spooled ``model/`` files are the run's model: log them as its logged model."""
+
+    op: Literal["model"]
+    flavor: Annotated[dict[Key, FlavorValue], Field(max_length=100)]
+    class_names: Annotated[list[Short], Field(max_length=10000)]
+
+
 class DatasetFields(_Record):
     """An MLflow ``Dataset`` as plain data (``Dataset.to_dictionary()``)."""
 
@@ -112,7 +139,14 @@ class CreatedRecord(_Record):
 
 
 Record = Annotated[
-    RunRecord | BatchRecord | TextRecord | InputsRecord | EndRecord | CreatedRecord,
+    RunRecord
+    | BatchRecord
+    | TextRecord
+    | FileRecord
+    | ModelRecord
+    | InputsRecord
+    | EndRecord
+    | CreatedRecord,
     Field(discriminator="op"),
 ]
 _RECORD = TypeAdapter(Record)

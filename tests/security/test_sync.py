@@ -105,6 +105,19 @@ def _traversal_name(tmp, uri, run_id):
     return [_header(uri, None), {"op": "text", "name": "../../../evil.txt", "text": "x"}, END]
 
 
+def _traversal_file(tmp, uri, run_id):
+    return [_header(uri, None), {"op": "file", "path": "model/../../evil", "data": ""}, END]
+
+
+def _file_not_base64(tmp, uri, run_id):
+    return [_header(uri, None), {"op": "file", "path": "x.png", "data": "not base64!"}, END]
+
+
+def _model_flavor_too_deep(tmp, uri, run_id):
+    flavor = {"files": {"spec": {"deeper": "x"}}}
+    return [_header(uri, None), {"op": "model", "flavor": flavor, "class_names": []}, END]
+
+
 def _bad_status(tmp, uri, run_id):
     return [_header(uri, None), BATCH, END | {"status": "PWNED"}]
 
@@ -135,6 +148,9 @@ CASES: dict[str, tuple[Callable, str]] = {
     "created record of another run": (_created_points_at_victim, "was not created by this spool"),
     "no token": (_no_token, "run.token: Field required"),
     "traversal text name": (_traversal_name, "text.name"),
+    "traversal file path": (_traversal_file, "file.path"),
+    "file that is not base64": (_file_not_base64, "file.data"),
+    "model flavor nested too deep": (_model_flavor_too_deep, "model.flavor"),
     "bad status": (_bad_status, "end.status"),
     "deep JSON": (_deep_json, "recursion limit"),
     "extra field": (_extra_field, "Extra inputs are not permitted"),
