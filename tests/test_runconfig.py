@@ -11,14 +11,13 @@ import random
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf, open_dict
 
 from genreclf.cli import group_options
 from genreclf.config_checks import check_train_config, load_run_config, recheck
 from genreclf.errors import ConfigError
 from genreclf.runconfig import ARTIFACT, MAX_BYTES, RunConfig
 from tests.conftest import require_shared
+from tests.test_bad_options import _filled, compose_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -33,15 +32,7 @@ NEEDS_SHARED = {("split", "files"): "gtzan_splits"}
 
 
 def _compose(overrides: list[str], tmp_path: Path):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    table = tmp_path / "table.csv"
-    table.write_text("label,x\n")
-    with open_dict(cfg):
-        for key, value in (("root", str(tmp_path)), ("path", str(table))):
-            if key in cfg.data.keys() and OmegaConf.is_missing(cfg.data, key):
-                cfg.data[key] = value
-    return cfg
+    return _filled(compose_config("config", overrides), tmp_path)
 
 
 def round_trip(overrides: list[str], tmp_path: Path) -> tuple[RunConfig, RunConfig]:

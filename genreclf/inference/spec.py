@@ -104,6 +104,23 @@ def recipe_for_table(recipe: str | None, columns: list[str]) -> dict[str, Any]:
     }
 
 
+def _sampled_headers(source: Any, most: int = 50) -> list[Any]:
+    """``soundfile.info`` of up to ``most`` of an audio source's files, evenly spread
+    (none for a feature table; unreadable files, skipped by extraction too, left out)."""
+    if not hasattr(source, "tracks"):
+        return []
+    import soundfile as sf
+
+    tracks = source.tracks()
+    headers = []
+    for track in tracks[:: max(1, len(tracks) // most)]:
+        try:
+            headers.append(sf.info(str(track.path)))
+        except Exception:
+            continue
+    return headers
+
+
 def training_sample_rate(source: Any, feature_set: Any = None) -> tuple[int, str]:
     """The rate audio is loaded at for prediction, so features match the training ones.
 
@@ -121,18 +138,9 @@ def training_sample_rate(source: Any, feature_set: Any = None) -> tuple[int, str
         return int(feature_set.sr), "the feature set's rate"
     if getattr(source, "sr", None):  # generated data (data=synthetic)
         return int(source.sr), "the rate of the generated training audio"
-    if hasattr(source, "tracks"):
-        import soundfile as sf
-
-        tracks = source.tracks()
-        rates = []
-        for track in tracks[:: max(1, len(tracks) // 50)]:
-            try:
-                rates.append(int(sf.info(str(track.path)).samplerate))
-            except Exception:  # unreadable files were skipped by extraction too
-                continue
-        if rates:
-            return max(set(rates), key=rates.count), "most common rate of the training files"
+    rates = [int(info.samplerate) for info in _sampled_headers(source)]
+    if rates:
+        return max(set(rates), key=rates.count), "most common rate of the training files"
     return DEFAULT_SAMPLE_RATE, "assumed: GTZAN's rate (the training audio's rate is unknown)"
 
 
@@ -151,18 +159,9 @@ def training_clip_seconds(source: Any) -> tuple[float, str]:
     """
     if getattr(source, "duration", None):  # generated data (data=synthetic)
         return float(source.duration), "the length of the generated training audio"
-    if hasattr(source, "tracks"):
-        import soundfile as sf
-
-        tracks = source.tracks()
-        lengths = []
-        for track in tracks[:: max(1, len(tracks) // 50)]:
-            try:
-                lengths.append(float(sf.info(str(track.path)).duration))
-            except Exception:  # unreadable files were skipped by extraction too
-                continue
-        if lengths:
-            return float(np.median(lengths)), f"the median length of {len(lengths)} training files"
+    lengths = [float(info.duration) for info in _sampled_headers(source)]
+    if lengths:
+        return float(np.median(lengths)), f"the median length of {len(lengths)} training files"
     return CLIP_SECONDS, "unknown (a feature table): GTZAN's clip length"
 
 
