@@ -1,4 +1,4 @@
-"""Faults: the tracking server dies while a plain ``train`` runs; its model is kept.
+"""Issue 29 case 6: the tracking server dies while a plain ``train`` runs; its model is kept.
 
 The real thing: a PostgreSQL-backed ``mlflow server`` killed by its PID while a single
 ``python -m genreclf.train`` trains. The run goes on, its writes, figures and model
