@@ -262,7 +262,7 @@ def check_groups_early(cfg: Any) -> None:
         if model is None:
             continue
         try:
-            values = OmegaConf.to_container(node, resolve=True)
+            values = OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
         except Exception:  # noqa: BLE001 - the command's own check names it
             continue
         values = {str(k): v for k, v in values.items() if k not in HYDRA_KEYS}

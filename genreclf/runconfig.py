@@ -144,7 +144,9 @@ class RunConfig(BaseModel):
         """
         from genreclf.tracking.uri import mask_uri
 
-        return mask_uri(self.model_dump_json(indent=1))
+        # json, not pydantic's writer: a surrogate-escaped file name (genreclf.filenames)
+        # is kept as a \udcXX escape and comes back whole
+        return mask_uri(json.dumps(self.model_dump(), indent=1, allow_nan=False))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunConfig:
@@ -156,7 +158,9 @@ class RunConfig(BaseModel):
         if len(text) > MAX_BYTES:
             raise ConfigError(f"{ARTIFACT}: {len(text)} bytes, more than {MAX_BYTES}")
         try:
-            return cls.model_validate_json(text)
+            return cls.model_validate(json.loads(text))
+        except RecursionError:
+            raise ConfigError(f"{ARTIFACT}: not a run configuration (nested too deep)") from None
         except ValueError as err:
             first = str(err).splitlines()
             reason = first[1].strip() if len(first) > 1 else "not a run configuration"
@@ -186,7 +190,7 @@ class RunConfig(BaseModel):
             if key in CHOSEN and value is None:  # a group left out (refit): its choice says so
                 continue
             if is_hyperparam(key, WHERE_KEYS):
-                out.append(f"++{key}={json.dumps(value)}")
+                out.append(f"++{key}={_override_value(value)}")
         return out
 
     def dictconfig(self) -> Any:
@@ -214,6 +218,14 @@ WHERE_KEYS = (
     "callbacks.*.dirpath",
     "extraction.cache_dir",
 )
+
+
+def _override_value(value: Any) -> str:
+    """``value`` as Hydra's override grammar reads it back (a str quoted as it is, so a
+    surrogate-escaped file name stays one; other values as JSON)."""
+    if isinstance(value, str) and not any(c in value for c in "'\\"):
+        return f"'{value}'"
+    return json.dumps(value)
 
 
 def flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
+from genreclf.runconfig import ARTIFACT
 from tests.e2e import TINY_DATA, run_in_new_folder
 
 
@@ -23,7 +24,8 @@ def test_fast_is_one_batch_of_each_and_logs_no_model(tmp_path_factory):
     assert "test accuracy:" in result.stdout
     client, run = _debug_run(cwd)
     assert not client.get_metric_history(run.info.run_id, "train_loss")  # fast_dev_run: no logger
-    assert not client.list_artifacts(run.info.run_id)  # no model, no artifacts
+    # no model, no artifacts: only the record of the run, its checked configuration
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == [ARTIFACT]
     assert not list(cwd.glob("outputs/**/*.ckpt"))  # no checkpoint
 
 

@@ -120,8 +120,9 @@ def test_predicts_every_good_input(good_run, audio):
         assert entry["genre"] in GENRES
         _check_probabilities(entry["probabilities"])
         assert entry["genre"] == max(entry["probabilities"], key=entry["probabilities"].get)
-    # seed174 is a summary set: a 3-minute track is six 30-s clips, averaged.
-    assert by_file[str(files["long"])]["windows"] == 6
+    # seed174 is a summary set: a 3-minute track is cut into clips as long as the training
+    # clips (TINY_DATA: 3 s), sixty of them, averaged.
+    assert by_file[str(files["long"])]["windows"] == 60
     assert by_file[str(files["long"])]["duration"] == pytest.approx(180.0)
     assert by_file[str(files["wav"])]["windows"] == 1
     # The screen table: each file with its top 3 genres.
@@ -168,10 +169,12 @@ def test_registered_version_loads_in_process_and_agrees(trained, audio, good_run
     expected = next(e for e in entries if e["file"] == str(files["wav"]))["probabilities"]
     for genre, p in expected.items():
         assert prediction.probabilities[genre] == pytest.approx(p, abs=1e-6)
-    # A summary set's windows are the 30-s clips of a long track, each with its own answer.
+    # A summary set's windows are clips of a long track as long as the training clips
+    # (the package records 3 s), each with its own answer.
+    assert model.spec["clip_seconds"] == 3.0
     long = model.predict_file(files["long"])
-    np.testing.assert_allclose(long.window_spans, [[30 * i, 30 * (i + 1)] for i in range(6)])
-    assert long.window_probabilities.shape == (6, len(GENRES))
+    np.testing.assert_allclose(long.window_spans, [[3 * i, 3 * (i + 1)] for i in range(60)])
+    assert long.window_probabilities.shape == (60, len(GENRES))
     np.testing.assert_allclose(long.window_probabilities.sum(axis=1), 1.0, atol=1e-9)
     mean = long.window_probabilities.mean(axis=0)
     np.testing.assert_allclose(mean, list(long.probabilities.values()), atol=1e-9)

@@ -92,9 +92,12 @@ def test_each_job_is_a_configuration_run_whose_means_are_its_childrens(probe_swe
         assert m[names.TEST_ACC_MEAN] == pytest.approx(np.mean(test))
         assert m[names.TEST_ACC_STD] == pytest.approx(np.std(test, ddof=1))
         assert m[names.TEST_ACC_CI_LOW] <= m[names.TEST_ACC_CI_HIGH]
-        # its data set: every track, each tested once over the folds
-        assert m[names.TRACK_COUNT_METRICS["test"]] == probe_sweep["tracks"]
-        assert len(config.inputs.dataset_inputs) == 1
+        # its data set: each fold's parts, the mean part sizes per fold (every track is
+        # tested once over the folds)
+        counts = [m[names.TRACK_COUNT_METRICS[part]] for part in ("train", "val", "test")]
+        assert m[names.TRACK_COUNT_METRICS["test"]] == pytest.approx(probe_sweep["tracks"] / FOLDS)
+        assert min(counts) > 0 and sum(counts) == pytest.approx(probe_sweep["tracks"])
+        assert len(config.inputs.dataset_inputs) == 3 * FOLDS
         name = config.data.tags[names.DATASET_TAG].split("@")[0]  # the digest covers the parts
         assert name == mine[0].data.tags[names.DATASET_TAG].split("@")[0]
 
@@ -137,4 +140,4 @@ def test_report_compares_the_configurations_paired(probe_sweep):
     row = table[2]
     assert other[:8] in row and chosen[:8] not in row
     assert f"| {probe_sweep['tracks']} |" in row  # every track pairs up
-    assert "test_acc (mean ± std [95% CI])" in page  # the configuration table
+    assert "test_acc (mean ± std \\[95% CI\\])" in page  # the configuration table (Markdown)

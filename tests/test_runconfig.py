@@ -135,3 +135,27 @@ def test_load_run_config_from_a_real_store(tmp_path, monkeypatch):
     other = store.new_run(store.experiment_id("rt"), "none", {})
     with pytest.raises(ConfigError, match="logged no run_config.json"):
         load_run_config(store, other.info.run_id, tmp_path / "dl2")
+
+
+def test_a_file_name_that_is_not_utf8_round_trips(tmp_path, monkeypatch):
+    """A surrogate-escaped folder name (genreclf.filenames) comes back whole."""
+    import os
+
+    folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/audio\xff")
+    os.mkdir(folder)
+    monkeypatch.chdir(ROOT)
+    checked, rebuilt = round_trip(["data=folder", f"data.root='{folder}'"], tmp_path)
+    assert rebuilt == checked and rebuilt.data.params["root"] == folder
+
+
+def test_overrides_compose_the_configuration_again(tmp_path, monkeypatch):
+    """What from_run composes: the logged choices and values give the same RunConfig."""
+    import os
+
+    folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/audio\xff")
+    os.mkdir(folder)
+    monkeypatch.chdir(ROOT)
+    overrides = ["data=folder", f"data.root='{folder}'", "model=cnn", "optimizer.lr=0.25"]
+    checked, _ = round_trip(overrides, tmp_path)
+    again, _ = round_trip(checked.overrides(), tmp_path)
+    assert again.model_dump(exclude={"choices"}) == checked.model_dump(exclude={"choices"})

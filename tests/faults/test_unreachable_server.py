@@ -13,6 +13,11 @@ from tests.e2e import run_command
 
 pytestmark = pytest.mark.slow
 
+#: A bound, not a speed target: unchecked, the same commands hang until killed or for
+#: minutes of MLflow's retries; checked, they answer in 5 to 20 s (the 5 s store
+#: deadline plus the interpreter's start, slower while other tests share the 2 cores).
+BOUND_S = 45
+
 
 def _silent_port() -> tuple[socket.socket, int]:
     """A port that accepts connections and never answers (a hung server)."""
@@ -40,7 +45,7 @@ def test_an_unanswering_server_fails_in_one_line_under_15_s(tmp_path, kind, modu
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"tracking.uri={uri}: no MLflow server answers" in lines[0]
-    assert seconds < 15, seconds
+    assert seconds < BOUND_S, seconds
     assert not (tmp_path / "c").exists()
 
 
@@ -79,5 +84,5 @@ def test_a_server_that_answers_health_but_stalls_fails_in_one_line(tmp_path, mod
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"tracking.uri={uri}: the server answers /health but not its tracking API" in lines[0]
-    assert seconds < 15, seconds
+    assert seconds < BOUND_S, seconds
     assert not (tmp_path / "c").exists()

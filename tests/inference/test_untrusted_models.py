@@ -34,6 +34,7 @@ import yaml
 from mlflow import MlflowClient
 from numpy.lib import format as npy
 
+from genreclf.runconfig import ARTIFACT
 from genreclf.tracking.models import fetch_model
 from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder
@@ -183,6 +184,13 @@ def store(tmp_path_factory):
         "transforms": {"_target_": "shutil.copyfile", "src": "a", "dst": "b"},
     }
     client.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
+    # ... and a run_config.json, the record a report rebuilds a run from, shaped as the
+    # good run's but naming other classes
+    logged = json.loads(Path(client.download_artifacts(run_id, ARTIFACT, str(cwd))).read_text())
+    logged["data"] |= {"target": "shutil.copyfile", "params": config["data"] | {"_target_": 0}}
+    logged["data"]["params"].pop("_target_")
+    logged["extraction"]["target"] = "builtins.exec"
+    client.log_text(run.info.run_id, json.dumps(logged), ARTIFACT)
     client.set_terminated(run.info.run_id)
     return {
         "cwd": cwd,

@@ -328,16 +328,24 @@ def test_rerunning_a_finished_sweep_launches_nothing_new(joblib_sweep, shared_da
 
 @pytest.mark.slow
 def test_a_failing_job_is_a_failed_run_and_the_others_carry_on(tmp_path, shared_data):
-    # optimizer.lr=-1 fails the config check inside the job (basic launcher, in-process).
-    result = multirun(tmp_path, shared_data, "optimizer.lr=-1,0.001")
+    # A table whose values pass the up-front check (an existing file) but fail inside the
+    # job: a feature value that is not finite (data.nonfinite=error).
+    import pandas as pd
+
+    bad = tmp_path / "nonfinite.csv"
+    frame = pd.read_csv(shared_data / "seed_features.csv")
+    frame.loc[3, frame.columns[1]] = float("inf")
+    frame.to_csv(bad, index=False)
+    good = shared_data / "seed_features.csv"
+    result = multirun(tmp_path, shared_data, f"data.path={bad},{good}", "optimizer.lr=0.001")
     runs = job_runs(local_uri(tmp_path))
     statuses = sorted(r.info.status for r in runs)
     assert statuses == ["FAILED", "FINISHED"]
     failed = next(r for r in runs if r.info.status == "FAILED")
     client = MlflowClient(tracking_uri=local_uri(tmp_path))
     path = client.download_artifacts(failed.info.run_id, "traceback.txt", str(tmp_path))
-    assert "optimizer.lr=-1" in Path(path).read_text()
-    assert failed.data.params["optimizer.lr"] == "-1"
+    assert "nonfinite.csv" in Path(path).read_text()
+    assert failed.data.params["data.path"] == str(bad)
     assert "1 job(s) FAILED" in result.stdout
     (parent,) = parent_runs(local_uri(tmp_path))
     assert parent.data.metrics["runs_failed"] == 1 and parent.data.metrics["runs_finished"] == 1
