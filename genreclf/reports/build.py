@@ -185,6 +185,34 @@ def _selection_blocks(selection: pd.DataFrame, unit: str) -> list[Block]:
     return [blocks.table(narrow(selection)), blocks.text(sentence)]
 
 
+def _tie_blocks(done: pd.DataFrame, folds: pd.DataFrame | None, best_id: str | None) -> list:
+    """A sentence naming the runs tied with the chosen one on ``val_acc``, if any.
+
+    The tie is broken as :func:`~genreclf.tracking.selection.best_run` breaks it: the lower
+    validation loss, then the earlier run. (For a k-fold sweep's configurations, the
+    fold table's mean scores.)
+    """
+    if folds is not None:
+        frame, ids, acc = folds, folds["runs"], "val_acc_mean"
+        chosen = next((i for i, r in enumerate(ids) if best_id and best_id in r.split()), None)
+    else:
+        frame, ids, acc = done, done["run_id"], "val_acc"
+        chosen = next((i for i, r in enumerate(ids) if r == best_id), None)
+    if chosen is None or frame.empty:
+        return []
+    score = frame[acc].iloc[chosen]
+    tied = [blocks.short_ids(str(ids.iloc[i]).split()[0]) for i in range(len(frame))]
+    tied = [t for i, t in enumerate(tied) if i != chosen and frame[acc].iloc[i] == score]
+    if not tied:
+        return []
+    return [
+        blocks.text(
+            f"Tied with the chosen one on validation accuracy ({score:.4f}): "
+            f"{', '.join(tied)}; the tie goes to the lower validation loss, then the earlier run."
+        )
+    ]
+
+
 def _pca_section(store: Store, run_id: str, write: _Writer, prefix: str = "") -> list[Block]:
     """PCA map of the best run's features, or a note saying why there is none."""
     from genreclf.reports.pca import features_from_config, pca_map, transform_from_config
@@ -476,7 +504,10 @@ def _dataset_sections(
     fields = blocks.table(fields_frame(dataset_fields(key, runs)))
     sections: list[Section] = [
         (label.removesuffix(": ") or "Data set", [fields]),
-        (f"{label}Validation-chosen best against best on test", _selection_blocks(selection, unit)),
+        (
+            f"{label}Validation-chosen best against best on test",
+            _selection_blocks(selection, unit) + _tie_blocks(done, folds, best_id),
+        ),
         (
             f"{label}Top {len(top)} runs by validation accuracy",
             [blocks.table(narrow(interval_text(top)))],

@@ -334,3 +334,12 @@ def test_fold_table_ranks_configurations_as_best_run_ranks_runs():
     ]
     folds = fold_table(_frame(rows), ["optimizer.lr", "split.fold"])
     assert list(folds["optimizer.lr"]) == [0.01, 0.1]
+
+
+def test_ties_with_the_chosen_run_are_named():
+    from genreclf.reports.build import _tie_blocks
+
+    done = pd.DataFrame({"run_id": ["a" * 32, "b" * 32, "c" * 32], "val_acc": [0.5, 0.5, 0.4]})
+    (block,) = _tie_blocks(done, None, "a" * 32)
+    assert "bbbbbbbb" in block.value and "cccccccc" not in block.value
+    assert _tie_blocks(done, None, "c" * 32) == []
