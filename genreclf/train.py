@@ -68,7 +68,7 @@ def train_config(config: RunConfig) -> dict[str, Any]:
     from genreclf.features.build import cached_feature_table
     from genreclf.models.build import model_choice
     from genreclf.reports.run_files import log_run_artifacts
-    from genreclf.serving.publish import check_packaging, log_genre_model
+    from genreclf.serving.publish import check_packaging
 
     cfg = config.dictconfig()  # for what reads the config as a whole (hash, config.yaml)
     source, feature_set = build.data_source(config), build.feature_set(config)
@@ -93,20 +93,7 @@ def train_config(config: RunConfig) -> dict[str, Any]:
         writer.flush()  # artifacts read the run's metrics back
         if config.tracking.get("log_artifacts"):
             log_run_artifacts(writer, cfg, outcome, table)
-        model_uri = None
-        if config.tracking.get("log_model"):
-            model_uri = log_genre_model(
-                writer.store,
-                writer.run_id,
-                head=outcome.module.head,
-                head_params=config.model.params,
-                datamodule=outcome.datamodule,
-                feature_set=feature_set,
-                source=source,
-                registry_name=config.registry.get("name"),
-                registry_alias=config.registry.get("alias"),
-                writer=writer,
-            )
+        model_uri = _log_model(writer, config, outcome, feature_set, source)
 
     if not is_multirun():  # a sweep job prints one line (genreclf.sweeps.progress)
         print_result(config, writer.run_id, outcome, model_uri)
@@ -116,6 +103,28 @@ def train_config(config: RunConfig) -> dict[str, Any]:
         "report": outcome.report,
         **outcome.scores,
     }
+
+
+def _log_model(
+    writer: Any, config: RunConfig, outcome: Any, feature_set: Any, source: Any
+) -> str | None:
+    """Log the run's model package (``tracking.log_model``); its URI, or ``None``."""
+    from genreclf.serving.publish import log_genre_model
+
+    if not config.tracking.get("log_model"):
+        return None
+    return log_genre_model(
+        writer.store,
+        writer.run_id,
+        head=outcome.module.head,
+        head_params=config.model.params,
+        datamodule=outcome.datamodule,
+        feature_set=feature_set,
+        source=source,
+        registry_name=config.registry.get("name"),
+        registry_alias=config.registry.get("alias"),
+        writer=writer,
+    )
 
 
 def fit_and_evaluate(
