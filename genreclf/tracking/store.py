@@ -273,6 +273,10 @@ def default_artifact_location(uri: str, experiment: str) -> str | None:
     return (db.resolve().parent / experiment).as_uri()
 
 
+#: How a database says a row with that unique key is already there (PostgreSQL, SQLite).
+_UNIQUE_KEY_ERRORS = ("UniqueViolation", "duplicate key", "UNIQUE constraint failed")
+
+
 def with_retry(fn: Callable[[], T], attempts: int = 20, delay: float = 0.2) -> T:
     """Call ``fn``, retrying while SQLite reports ``database is locked``."""
     for attempt in range(attempts):
@@ -586,17 +590,17 @@ class Store:
     def log_inputs(self, run_id: str, datasets: list) -> None:
         """Log MLflow ``DatasetInput`` records as the run's inputs.
 
-        Two runs that log one new data set at once race to insert it; on a server's
-        PostgreSQL store the loser gets a unique-key error, and is sent once more (the
-        data set then exists, and only the link to the run is added).
+        Two runs that log one new data set at once race to insert it; the loser gets a
+        unique-key error (PostgreSQL's, or SQLite's when parallel jobs share a file store),
+        and is sent once more (the data set then exists, and only the link to the run is
+        added).
         """
 
         def send(client) -> None:
             try:
                 client.log_inputs(run_id, datasets=datasets)
             except Exception as exc:
-                text = str(exc)
-                if "UniqueViolation" not in text and "duplicate key" not in text:
+                if not any(mark in str(exc) for mark in _UNIQUE_KEY_ERRORS):
                     raise
                 client.log_inputs(run_id, datasets=datasets)
 
