@@ -194,14 +194,11 @@ class RunConfig(BaseModel):
         return out
 
     def dictconfig(self) -> Any:
-        """The configuration as an OmegaConf ``DictConfig`` (for Hydra's ``instantiate``)."""
+        """The checked configuration as an OmegaConf ``DictConfig`` (for what reads a config
+        whole: the config hash, ``config.yaml``, a sweep job's epoch budgets)."""
         from omegaconf import OmegaConf
 
         return OmegaConf.create(self.to_container())
-
-    def leaves(self) -> dict[str, Any]:
-        """Every value by its dotted key (``model.hidden_size``), as logged in params."""
-        return dict(flat(self.to_container()))
 
 
 #: Groups whose choice a rerun composes again (``debug``, ``sweep``, ``tracking`` and
