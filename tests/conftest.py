@@ -89,3 +89,18 @@ def pg_mlflow_server(tmp_path) -> Iterator[MlflowServer]:
         if server is not None:
             server.kill()
         cluster.stop()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 with a SQLite store in ``tmp_path``; its URL.
+
+    Ended by its PID afterwards (:class:`tests.pg_server.MlflowServer`).
+    """
+    artifacts = tmp_path / "server" / "artifacts"
+    artifacts.mkdir(parents=True)
+    server = MlflowServer(f"sqlite:///{tmp_path}/server/mlflow.db", artifacts).start()
+    try:
+        yield server.uri
+    finally:
+        server.kill()

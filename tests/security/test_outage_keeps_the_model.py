@@ -21,7 +21,7 @@ from genreclf.tracking import names
 from genreclf.tracking.models import fetch_model
 from genreclf.tracking.spool import SPOOL_DIR
 from genreclf.tracking.store import Store
-from tests.e2e import TINY_DATA
+from tests.e2e import TINY_DATA, run_command
 from tests.faults.test_sweep_faults import _env
 
 
@@ -60,13 +60,9 @@ def test_an_outage_during_train_spools_the_model_and_sync_finishes_the_run(
     (spool,) = list(Path(tmp_path, "outputs").glob(f"*/*/{SPOOL_DIR}/*.jsonl"))
 
     server.start()  # the same port
-    sync = subprocess.run(
-        [sys.executable, "-m", "genreclf.sync", str(spool.parent.parent), "--tracking-uri", uri],
-        cwd=tmp_path,
-        env=_env(tmp_path / "cache"),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    job_folder = str(spool.parent.parent)
+    sync = run_command(
+        "genreclf.sync", job_folder, "--tracking-uri", uri, cwd=tmp_path, cache=tmp_path / "cache"
     )
     assert sync.returncode == 0, sync.stderr[-3000:]
     run = MlflowClient(tracking_uri=uri).get_run(run_id)

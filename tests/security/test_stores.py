@@ -209,46 +209,6 @@ def test_report_refuses_a_dripping_server_in_one_line(tmp_path):
     _nothing_written(cwd)
 
 
-@pytest.fixture
-def mlflow_server(tmp_path) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 with a SQLite store in ``tmp_path``."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-         "--artifacts-destination", str(tmp_path / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        "mlflow server did not start:\n" + (tmp_path / "server.log").read_text()
-                    )
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
 @pytest.mark.slow
 def test_a_real_server_passes_the_check_and_answers_reads_within_their_deadline(
     mlflow_server, monkeypatch
