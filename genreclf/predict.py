@@ -242,6 +242,28 @@ def model_line(model: Any, tracking_uri: str) -> str:
     return f"Model: {name} ({uri}), data {data}, {features}, {scored}, {genres}"
 
 
+def _predict_files(model: Any, files: list, failures: list[tuple[str, str]]) -> list:
+    """The model's prediction of each file; a file that fails is added to ``failures``
+    (name, reason) with an ``error:`` line on stderr, and the others go on."""
+    from genreclf.audio import AudioError
+    from genreclf.inference import ModelLoadError
+
+    predictions = []
+    for path in files:
+        try:
+            predictions.append(model.predict_file(path))
+        except AudioError as exc:
+            failures.append((printable_name(path), exc.reason))
+            print(f"error: {exc}", file=sys.stderr)
+        except ModelLoadError:  # the model is at fault (non-finite output): one line, exit 2
+            raise
+        except Exception as exc:  # one file's failure must not stop the others
+            reason = one_line(exc, named=True)
+            failures.append((printable_name(path), reason))
+            print(f"error: {printable(path)}: {reason}", file=sys.stderr)
+    return predictions
+
+
 def predict(cfg: DictConfig) -> int:
     """Classify ``cfg.inputs`` with ``cfg.model_uri``; print, write ``cfg.output``.
 
@@ -259,9 +281,6 @@ def predict(cfg: DictConfig) -> int:
         If the model cannot be resolved, fetched or loaded.
     """
     check_predict_config(cfg)
-    from genreclf.audio import AudioError
-    from genreclf.inference import ModelLoadError
-
     inputs = _inputs(cfg.inputs)
     output = cfg.get("output")
     top_k = int(cfg.top_k)
@@ -278,19 +297,7 @@ def predict(cfg: DictConfig) -> int:
     for name, reason in failures:
         print(f"error: {printable(name)}: {reason}", file=sys.stderr)
     print(model_line(model, str(cfg.tracking.uri)), file=sys.stderr)
-    predictions = []
-    for path in files:
-        try:
-            predictions.append(model.predict_file(path))
-        except AudioError as exc:
-            failures.append((printable_name(path), exc.reason))
-            print(f"error: {exc}", file=sys.stderr)
-        except ModelLoadError:  # the model is at fault (non-finite output): one line, exit 2
-            raise
-        except Exception as exc:  # one file's failure must not stop the others
-            reason = one_line(exc, named=True)
-            failures.append((printable_name(path), reason))
-            print(f"error: {printable(path)}: {reason}", file=sys.stderr)
+    predictions = _predict_files(model, files, failures)
     timeline, plot = bool(cfg.get("timeline", False)), cfg.get("plot")
     if predictions:
         print(screen_table(predictions, top_k))

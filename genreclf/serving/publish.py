@@ -72,14 +72,7 @@ def log_genre_model(
     str
         ``runs:/<run_id>/model``, or ``models:/<name>/<version>`` if registered.
     """
-    import tempfile
-    from pathlib import Path
-
-    from genreclf.inference.package import flavor, save_model
     from genreclf.inference.spec import model_spec
-    from genreclf.models.heads import HEADS
-    from genreclf.serving.pyfunc import model_code_file
-    from genreclf.tracking.models import log_model
 
     spec = model_spec(
         feature_set=feature_set,
@@ -88,6 +81,36 @@ def log_genre_model(
         class_names=datamodule.class_names,
         input_shape=datamodule.input_shape,
     )
+    registry = {"registry_name": registry_name, "registry_alias": registry_alias}
+    uri = _save_and_log(store, run_id, head, head_params, datamodule, spec, registry, writer)
+    if spec["features"] is None:
+        log.warning(
+            "the logged model cannot classify audio: %s; predict needs the table's recipe",
+            spec["recipe_note"],
+        )
+    return uri
+
+
+def _save_and_log(
+    store: Any,
+    run_id: str,
+    head: Any,
+    head_params: dict[str, Any],
+    datamodule: Any,
+    spec: dict[str, Any],
+    registry: dict[str, str | None],
+    writer: Any,
+) -> str:
+    """Save the package in a temporary folder and log it (through ``writer`` when given);
+    return the model's URI (see :func:`log_genre_model`)."""
+    import tempfile
+    from pathlib import Path
+
+    from genreclf.inference.package import flavor, save_model
+    from genreclf.models.heads import HEADS
+    from genreclf.serving.pyfunc import model_code_file
+    from genreclf.tracking.models import log_model
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_model(
             Path(tmp) / "model",
@@ -97,17 +120,9 @@ def log_genre_model(
             transform=datamodule.transform,
             spec=spec,
         )
-        registry = {"registry_name": registry_name, "registry_alias": registry_alias}
         code, genres = model_code_file(), list(datamodule.class_names)
         if writer is not None:
-            uri = writer.log_model(folder, flavor(), genres, pyfunc_code=code, **registry)
-        else:
-            uri = log_model(
-                store, run_id, folder, flavor(), class_names=genres, pyfunc_code=code, **registry
-            )
-    if spec["features"] is None:
-        log.warning(
-            "the logged model cannot classify audio: %s; predict needs the table's recipe",
-            spec["recipe_note"],
+            return writer.log_model(folder, flavor(), genres, pyfunc_code=code, **registry)
+        return log_model(
+            store, run_id, folder, flavor(), class_names=genres, pyfunc_code=code, **registry
         )
-    return uri
