@@ -55,23 +55,34 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     runs = store.runs_frame(experiment_id)
     if runs.empty:
         return runs.assign(run_name=[], model=[], val_acc=[], val_loss=[], test_acc=[], test_f1=[])
+    runs = _ranked_rows(runs, sweep_id)
+    return _with_scores(runs).sort_values("start_time", kind="stable").reset_index(drop=True)
 
-    def tag(name: str) -> pd.Series:
-        empty = pd.Series(None, index=runs.index, dtype=object)
-        return runs.get(f"tags.{name}", empty).astype(object)
 
-    keep = tag(names.REPORT_TAG).fillna("").astype(str).str.lower() != "true"
-    keep &= tag(names.ROLE_TAG).fillna(names.JOB_ROLE).isin(names.RANKED_ROLES)
+def _tag(runs: pd.DataFrame, name: str) -> pd.Series:
+    """The tag ``name`` of each run (``None`` where a run has none)."""
+    empty = pd.Series(None, index=runs.index, dtype=object)
+    return runs.get(f"tags.{name}", empty).astype(object)
+
+
+def _ranked_rows(runs: pd.DataFrame, sweep_id: str | None) -> pd.DataFrame:
+    """The runs that are ranked: no report, parent or member runs; of ``sweep_id`` if given."""
+    keep = _tag(runs, names.REPORT_TAG).fillna("").astype(str).str.lower() != "true"
+    keep &= _tag(runs, names.ROLE_TAG).fillna(names.JOB_ROLE).isin(names.RANKED_ROLES)
     if sweep_id is not None:
-        keep &= tag(names.SWEEP_ID_TAG) == sweep_id
-    runs = runs[keep].copy()
+        keep &= _tag(runs, names.SWEEP_ID_TAG) == sweep_id
+    return runs[keep].copy()
+
+
+def _with_scores(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with the columns ``run_name``, ``model`` and the scores of :func:`load_runs`."""
 
     def column(name: str) -> pd.Series:
         return runs.get(name, pd.Series(float("nan"), index=runs.index))
 
-    runs["run_name"] = tag(names.RUN_NAME_TAG).fillna("")
+    runs["run_name"] = _tag(runs, names.RUN_NAME_TAG).fillna("")
     targets = column(f"params.{MODEL_PARAM}")
-    choices = tag(names.MODEL_TAG)
+    choices = _tag(runs, names.MODEL_TAG)
     from genreclf.models.heads import model_name  # (torch: only when runs are read)
 
     runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
@@ -80,7 +91,7 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
     runs["val_loss"] = column(f"metrics.{names.BEST_VAL_LOSS}")
     runs["test_acc"] = column(f"metrics.{names.TEST_ACC}")
     runs["test_f1"] = column(f"metrics.{names.TEST_F1}")
-    return runs.sort_values("start_time", kind="stable").reset_index(drop=True)
+    return runs
 
 
 def status_counts(runs: pd.DataFrame) -> pd.Series:

@@ -1,10 +1,9 @@
-"""Tables of a sweep: top runs, validation- against test-chosen best, k-fold summaries."""
+"""Tables of a sweep: top runs, validation- against test-chosen best, configurations."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from genreclf.reports.runs import param_values
 from genreclf.tracking import names
 from genreclf.tracking.selection import rank_runs
 
@@ -71,7 +70,7 @@ def selection_table(units: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     units : pandas.DataFrame
-        One row per run (or per k-fold configuration, see :func:`fold_configs`):
+        One row per run (a configuration run's scores are its means):
         ``val_acc``, ``test_acc`` and any columns to carry, its name first. The row
         chosen on validation is the first of :func:`rank_by_val`, which breaks ties by
         ``val_loss``, ``start_time`` and ``run_id`` where the rows have them (else it
@@ -106,77 +105,54 @@ def selection_table(units: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fold_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
-    """Mean and standard deviation of the scores over the folds of each configuration.
+#: The metric holding a configuration run's standard deviation of each score over its
+#: members (:func:`genreclf.protocol.summarize`; none for ``test_f1``).
+SCORE_STDS: dict[str, str] = {"val_acc": names.VAL_ACC_STD, "test_acc": names.TEST_ACC_STD}
 
-    Runs are grouped by model type and every swept param but :data:`FOLD_PARAM`.
+
+def configuration_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame | None:
+    """The configuration runs (several folds or seeds, :mod:`genreclf.protocol`), ranked
+    by :func:`rank_by_val`: the one order of :func:`~genreclf.tracking.selection.best_run`.
 
     Parameters
     ----------
     runs : pandas.DataFrame
         Finished runs (see :func:`genreclf.reports.runs.load_runs`).
     params : list of str
-        Swept params; without :data:`FOLD_PARAM` among them this is no k-fold sweep.
+        Swept params, shown as columns.
 
     Returns
     -------
     pandas.DataFrame or None
-        One row per configuration, ranked as :func:`~genreclf.tracking.selection.best_run`
-        ranks runs (mean validation accuracy, then mean loss, then the earlier): the config
-        columns, ``folds`` (number of runs), ``<score>_mean`` and ``<score>_std``
-        (sample std, ``ddof=1``; NaN for a single fold) for each score, and ``runs``
-        (their run ids). ``None`` for a sweep without folds.
+        One row per configuration run, best first: ``rank``, ``run_id``, ``run_name``,
+        ``model``, the ``params``, then ``<score>_mean`` (the run's score, which is the
+        mean over its members) and ``<score>_std`` (their sample std, :data:`SCORE_STDS`;
+        NaN where none is logged) for each score. ``None`` without configuration runs.
     """
-    if FOLD_PARAM not in params or runs.empty:
+    role = runs.get(f"tags.{names.ROLE_TAG}", pd.Series(None, index=runs.index, dtype=object))
+    ranked = rank_by_val(runs[role == names.CONFIG_ROLE])
+    if ranked.empty:
         return None
-    config = [name for name in params if name != FOLD_PARAM]
-    keys = ["model", *(f"params.{name}" for name in config)]
-    grouped = runs.groupby(keys, sort=False, dropna=False)
-    ties = {"val_loss_mean": ("val_loss", "mean"), "start_time": ("start_time", "min")}
-    table = grouped.agg(
-        folds=("run_id", "size"),
-        **{f"{s}_{stat}": (s, stat) for s in SCORES for stat in ("mean", "std")},
-        **{k: v for k, v in ties.items() if v[0] in runs.columns},
-        runs=("run_id", " ".join),
-    ).reset_index()
-    table = table.rename(columns={f"params.{name}": name for name in config})
-    for name in config:
-        table[name] = param_values(table[name])
-    # ranked as runs are (best_run's order: mean val_acc, then mean val_loss, then earlier)
-    ranked = rank_runs(table, acc="val_acc_mean", loss="val_loss_mean")
-    unranked = table.drop(index=ranked.index)
-    ordered = pd.concat([ranked, unranked]).drop(columns=list(ties), errors="ignore")
-    return ordered.reset_index(drop=True)
-
-
-def fold_configs(folds: pd.DataFrame, params: list[str]) -> pd.DataFrame:
-    """The configurations of a :func:`fold_table` with their mean scores, for
-    :func:`selection_table`: ``configuration`` (e.g. ``dense model.hidden_size=32``),
-    ``model``, the mean scores and ``runs`` (their run ids)."""
-    config = [name for name in params if name != FOLD_PARAM]
-    names = [
-        " ".join([str(row["model"]), *(f"{name}={row[name]}" for name in config)])
-        for _, row in folds.iterrows()
-    ]
-    return pd.DataFrame(
-        {
-            "configuration": names,
-            "model": folds["model"],
-            **{s: folds[f"{s}_mean"] for s in SCORES},
-            "runs": folds["runs"],
-        }
-    )
+    table = ranked[["run_id", "run_name", "model"]].copy()
+    for name in params:
+        table[name] = ranked.get(f"params.{name}")
+    missing = pd.Series(float("nan"), index=ranked.index)
+    for score in SCORES:
+        table[f"{score}_mean"] = ranked[score]
+        std = SCORE_STDS.get(score)
+        table[f"{score}_std"] = missing if std is None else ranked.get(f"metrics.{std}", missing)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table.reset_index(drop=True)
 
 
 def mean_std_text(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A :func:`fold_table` with each score as one ``mean ± std`` text column."""
+    """A :func:`configuration_table` with each score as one ``mean ± std`` text column."""
     shown = table.drop(columns=[f"{s}_{stat}" for s in SCORES for stat in ("mean", "std")])
     for score in SCORES:
-        text = [
+        shown[score] = [
             f"{m:.{digits}f}" if pd.isna(s) else f"{m:.{digits}f} ± {s:.{digits}f}"
             for m, s in zip(table[f"{score}_mean"], table[f"{score}_std"], strict=True)
         ]
-        shown.insert(len(shown.columns) - 1, score, text)
     return shown
 
 

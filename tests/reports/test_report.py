@@ -17,9 +17,11 @@ from genreclf.reports.build import make_report
 from genreclf.reports.pca import transform_from_config
 from genreclf.reports.plots import impact_figure
 from genreclf.reports.runs import load_runs, swept_params
-from genreclf.reports.tables import fold_table, selection_table
+from genreclf.reports.tables import configuration_table, mean_std_text, selection_table
 from genreclf.runconfig import ARTIFACT, CONFIG_DIR
+from genreclf.tracking import names
 from genreclf.tracking.history import epoch_curves
+from genreclf.tracking.selection import best_run, rank_runs
 from genreclf.tracking.store import Store
 from tests.e2e import run_command, run_in_new_folder
 
@@ -159,22 +161,18 @@ def test_failed_and_report_runs_are_counted_or_left_out(sweep):
 
 
 @pytest.mark.slow
-def test_kfold_summary_is_mean_and_std_over_folds(sweep):
-    client = sweep["client"]
-    folds = pd.read_csv(sweep["out"] / "folds.csv")
-    assert sorted(folds["model.hidden_size"]) == [8, 16]
-    assert list(folds["folds"]) == [2, 2]
-    for _, row in folds.iterrows():
-        runs = [client.get_run(run_id) for run_id in row["runs"].split()]
-        assert {r.data.params["split.fold"] for r in runs} == {"0", "1"}
-        assert {r.data.params["model.hidden_size"] for r in runs} == {str(row["model.hidden_size"])}
-        test = [r.data.metrics["test_acc"] for r in runs]
-        assert row["test_acc_mean"] == pytest.approx(np.mean(test), rel=1e-9)
-        assert row["test_acc_std"] == pytest.approx(np.std(test, ddof=1), rel=1e-9, abs=1e-12)
-        assert f"{np.mean(test):.3f} ± {np.std(test, ddof=1):.3f}" in sweep["html"]
-    selection = pd.read_csv(sweep["out"] / "selection.csv")
-    assert selection.loc[0, "val_acc"] == pytest.approx(folds["val_acc_mean"].max())
-    assert selection.loc[1, "test_acc"] == pytest.approx(folds["test_acc_mean"].max())
+def test_runs_of_single_folds_are_ranked_as_runs_as_best_ranks_them(sweep):
+    """A sweep over ``split.fold`` is runs, one per fold: the report chooses among them as
+    ``best:`` does, and groups no configurations of its own (no configuration runs)."""
+    client, out = sweep["client"], sweep["out"]
+    trained = [client.get_run(run_id) for run_id in sweep["trained"]]
+    best = best_run(trained).info.run_id
+    assert re.search(r"Best run on validation: (\w+)", sweep["result"].stdout).group(1) == best
+    selection = pd.read_csv(out / "selection.csv")
+    assert selection.loc[0, "choice"] == "chosen on validation"
+    assert selection.loc[0, "run_id"] == best
+    assert not (out / "configurations.csv").exists() and not (out / "folds.csv").exists()
+    assert "Configurations over folds and seeds" not in sweep["html"]
 
 
 @pytest.mark.slow
@@ -194,7 +192,7 @@ def test_best_run_section_and_report_run(sweep):
     run = client.get_run(report_run)
     assert run.data.tags["genreclf.report"] == "true" and run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(report_run)}
-    assert {"report.html", "report.md", "top_runs.csv", "folds.csv", "pca.png"} <= artifacts
+    assert {"report.html", "report.md", "top_runs.csv", "selection.csv", "pca.png"} <= artifacts
     assert not (out / "report.tex").exists()  # formats defaults to [html, md]
 
 
@@ -246,7 +244,7 @@ def test_selection_table_shows_what_choosing_on_test_would_claim():
     assert list(table["test_rank"]) == [2, 1] and list(table["val_rank"]) == [1, 3]
 
 
-def test_swept_params_ignore_per_model_defaults_and_fold_table_groups_them():
+def test_swept_params_ignore_per_model_defaults_and_single_folds_stay_runs():
     rows = []
     for model, hidden in (("Dense", "256"), ("LSTM", "128")):
         for lr in ("0.1", "0.01"):
@@ -268,13 +266,7 @@ def test_swept_params_ignore_per_model_defaults_and_fold_table_groups_them():
     runs = _frame(rows)
     params = swept_params(runs)
     assert params == ["optimizer.lr", "split.fold"]
-    folds = fold_table(runs, params)
-    assert len(folds) == 4 and set(folds["folds"]) == {2}
-    top = folds.iloc[0]
-    assert top["optimizer.lr"] == 0.1
-    assert top["val_acc_mean"] == pytest.approx(0.105)
-    assert top["val_acc_std"] == pytest.approx(np.std([0.1, 0.11], ddof=1))
-    assert fold_table(runs, ["optimizer.lr"]) is None
+    assert configuration_table(runs, params) is None  # runs of one fold each: no grouping
 
 
 def test_impact_figure_orders_numeric_values_and_splits_by_model(tmp_path):
@@ -315,31 +307,61 @@ def test_transform_is_rebuilt_from_a_logged_config():
     ]
 
 
-def test_fold_table_ranks_configurations_as_best_run_ranks_runs():
-    """A tie on mean validation accuracy goes to the lower mean validation loss."""
+def _configuration_runs() -> pd.DataFrame:
+    """Three configuration runs (two tied on mean validation accuracy) and a plain run."""
+    role = f"tags.{names.ROLE_TAG}"
     rows = [
-        {
-            "run_id": f"{lr}-{fold}",
-            "model": "Dense",
-            "params.optimizer.lr": lr,
-            "params.split.fold": fold,
-            "val_acc": 0.5,
-            "val_loss": loss + int(fold) / 10,
-            "start_time": 0,
-            "test_acc": 0.4,
-            "test_f1": 0.3,
-        }
-        for lr, loss in (("0.1", 0.9), ("0.01", 0.2))
-        for fold in ("0", "1")
+        ("a", 0.5, 0.9, 0.01, 0.40, 0.02, names.CONFIG_ROLE),
+        ("b", 0.5, 0.2, 0.03, 0.45, 0.01, names.CONFIG_ROLE),
+        ("c", 0.7, 0.5, 0.00, 0.30, float("nan"), names.CONFIG_ROLE),
+        ("d", 0.9, 0.1, float("nan"), 0.50, float("nan"), None),
     ]
-    folds = fold_table(_frame(rows), ["optimizer.lr", "split.fold"])
-    assert list(folds["optimizer.lr"]) == [0.01, 0.1]
+    return _frame(
+        [
+            {
+                "run_id": run_id,
+                "model": "Dense",
+                "status": "FINISHED",
+                "params.optimizer.lr": {"a": "0.1", "b": "0.01", "c": "0.001"}.get(run_id, "1"),
+                "val_acc": acc,
+                "val_loss": loss,
+                "start_time": 0,
+                "test_acc": test,
+                "test_f1": test / 2,
+                f"metrics.{names.VAL_ACC_STD}": acc_std,
+                f"metrics.{names.TEST_ACC_STD}": test_std,
+                role: tag,
+            }
+            for run_id, acc, loss, acc_std, test, test_std, tag in rows
+        ]
+    )
+
+
+def test_configuration_table_is_in_best_runs_order():
+    """The configurations are ranked by the one ranking: a tie on mean validation accuracy
+    goes to the lower mean validation loss, as best_run breaks it."""
+    runs = _configuration_runs()
+    configs = configuration_table(runs, ["optimizer.lr"])
+    candidates = runs[runs[f"tags.{names.ROLE_TAG}"] == names.CONFIG_ROLE]
+    ranked = rank_runs(candidates, acc="val_acc", loss="val_loss")
+    assert list(configs["run_id"]) == list(ranked["run_id"]) == ["c", "b", "a"]
+    assert configs["run_id"].iloc[0] == best_run(candidates, "val_acc", "val_loss")["run_id"]
+    assert list(configs["rank"]) == [1, 2, 3]
+    b = configs.set_index("run_id").loc["b"]
+    assert (b["val_acc_mean"], b["val_acc_std"]) == (0.5, 0.03)
+    assert (b["test_acc_mean"], b["test_acc_std"]) == (0.45, 0.01)
+    assert np.isnan(b["test_f1_std"])  # not logged: the mean alone is shown
+    shown = mean_std_text(configs).set_index("run_id")
+    assert shown.loc["b", "val_acc"] == "0.500 ± 0.030"
+    assert shown.loc["b", "test_acc"] == "0.450 ± 0.010"
+    assert shown.loc["b", "test_f1"] == "0.225"
+    assert shown.loc["c", "test_acc"] == "0.300"
 
 
 def test_ties_with_the_chosen_run_are_named():
-    from genreclf.reports.build import _tie_blocks
+    from genreclf.reports.comparison import tie_blocks
 
     done = pd.DataFrame({"run_id": ["a" * 32, "b" * 32, "c" * 32], "val_acc": [0.5, 0.5, 0.4]})
-    (block,) = _tie_blocks(done, None, "a" * 32)
+    (block,) = tie_blocks(done, "a" * 32)
     assert "bbbbbbbb" in block.value and "cccccccc" not in block.value
-    assert _tie_blocks(done, None, "c" * 32) == []
+    assert tie_blocks(done, "c" * 32) == []
