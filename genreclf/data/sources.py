@@ -334,6 +334,54 @@ class TableSource:
             int(counts.iloc[0]),
         )
 
+    def _feature_columns(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns of ``raw``: all but the label, track and excluded ones.
+
+        Raises DataError if one of those is not in the table, if a remaining column is
+        not numeric or is named ``label``/``filename``, or if none remains.
+        """
+        needed = [("data.label_column", self.label_column)]
+        if self.track_column:
+            needed.append(("data.track_column", self.track_column))
+        needed += [("data.exclude", c) for c in self.exclude]
+        absent = [f"{opt}={col}" for opt, col in needed if col not in raw.columns]
+        if absent:
+            raise DataError(f"{self.path}: column(s) not in the table: {', '.join(absent)}")
+
+        drop = {self.label_column, *self.exclude}
+        if self.track_column:
+            drop.add(self.track_column)
+        feats = raw.drop(columns=[c for c in raw.columns if c in drop])
+        bad = [
+            str(c)
+            for c in feats.columns
+            if c in ("label", "filename") or not pd.api.types.is_numeric_dtype(feats[c])
+        ]
+        if bad:
+            raise DataError(
+                f"{self.path}: non-feature column(s) {_first(bad)} (add them to data.exclude)"
+            )
+        if feats.shape[1] == 0:
+            raise DataError(f"{self.path}: no feature columns")
+        return feats
+
+    def _track_ids(self, raw: pd.DataFrame, labels: np.ndarray) -> np.ndarray | list[str]:
+        """Each row's track id: its track name (segment suffix removed, label prefixed if
+        ``prefix_label`` and bare), or ``row<i>`` without a track column."""
+        if not self.track_column:
+            return [f"row{i}" for i in range(len(raw))]
+        ids = raw[self.track_column].astype(str)
+        if self.segment_pattern:
+            mapped = ids.str.contains(self.segment_pattern, regex=True)
+            ids = ids.str.replace(self.segment_pattern, "", regex=True)
+        else:
+            mapped = pd.Series(False, index=ids.index)
+        if self.prefix_label:
+            bare = ~ids.str.contains("/", regex=False)
+            ids = ids.where(~bare, pd.Series(labels, index=ids.index) + "/" + ids)
+        self._warn_shared_names(ids, mapped)
+        return ids.to_numpy()
+
     def frame(self) -> pd.DataFrame:
         """The table normalized to numeric features, then ``label`` and ``filename``.
 
@@ -360,29 +408,7 @@ class TableSource:
                 f"data.nonfinite={self.nonfinite}: must be one of {', '.join(NONFINITE_CHOICES)}"
             )
         raw = self.read()
-        needed = [("data.label_column", self.label_column)]
-        if self.track_column:
-            needed.append(("data.track_column", self.track_column))
-        needed += [("data.exclude", c) for c in self.exclude]
-        absent = [f"{opt}={col}" for opt, col in needed if col not in raw.columns]
-        if absent:
-            raise DataError(f"{self.path}: column(s) not in the table: {', '.join(absent)}")
-
-        drop = {self.label_column, *self.exclude}
-        if self.track_column:
-            drop.add(self.track_column)
-        feats = raw.drop(columns=[c for c in raw.columns if c in drop])
-        bad = [
-            str(c)
-            for c in feats.columns
-            if c in ("label", "filename") or not pd.api.types.is_numeric_dtype(feats[c])
-        ]
-        if bad:
-            raise DataError(
-                f"{self.path}: non-feature column(s) {_first(bad)} (add them to data.exclude)"
-            )
-        if feats.shape[1] == 0:
-            raise DataError(f"{self.path}: no feature columns")
+        feats = self._feature_columns(raw)
         self._missing(raw, self.label_column, "label")
         if self.track_column:
             self._missing(raw, self.track_column, "track name", "; or set data.track_column=null")
@@ -392,23 +418,8 @@ class TableSource:
             raw, feats = raw[keep].reset_index(drop=True), feats[keep].reset_index(drop=True)
         labels = raw[self.label_column].astype(str).to_numpy()
         require_classes(labels, str(self.path), f"column {self.label_column!r}")
-        if self.track_column:
-            ids = raw[self.track_column].astype(str)
-            if self.segment_pattern:
-                mapped = ids.str.contains(self.segment_pattern, regex=True)
-                ids = ids.str.replace(self.segment_pattern, "", regex=True)
-            else:
-                mapped = pd.Series(False, index=ids.index)
-            if self.prefix_label:
-                bare = ~ids.str.contains("/", regex=False)
-                ids = ids.where(~bare, pd.Series(labels, index=ids.index) + "/" + ids)
-            self._warn_shared_names(ids, mapped)
-            ids = ids.to_numpy()
-        else:
-            ids = [f"row{i}" for i in range(len(raw))]
-
         out = feats.copy()
         out.columns = [str(c) for c in out.columns]
         out["label"] = labels
-        out["filename"] = ids
+        out["filename"] = self._track_ids(raw, labels)
         return out

@@ -201,6 +201,39 @@ def _estimate_tuning(S: np.ndarray, sr: float, bins_per_octave: int) -> float:
     return float(librosa.pitch_tuning(kept, resolution=0.01, bins_per_octave=bins_per_octave))
 
 
+def _early_downsample(
+    y: np.ndarray, sr: float, filter_cutoff: float
+) -> tuple[np.ndarray, float, int]:
+    """``librosa.vqt``'s early downsampling: ``(y, sr, hop)``, halved while the filters allow."""
+    import librosa
+
+    hop = _HOP
+    twos = (hop & -hop).bit_length() - 1
+    count = min(
+        max(0, int(np.ceil(np.log2(sr / 2.0 / filter_cutoff)) - 1) - 1),
+        max(0, twos - _CQT_OCTAVES + 1),
+    )
+    if count > 0:
+        factor = 2**count
+        if len(y) < factor:
+            raise ValueError(f"signal of {len(y)} samples is too short for this CQT")
+        hop //= factor
+        y = librosa.resample(y, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True)
+        sr = sr / float(factor)
+    return y, sr, hop
+
+
+def _stack_octaves(responses: list[np.ndarray], n_bins: int, dtype: type) -> np.ndarray:
+    """The octaves' responses trimmed to the shortest and stacked, highest octave on top."""
+    n_frames = min(r.shape[-1] for r in responses)
+    C = np.empty((n_bins, n_frames), dtype=dtype, order="F")
+    end = n_bins
+    for r in responses:
+        C[end - r.shape[0] : end] = r[:, :n_frames]
+        end -= r.shape[0]
+    return C
+
+
 def _cqt_magnitude(y: np.ndarray, sr: float) -> np.ndarray:
     """``np.abs(librosa.cqt(y, sr=sr, n_bins=252, bins_per_octave=36))``, tuning estimated.
 
@@ -224,21 +257,7 @@ def _cqt_magnitude(y: np.ndarray, sr: float) -> np.ndarray:
     if filter_cutoff > nyquist:
         raise ValueError(f"sr={sr} is too low for a CQT up to {freqs[-1]:.1f} Hz")
 
-    # vqt's early downsampling
-    hop = _HOP
-    twos = (hop & -hop).bit_length() - 1
-    count = min(
-        max(0, int(np.ceil(np.log2(nyquist / filter_cutoff)) - 1) - 1),
-        max(0, twos - _CQT_OCTAVES + 1),
-    )
-    if count > 0:
-        factor = 2**count
-        if len(y) < factor:
-            raise ValueError(f"signal of {len(y)} samples is too short for this CQT")
-        hop //= factor
-        y = librosa.resample(y, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True)
-        sr = sr / float(factor)
-
+    y, sr, hop = _early_downsample(y, sr, filter_cutoff)
     if hop % 2 ** (_CQT_OCTAVES - 1):
         raise ValueError(f"hop {hop} cannot be halved for every octave")
     dtype = librosa.util.dtype_r2c(y.dtype)
@@ -255,13 +274,7 @@ def _cqt_magnitude(y: np.ndarray, sr: float) -> np.ndarray:
             my_hop //= 2
             my_y = librosa.resample(my_y, orig_sr=2, target_sr=1, res_type="soxr_hq", scale=True)
 
-    # trim to the shortest response and stack, highest octave on top
-    n_frames = min(r.shape[-1] for r in responses)
-    C = np.empty((n_bins, n_frames), dtype=dtype, order="F")
-    end = n_bins
-    for r in responses:
-        C[end - r.shape[0] : end] = r[:, :n_frames]
-        end -= r.shape[0]
+    C = _stack_octaves(responses, n_bins, dtype)
     lengths, _ = librosa.filters.wavelet_lengths(freqs=freqs, sr=sr, gamma=0)
     C /= np.sqrt(lengths)[:, np.newaxis]
     return np.abs(C)

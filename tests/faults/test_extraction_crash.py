@@ -63,7 +63,7 @@ def test_a_worker_killed_by_one_file_costs_that_file_only(tmp_path, caplog):
     good = sorted(t.track_id for t in tracks if t.track_id != "rock/killer.wav")
 
     ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=2, backend="loky", progress=False)
-    with caplog.at_level(logging.WARNING, logger="genreclf.features.extraction"):
+    with caplog.at_level(logging.WARNING, logger="genreclf.features"):
         table = ex.extract(tracks, KillsOnLoudClip())
 
     assert sorted(table.track_ids) == good

@@ -258,7 +258,7 @@ def test_seed174_through_extractor_matches_published_rows(tmp_path, shared_data)
 
 
 def test_numba_cache_dir_goes_per_user_unless_set(tmp_path, monkeypatch):
-    from genreclf.features.extraction import use_numba_cache_dir
+    from genreclf.features.numba_cache import use_numba_cache_dir
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", "placeholder")  # so that teardown restores it
     monkeypatch.delenv("NUMBA_CACHE_DIR")
@@ -277,7 +277,7 @@ def test_crash_reasons_and_worker_death():
 
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from genreclf.features.extraction import _crash_reason, worker_died
+    from genreclf.features.pool import _crash_reason, worker_died
 
     assert _crash_reason(-9) == "crashed the extractor (signal 9)"
     assert _crash_reason(-11) == "crashed the extractor (signal 11)"
@@ -290,14 +290,14 @@ def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch)
     """The recovery rounds, with threads and a simulated death (the real one: tests/faults)."""
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from genreclf.features import extraction
+    from genreclf.features import pool, workers
 
     (tmp_path / "a").mkdir()
     for i in range(7):
         sf.write(tmp_path / "a" / f"{i}.wav", tone(0.6, freq=300 + 50 * i), SR)
     sf.write(tmp_path / "a" / "killer.wav", tone(0.6), SR)
     tracks = list_labelled_audio(tmp_path)
-    real = extraction._compute_chunk_marked
+    real = workers.compute_chunk_marked
     calls: list[str] = []
 
     def dies_on_killer(items, marker, *args):
@@ -312,16 +312,16 @@ def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch)
 
     alone: list[str] = []
 
-    def compute_alone(self, items, feature_set, store, n_parallel):
+    def compute_alone(self, items, feature_set, store):
         for item in items:
             alone.append(Path(item.path).name)
             if item.path.endswith("killer.wav"):
-                yield [extraction.Outcome(item.index, None, extraction._crash_reason(-9), False)]
+                yield [workers.Outcome(item.index, None, pool._crash_reason(-9), False)]
             else:
-                yield extraction._compute_misses([item], store, feature_set)
+                yield workers.compute_misses([item], store, feature_set)
 
-    monkeypatch.setattr(extraction, "_compute_chunk_marked", dies_on_killer)
-    monkeypatch.setattr(FeatureExtractor, "_compute_alone", compute_alone)
+    monkeypatch.setattr(pool, "compute_chunk_marked", dies_on_killer)
+    monkeypatch.setattr(pool.WorkerPool, "compute_alone", compute_alone)
     ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=2, backend="threading", progress=False)
     table = ex.extract(tracks, FailsOnLoudClips())
     assert sorted(table.track_ids) == [f"a/{i}.wav" for i in range(7)]
