@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -176,8 +176,6 @@ def log_budget_runs(
         ``evaluate()``'s result for the job's own budget, and ``budget_runs``: the ids of
         the runs logged for the other budgets.
     """
-    from mlflow.entities import Metric
-
     own = int(cfg.trainer.max_epochs)
     final = selection.snapshot_now(trainer)
     fit_metrics = writer.take_metrics()
@@ -185,37 +183,71 @@ def log_budget_runs(
     own_result: dict[str, Any] = {}
     own_metrics: list = []
     logged: list[str] = []
-    for budget in budgets:
+    for budget, sibling, digest in _budgets_to_log(cfg, budgets):
         snapshot = selection.snapshots.get(budget, final)
-        sibling = budget_config(cfg, budget)
-        digest = config_hash(sibling)
-        if budget != own and finished_run(cfg.tracking, digest, BUSY) is not None:
-            continue  # done before (resumed sweep), or its own job is running now
         if id(snapshot) not in scored:
-            module.load_state_dict(snapshot.state)
-            result = evaluate()
-            writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
-            extra = [
-                Metric(m.key, m.value, m.timestamp, snapshot.global_step)
-                for m in writer.take_metrics()
-            ]
-            scored[id(snapshot)] = (result, extra)
+            scored[id(snapshot)] = _scored_snapshot(snapshot, module, writer, evaluate)
         result, extra = scored[id(snapshot)]
         metrics = [m for m in fit_metrics if m.step <= snapshot.global_step] + extra
         if budget == own:
             own_result, own_metrics = result, metrics
             continue
-        tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
-        tags[names.TRAINED_BY_TAG] = writer.run_id
-        params = config_params(OmegaConf.to_container(sibling, resolve=True))
-        model = tags.get(names.MODEL_TAG)
-        name = cfg.tracking.run_name or auto_run_name(digest, {BUDGET_KEY: budget}, model)
-        run_id = writer.store.log_finished_run(writer.experiment_id, tags, params, metrics, name)
-        logged.append(run_id)
-        log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, writer.run_id)
+        logged.append(_log_budget_run(cfg, sibling, digest, writer, metrics, extra_tags))
     writer.hold_metrics(own_metrics)
     module.load_state_dict(selection.snapshots.get(own, final).state)
     return own_result | {"budget_runs": logged}
+
+
+def _budgets_to_log(cfg: DictConfig, budgets: list[int]) -> Iterator[tuple[int, DictConfig, str]]:
+    """The budgets that need a run from this fit, each with its config and config hash.
+
+    The job's own budget, and each other budget whose config has no FINISHED or RUNNING
+    run (looked up as it comes, since sibling jobs start meanwhile).
+    """
+    own = int(cfg.trainer.max_epochs)
+    for budget in budgets:
+        sibling = budget_config(cfg, budget)
+        digest = config_hash(sibling)
+        if budget != own and finished_run(cfg.tracking, digest, BUSY) is not None:
+            continue  # done before (resumed sweep), or its own job is running now
+        yield budget, sibling, digest
+
+
+def _scored_snapshot(
+    snapshot: Any, module: Any, writer: Any, evaluate: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], list]:
+    """Score a :class:`BestWeights` snapshot: ``evaluate()``'s result, and the metrics it
+    logged (with the selection metrics) as MLflow ``Metric`` records at its step."""
+    from mlflow.entities import Metric
+
+    module.load_state_dict(snapshot.state)
+    result = evaluate()
+    writer.log_metrics(selection_metrics(result["val_acc"], result["val_loss"]))
+    extra = [
+        Metric(m.key, m.value, m.timestamp, snapshot.global_step) for m in writer.take_metrics()
+    ]
+    return result, extra
+
+
+def _log_budget_run(
+    cfg: DictConfig,
+    sibling: DictConfig,
+    digest: str,
+    writer: Any,
+    metrics: list,
+    extra_tags: dict[str, str] | None,
+) -> str:
+    """Log the FINISHED run of ``sibling`` (another budget of ``cfg``, config hash
+    ``digest``) from the job's fit; return its id."""
+    budget = int(sibling.trainer.max_epochs)
+    tags = dict(extra_tags or {}) | _sibling_tags(sweep_tags(sibling, digest), budget, digest)
+    tags[names.TRAINED_BY_TAG] = writer.run_id
+    params = config_params(OmegaConf.to_container(sibling, resolve=True))
+    model = tags.get(names.MODEL_TAG)
+    name = cfg.tracking.run_name or auto_run_name(digest, {BUDGET_KEY: budget}, model)
+    run_id = writer.store.log_finished_run(writer.experiment_id, tags, params, metrics, name)
+    log.info("max_epochs=%d: run %s, from the fit of run %s", budget, run_id, writer.run_id)
+    return run_id
 
 
 class SharedFit:

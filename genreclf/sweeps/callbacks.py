@@ -141,6 +141,21 @@ def check_every_job(config: DictConfig, check: str) -> None:
             sys.exit(exc.exit_status)
 
 
+def hand_to_jobs(config: DictConfig, sweep_dir: Path, env: dict[str, str]) -> None:
+    """Make every job of ``config`` run in ``sweep_dir`` with the environment ``env``.
+
+    Both go in as Hydra overrides (``hydra.job.env_set``), so that they reach jobs on any
+    launcher.
+    """
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.sweep.dir = str(sweep_dir)
+        config.hydra.overrides.hydra = [
+            *config.hydra.overrides.hydra,
+            f"hydra.sweep.dir='{sweep_dir}'",
+            *(f"++hydra.job.env_set.{k}={v}" for k, v in env.items()),
+        ]
+
+
 class SweepTracking(Callback):
     """Create the experiment and a parent run before a multirun; summarize it after.
 
@@ -165,9 +180,10 @@ class SweepTracking(Callback):
         return self.__dict__ | {"heartbeat": None}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check every job, open the sweep's parent run, and hand the sweep to the jobs."""
         if self.job_check:
             check_every_job(config, self.job_check)
-        from genreclf.tracking.liveness import Heartbeat, host, owner_tags, reap_ghosts
+        from genreclf.tracking.liveness import Heartbeat, host, reap_ghosts
         from genreclf.tracking.run import store_for
 
         if "joblib" in str(config.hydra.launcher.get("_target_", "")):
@@ -182,6 +198,26 @@ class SweepTracking(Callback):
         upload_spooled_runs(Path(str(config.hydra.sweep.dir)).parent, self.store.uri)
         ghosts = reap_ghosts(self.store, self.experiment_id)
         sweep_dir = own_sweep_dir(Path(str(config.hydra.sweep.dir)))
+        self._open_parent_run(config, name, sweep_dir)
+        self.heartbeat = Heartbeat(self.store, self.parent_run_id).start()
+        total, keys = sweep_plan(config)
+        self.launcher_pid = os.getpid()
+        start_progress(name, total, keys)
+        env = {
+            SWEEP_ID_ENV: self.sweep_id,
+            PARENT_RUN_ENV: self.parent_run_id,
+            LAUNCHER_ENV: f"{host()}:{os.getpid()}",
+            TOTAL_ENV: f"'{total or ''}'",
+            KEYS_ENV: f"'{' '.join(keys)}'",
+        }
+        hand_to_jobs(config, sweep_dir, env)
+        atexit.register(self._end_parent, "KILLED")
+        self._say_started(str(tracking.experiment), total, sweep_dir, len(ghosts))
+
+    def _open_parent_run(self, config: DictConfig, name: str, sweep_dir: Path) -> None:
+        """Create the run that stands for the sweep (with the sweeper's params)."""
+        from genreclf.tracking.liveness import owner_tags
+
         overrides = " ".join(config.hydra.overrides.task)
         self.parent_run_id = self.store.create_run(
             self.experiment_id,
@@ -203,34 +239,20 @@ class SweepTracking(Callback):
             self.store.log_text(
                 self.parent_run_id, OmegaConf.to_yaml(params), names.SWEEPER_PARAMS_ARTIFACT
             )
-        self.heartbeat = Heartbeat(self.store, self.parent_run_id).start()
-        total, keys = sweep_plan(config)
-        self.launcher_pid = os.getpid()
-        start_progress(name, total, keys)
-        env = {
-            SWEEP_ID_ENV: self.sweep_id,
-            PARENT_RUN_ENV: self.parent_run_id,
-            LAUNCHER_ENV: f"{host()}:{os.getpid()}",
-            TOTAL_ENV: f"'{total or ''}'",
-            KEYS_ENV: f"'{' '.join(keys)}'",
-        }
-        with read_write(config.hydra), open_dict(config.hydra):
-            config.hydra.sweep.dir = str(sweep_dir)
-            config.hydra.overrides.hydra = [
-                *config.hydra.overrides.hydra,
-                f"hydra.sweep.dir='{sweep_dir}'",
-                *(f"++hydra.job.env_set.{k}={v}" for k, v in env.items()),
-            ]
-        atexit.register(self._end_parent, "KILLED")
+
+    def _say_started(
+        self, experiment: str, total: int | None, sweep_dir: Path, ghosts: int
+    ) -> None:
+        """Print the sweep's first line (and how many ghost runs were ended KILLED)."""
         jobs = f"{total} jobs" if total else "jobs"
         print(
-            f"Sweep {self.sweep_id}: {jobs}, experiment '{tracking.experiment}' "
+            f"Sweep {self.sweep_id}: {jobs}, experiment '{experiment}' "
             f"(id {self.experiment_id}), parent run {self.parent_run_id}, folder {sweep_dir}",
             flush=True,
         )
         if ghosts:
             print(
-                f"{len(ghosts)} RUNNING run(s) of earlier sweeps had lost their process: ended "
+                f"{ghosts} RUNNING run(s) of earlier sweeps had lost their process: ended "
                 "KILLED; their configs are trained again",
                 flush=True,
             )

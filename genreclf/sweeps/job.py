@@ -8,6 +8,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,24 +93,35 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     """
     from hydra.core.hydra_config import HydraConfig
 
-    global _JOBS_IN_PROCESS
     hydra = HydraConfig.get()
     start = time.perf_counter()
-    timing: dict[str, Any] = {
+    resume = bool((cfg.get("sweep") or {}).get("resume", True))
+    job = _Job(cfg, config_hash(cfg), resume, _new_timing(hydra), start)
+    if resume:
+        done = _resumed(job)
+        if done is not None:
+            return done
+    job.lookup_seconds = job.seconds() - job.timing.get("waited_seconds", 0.0)
+    _settle_job(hydra)
+    watch_launcher()
+    return _train_job(job, train)
+
+
+def _new_timing(hydra: Any) -> dict[str, Any]:
+    """The start of the job's ``sweep_job.json`` record; counts the job in this process."""
+    global _JOBS_IN_PROCESS
+    timing = {
         "job_num": hydra.job.num,
         "model": hydra.runtime.choices.get("model"),
         "pid": os.getpid(),
         "first_in_process": _JOBS_IN_PROCESS == 0,  # pays the imports and store set-up
     }
     _JOBS_IN_PROCESS += 1
-    digest = config_hash(cfg)
-    sweep = cfg.get("sweep") or {}
-    resume = bool(sweep.get("resume", True))
-    if resume:
-        done = _resumed(cfg, digest, timing, start)
-        if done is not None:
-            return done
-    lookup_seconds = time.perf_counter() - start - timing.get("waited_seconds", 0.0)
+    return timing
+
+
+def _settle_job(hydra: Any) -> None:
+    """Set the job's torch threads (:func:`job_threads`) and quiet Lightning's banners."""
     threads = job_threads(hydra.launcher)
     if threads is not None:
         import torch
@@ -119,64 +131,93 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
         for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)  # no per-job banners
 
+
+@dataclass
+class _Job:
+    """A job that trains: its config, config hash, and its timing so far."""
+
+    cfg: DictConfig
+    digest: str
+    resume: bool
+    timing: dict[str, Any]
+    start: float
+    lookup_seconds: float = 0.0  # seconds spent looking for earlier runs in the store
+
+    def seconds(self) -> float:
+        """Seconds since the job started."""
+        return time.perf_counter() - self.start
+
+
+def _train_job(job: _Job, train: Callable[[DictConfig], dict[str, Any]]) -> float:
+    """Train ``job`` inside its own run (see :func:`sweep_job`); its value, NaN on failure."""
     from genreclf.tracking.run import tracked_run
 
-    watch_launcher()
+    cfg, timing = job.cfg, job.timing
     status, value, writer = names.KILLED, math.nan, None
     try:
-        with tracked_run(cfg.tracking, sweep_tags(cfg, digest)) as writer:
-            rival = None
-            if resume and not writer.offline:
-                rival = _unless_store_away(
-                    lambda: rival_claim(cfg.tracking, digest, writer.run_id), None
-                )
-            if rival is not None:  # another job opened its run for this config first
-                writer.discard()
-                outcome = f"skipped: claimed by run {rival.info.run_id}"
-            else:
-                writer.log_config(OmegaConf.to_container(cfg, resolve=True))
-                result = train(cfg)
-                value = JobValue(
-                    Score(
-                        float(result["val_acc"]),
-                        float(result.get("val_loss", math.nan)),
-                        writer.start_time,
-                        writer.run_id,
-                    )
-                )
-                timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
-                outcome = scores(value, float(result["test_acc"]))
-        status = "CLAIMED" if rival is not None else names.FINISHED
+        with tracked_run(cfg.tracking, sweep_tags(cfg, job.digest)) as writer:
+            claimed, value, outcome = _claim_and_train(job, writer, train)
+        status = "CLAIMED" if claimed else names.FINISHED
         if writer.spool_path is not None:  # the store did not answer at the end
             timing["spooled"] = str(writer.spool_path)
             outcome += f"; {spooled_note(writer.spool_path)}"
-        _say_ended(cfg, outcome, time.perf_counter() - start)
+        _say_ended(cfg, outcome, job.seconds())
     except Exception as exc:
         status = names.FAILED
-        log.exception("job %s failed; its run is FAILED, the sweep goes on", hydra.job.num)
+        log.exception("job %s failed; its run is FAILED, the sweep goes on", timing["job_num"])
         run = "" if writer is None else f" of run {writer.run_id}"
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        _say_ended(cfg, f"FAILED: {why} (see traceback.txt{run})", time.perf_counter() - start)
+        _say_ended(cfg, f"FAILED: {why} (see traceback.txt{run})", job.seconds())
     finally:
         _write_timing(
             timing
             | {
                 "status": status,
                 "run_id": None if writer is None else writer.run_id,
-                "seconds": time.perf_counter() - start,
-                "mlflow_seconds": lookup_seconds + getattr(writer, "store_seconds", 0.0),
+                "seconds": job.seconds(),
+                "mlflow_seconds": job.lookup_seconds + getattr(writer, "store_seconds", 0.0),
             }
         )
     return value
 
 
-def _resumed(cfg: DictConfig, digest: str, timing: dict[str, Any], start: float) -> float | None:
+def _claim_and_train(
+    job: _Job, writer: Any, train: Callable[[DictConfig], dict[str, Any]]
+) -> tuple[bool, float, str]:
+    """In the job's open run: give way to a rival claim, else train.
+
+    Returns whether a rival claimed the config, the job's value and its outcome line.
+    """
+    cfg, rival = job.cfg, None
+    if job.resume and not writer.offline:
+        rival = _unless_store_away(
+            lambda: rival_claim(cfg.tracking, job.digest, writer.run_id), None
+        )
+    if rival is not None:  # another job opened its run for this config first
+        writer.discard()
+        return True, math.nan, f"skipped: claimed by run {rival.info.run_id}"
+    writer.log_config(OmegaConf.to_container(cfg, resolve=True))
+    result = train(cfg)
+    value = JobValue(
+        Score(
+            float(result["val_acc"]),
+            float(result.get("val_loss", math.nan)),
+            writer.start_time,
+            writer.run_id,
+        )
+    )
+    job.timing["runs_logged"] = 1 + len(result.get("budget_runs", []))
+    return False, value, scores(value, float(result["test_acc"]))
+
+
+def _resumed(job: _Job) -> float | None:
     """The value of a job that needs no training (see :func:`sweep_job`), else ``None``.
 
     Its config FINISHED before (skipped), an equivalent config FINISHED (its run is
     logged from that run), or another sweep is training it now (``CLAIMED``: NaN). A
     job of this sweep that trains an equivalent config now is waited for first.
     """
+    cfg, digest, timing = job.cfg, job.digest, job.timing
     budgets = epoch_budgets(cfg)
     if budgets:
         waited = time.perf_counter()
@@ -191,31 +232,46 @@ def _resumed(cfg: DictConfig, digest: str, timing: dict[str, Any], start: float)
         )
         live = _unless_store_away(lambda: live_claims(cfg.tracking, digest), [])
     own, equivalent = _unless_store_away(lambda: finished_runs(cfg, digest), (None, None))
-    done = own or equivalent
-    if done is not None:
-        status, outcome = "SKIPPED", f"skipped: already FINISHED as run {done.info.run_id}"
-        if own is None:
-            name = _run_name(cfg)
-            run_id = log_equivalent_run(cfg, digest, equivalent, name or None)
-            status, outcome = "LOGGED", f"run {run_id}: trained by run {trained_by(equivalent)}"
-            timing["run_id"] = run_id
-        else:
-            adopt(cfg.tracking, own)
-        seconds = time.perf_counter() - start
-        metrics = done.data.metrics
-        acc = scores(
-            metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan)
-        )
-        _say_ended(cfg, f"{outcome} ({acc})", seconds)
-        store = seconds - timing.get("waited_seconds", 0.0)
-        _write_timing(timing | {"status": status, "seconds": seconds, "mlflow_seconds": store})
-        return JobValue(score_of(done))
+    if own is not None or equivalent is not None:
+        return _finished_before(job, own, equivalent)
     if live:
-        seconds = time.perf_counter() - start
-        _say_ended(cfg, f"skipped: run {live[0].info.run_id} of another sweep trains it", seconds)
-        _write_timing(timing | {"status": "CLAIMED", "seconds": seconds, "mlflow_seconds": 0})
+        outcome = f"skipped: run {live[0].info.run_id} of another sweep trains it"
+        _end_untrained(job, "CLAIMED", outcome, job.seconds(), 0)
         return math.nan
     return None
+
+
+def _finished_before(job: _Job, own: Any, equivalent: Any) -> float:
+    """Skip a job whose config (``own``) or an ``equivalent`` one FINISHED; its value.
+
+    The run of an equivalent config is logged again as this job's run; this job's own
+    run is tagged with its job number (:func:`~genreclf.sweeps.runs.adopt`).
+    """
+    done = own or equivalent
+    status, outcome = "SKIPPED", f"skipped: already FINISHED as run {done.info.run_id}"
+    if own is None:
+        name = _run_name(job.cfg)
+        run_id = log_equivalent_run(job.cfg, job.digest, equivalent, name or None)
+        status, outcome = "LOGGED", f"run {run_id}: trained by run {trained_by(equivalent)}"
+        job.timing["run_id"] = run_id
+    else:
+        adopt(job.cfg.tracking, own)
+    seconds = job.seconds()
+    metrics = done.data.metrics
+    acc = scores(metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan))
+    store = seconds - job.timing.get("waited_seconds", 0.0)
+    _end_untrained(job, status, f"{outcome} ({acc})", seconds, store)
+    return JobValue(score_of(done))
+
+
+def _end_untrained(
+    job: _Job, status: str, outcome: str, seconds: float, mlflow_seconds: float
+) -> None:
+    """Print the end-of-job line of a job that trained nothing, and write its timing."""
+    _say_ended(job.cfg, outcome, seconds)
+    _write_timing(
+        job.timing | {"status": status, "seconds": seconds, "mlflow_seconds": mlflow_seconds}
+    )
 
 
 def _same_sweep(run: Any) -> bool:

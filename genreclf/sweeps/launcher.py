@@ -56,16 +56,12 @@ class ResilientJoblibLauncher(JoblibLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         from hydra.core.singleton import Singleton
-        from hydra.core.utils import configure_log, setup_globals
         from joblib import effective_n_jobs
         from joblib.externals.loky import ProcessPoolExecutor
 
-        setup_globals()
-        assert self.config is not None and self.hydra_context is not None
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        os.makedirs(str(self.config.hydra.sweep.dir), exist_ok=True)
+        start_launch(self.config, self.hydra_context)
         state = Singleton.get_state()
-        jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+        jobs = numbered_jobs(job_overrides, initial_job_idx)
         todo: queue.Queue[int] = queue.Queue()
         for idx in jobs:
             todo.put(idx)
@@ -100,20 +96,46 @@ class ResilientJoblibLauncher(JoblibLauncher):
             executor.shutdown(wait=True)
 
         threads = [threading.Thread(target=slot, daemon=True) for _ in range(n_slots)]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.5)
-        except BaseException:  # Ctrl-C: stop the workers, let the sweep end its runs
-            errors.append(KeyboardInterrupt())
-            for executor in executors:
-                executor.shutdown(wait=False, kill_workers=True)
-            raise
+        run_slots(threads, executors, errors)
         if errors:
             raise errors[0]
         return [results[i] for i in jobs]
+
+
+def run_slots(threads: list[threading.Thread], executors: list[Any], errors: list) -> None:
+    """Start the slots' ``threads`` and wait for them all to end.
+
+    On Ctrl-C the slots stop taking jobs (a ``KeyboardInterrupt`` joins ``errors``) and
+    their ``executors`` are stopped, workers killed, so that the sweep can end its runs.
+    """
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    except BaseException:  # Ctrl-C: stop the workers, let the sweep end its runs
+        errors.append(KeyboardInterrupt())
+        for executor in executors:
+            executor.shutdown(wait=False, kill_workers=True)
+        raise
+
+
+def start_launch(config: Any, context: Any) -> None:
+    """What Hydra's launchers do first: Hydra's globals and logging, and the sweep folder."""
+    from hydra.core.utils import configure_log, setup_globals
+
+    setup_globals()
+    assert config is not None and context is not None
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    os.makedirs(str(config.hydra.sweep.dir), exist_ok=True)
+
+
+def numbered_jobs(
+    job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+) -> dict[int, list[str]]:
+    """Each job's overrides, by job number (numbers start at ``initial_job_idx``)."""
+    return {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
 
 
 def lost_job(
@@ -197,14 +219,10 @@ def launch_on_ray(
     end. A job whose Ray worker died is a FAILED run (:func:`lost_job`).
     """
     from hydra.core.singleton import Singleton
-    from hydra.core.utils import configure_log, setup_globals
     from omegaconf import OmegaConf, open_dict
 
-    setup_globals()
     config, context = launcher.config, launcher.hydra_context
-    assert config is not None and context is not None
-    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    os.makedirs(str(config.hydra.sweep.dir), exist_ok=True)
+    start_launch(config, context)
     init = OmegaConf.to_container(launcher.ray_cfg.init, resolve=True) or {}
     os.environ.setdefault(RAY_AUTH_MODE_ENV, ray_auth_mode(init.get("address")))
     if init.get("address") is None:  # a local instance
@@ -217,7 +235,7 @@ def launch_on_ray(
         ray.init(**init)
     remote_options = OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True) or {}
     remote = ray.remote(**remote_options)(run_on_ray) if remote_options else ray.remote(run_on_ray)
-    jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+    jobs = numbered_jobs(job_overrides, initial_job_idx)
     progress = current_progress(len(jobs))
     log.info("launching %d jobs on Ray", len(jobs))
     pending = {}
@@ -277,7 +295,7 @@ class ReportingSubmitit:
     ) -> list[JobReturn]:
         from submitit.helpers import as_completed
 
-        jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+        jobs = numbered_jobs(job_overrides, initial_job_idx)
         submitted = dict(zip(self._submit(jobs), jobs, strict=True))
         progress = current_progress(len(jobs))
         results: dict[int, JobReturn] = {}

@@ -151,6 +151,27 @@ def log_model(
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
     model_format = str(flavor.get("format", ""))
+    model_id = _new_logged_model(store, run_id, model_format)
+    try:
+        write_mlmodel(folder, run_id, flavor, class_names, pyfunc_code, model_id)
+        store.call(lambda c: c.log_model_artifacts(model_id, str(folder)))
+    except BaseException:
+        store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.FAILED))
+        raise
+    store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.READY))
+    store.call(lambda c: c.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)]))
+    store.set_tag(run_id, names.MODEL_FORMAT_TAG, model_format)
+    if not registry_name:
+        return f"runs:/{run_id}/{names.MODEL_ARTIFACT}"
+    # the logged model's own folder: MLflow resolves ``models:/<id>`` and ``runs:/`` sources
+    # only against its global tracking URI, which genreclf never sets
+    source = store.call(lambda c: c.get_logged_model(model_id)).artifact_location
+    version = store.register(registry_name, source, run_id, registry_alias, model_id)
+    return f"models:/{registry_name}/{version}"
+
+
+def _new_logged_model(store: Store, run_id: str, model_format: str) -> str:
+    """Create the logged model ``model`` of run ``run_id`` (PENDING, no files yet); its id."""
     experiment_id = store.get_run(run_id).info.experiment_id
     model = store.call(
         lambda c: c.create_logged_model(
@@ -161,24 +182,7 @@ def log_model(
             model_type="genreclf",
         )
     )
-    model_id = model.model_id
-    try:
-        write_mlmodel(folder, run_id, flavor, class_names, pyfunc_code, model_id)
-        store.call(lambda c: c.log_model_artifacts(model_id, str(folder)))
-    except BaseException:
-        store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.FAILED))
-        raise
-    store.call(lambda c: c.finalize_logged_model(model_id, LoggedModelStatus.READY))
-    store.call(lambda c: c.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)]))
-    store.set_tag(run_id, names.MODEL_FORMAT_TAG, model_format)
-    uri = f"runs:/{run_id}/{names.MODEL_ARTIFACT}"
-    if registry_name:
-        # the logged model's own folder: MLflow resolves ``models:/<id>`` and ``runs:/`` sources
-        # only against its global tracking URI, which genreclf never sets
-        source = store.call(lambda c: c.get_logged_model(model_id)).artifact_location
-        version = store.register(registry_name, source, run_id, registry_alias, model_id)
-        uri = f"models:/{registry_name}/{version}"
-    return uri
+    return model.model_id
 
 
 def best_model_uri(store: Store, experiment: str) -> str:

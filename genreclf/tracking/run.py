@@ -332,7 +332,34 @@ def tracked_run(
         yield writer
         return
 
-    from genreclf.tracking.liveness import Heartbeat, owner_tags
+    from genreclf.tracking.liveness import Heartbeat
+
+    writer = _open_writer(tracking, tags, child, config_digest)
+    heartbeat = Heartbeat(writer.store, writer.run_id)
+    if not writer.offline:
+        heartbeat.start()
+    _ACTIVE.append(writer)
+    try:
+        yield writer
+    except BaseException as exc:
+        heartbeat.stop()
+        _end_stopped(writer, exc)
+        raise
+    else:
+        heartbeat.stop()
+        writer.end(names.FINISHED)
+    finally:
+        _ACTIVE.remove(writer)
+
+
+def _open_writer(
+    tracking: Mapping[str, Any],
+    tags: Mapping[str, str] | None,
+    child: bool,
+    config_digest: str | None,
+) -> RunWriter:
+    """Open the run of :func:`tracked_run` (offline: its spool only) and its writer."""
+    from genreclf.tracking.liveness import owner_tags
 
     store = store_for(tracking)
     start = store.seconds
@@ -344,11 +371,32 @@ def tracked_run(
         config_digest or run_tags.get(names.HASH_TAG), model=run_tags.get(names.MODEL_TAG)
     )
     folder = spool_folder()
-    experiment, run_id, start_time = None, None, math.nan
+    experiment_name = str(tracking["experiment"])
+    experiment, run_id, start_time = _new_run(store, experiment_name, name, run_tags, folder)
+    header = run_header(store.uri, experiment_name, run_id, name, run_tags, start_time, token)
+    outbox = Outbox(store, folder, header)
+    if run_id is None:
+        run_id = outbox.open_offline().spool.path.stem
+    flush_every_s = tracking.get("flush_every_s", 0.0) or 0.0
+    writer = RunWriter(store, run_id, experiment, flush_every_s, header["start_time"], outbox)
+    writer._store_start = start
+    return writer
+
+
+def _new_run(
+    store: Store, experiment_name: str, name: str | None, tags: dict[str, str], folder: Any
+) -> tuple[str | None, str | None, float]:
+    """Create a run: its experiment id, run id and start time (ms).
+
+    In a Hydra job (``folder``: its spool folder), a store that does not answer leaves
+    the run id ``None`` and the start time NaN, with one warning: the run is kept in
+    the spool and uploaded later.
+    """
+    experiment = None
     try:
-        experiment = store.experiment_id(str(tracking["experiment"]))
-        run = store.new_run(experiment, name, run_tags)
-        run_id, start_time = run.info.run_id, run.info.start_time
+        experiment = store.experiment_id(experiment_name)
+        run = store.new_run(experiment, name, tags)
+        return experiment, run.info.run_id, run.info.start_time
     except Exception as exc:
         if folder is None or not unreachable(exc):
             raise
@@ -358,36 +406,17 @@ def tracked_run(
             mask_uri(one_line(exc)),
             folder,
         )
-    experiment_name = str(tracking["experiment"])
-    header = run_header(store.uri, experiment_name, run_id, name, run_tags, start_time, token)
-    outbox = Outbox(store, folder, header)
-    if run_id is None:
-        run_id = outbox.open_offline().spool.path.stem
-    flush_every_s = tracking.get("flush_every_s", 0.0) or 0.0
-    writer = RunWriter(store, run_id, experiment, flush_every_s, header["start_time"], outbox)
-    writer._store_start = start
-    heartbeat = Heartbeat(store, run_id)
-    if not writer.offline:
-        heartbeat.start()
-    _ACTIVE.append(writer)
+    return experiment, None, math.nan
+
+
+def _end_stopped(writer: RunWriter, exc: BaseException) -> None:
+    """End a run whose block raised ``exc``: KILLED with its stop reason on Ctrl-C or
+    exit (Lightning turns Ctrl-C into ``SystemExit``), else FAILED with its traceback."""
+    interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
     try:
-        yield writer
-    except (KeyboardInterrupt, SystemExit) as exc:  # Lightning turns Ctrl-C into SystemExit
-        heartbeat.stop()
-        try:
+        if interrupted:
             writer.log_tags({names.STOP_TAG: stop_reason(exc)})
-        finally:
-            writer.end(names.KILLED)
-        raise
-    except BaseException:
-        heartbeat.stop()
-        try:
+        else:
             writer.log_text(traceback.format_exc(), names.TRACEBACK_ARTIFACT)
-        finally:
-            writer.end(names.FAILED)
-        raise
-    else:
-        heartbeat.stop()
-        writer.end(names.FINISHED)
     finally:
-        _ACTIVE.remove(writer)
+        writer.end(names.KILLED if interrupted else names.FAILED)
