@@ -3,8 +3,9 @@
 genreclf reads four kinds of files that anyone may have written: a model package
 (:mod:`genreclf.inference.package`), a Hugging Face encoder folder
 (:mod:`genreclf.features.hf_folder`), a ``predictions.parquet`` fetched from a store
-(:mod:`genreclf.reports.paired`) and a spool file (:mod:`genreclf.tracking.spool`). Their
-readers share these checks:
+(:mod:`genreclf.reports.paired`) and a spool file (:mod:`genreclf.tracking.spool`, its
+records declared in :mod:`genreclf.tracking.spool_records`). Their readers share these
+checks:
 
 - :func:`resolve_inside`: a file that resolves inside its folder (no link out of it) and
   is a regular file;
