@@ -1,4 +1,7 @@
-"""Reading a model folder's files: only from inside it, at bounded sizes, with one-line errors."""
+"""Reading a model folder's files: only from inside it, at bounded sizes, with one-line errors.
+
+The checks are :mod:`genreclf.untrusted`'s; here they are worded for a model package.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from genreclf.errors import ConfigError
+from genreclf.untrusted import NotInside, NotRegular, Refused, TooLarge, read_capped, resolve_inside
 
 
 class ModelLoadError(ConfigError):
@@ -29,13 +33,12 @@ def inside(folder: Path, name: Any, what: str) -> Path:
         raise ModelLoadError(
             f"{folder}: {what} {name!r} is not a file name inside the model folder"
         )
-    root = folder.resolve()
-    path = (folder / name).resolve()
-    if not path.is_relative_to(root):
-        raise ModelLoadError(f"{folder / name}: {what} points outside the model folder")
-    if not path.is_file():
-        raise ModelLoadError(f"{folder / name}: {what} is missing")
-    return path
+    try:
+        return resolve_inside(folder / name, folder)
+    except NotInside:
+        raise ModelLoadError(f"{folder / name}: {what} points outside the model folder") from None
+    except Refused:
+        raise ModelLoadError(f"{folder / name}: {what} is missing") from None
 
 
 def read_bounded(path: Path, limit: int, what: str) -> bytes:
@@ -47,10 +50,10 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
         If the file is larger than ``limit`` or cannot be read.
     """
     try:
-        with path.open("rb") as file:
-            data = file.read(limit + 1)
+        return read_capped(path, limit)
+    except TooLarge as exc:
+        raise ModelLoadError(f"{path}: {exc}, too large for {what}") from None
+    except NotRegular:
+        raise ModelLoadError(f"{path}: {what} is not a regular file") from None
     except OSError as exc:
         raise ModelLoadError(f"{path}: {what} cannot be read ({exc.strerror})") from exc
-    if len(data) > limit:
-        raise ModelLoadError(f"{path}: larger than {limit:,} bytes, too large for {what}")
-    return data

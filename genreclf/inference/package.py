@@ -45,16 +45,11 @@ from pydantic import ValidationError
 from genreclf.features.sets import build_feature_set
 from genreclf.inference.files import ModelLoadError, inside, read_bounded
 from genreclf.inference.pipeline import GenreModel
-from genreclf.inference.spec import (
-    MAX_SPEC_DEPTH,
-    MODEL_FORMAT,
-    ModelSpec,
-    nesting_depth,
-    spec_error,
-)
+from genreclf.inference.spec import MAX_SPEC_DEPTH, MODEL_FORMAT, ModelSpec, spec_error
 from genreclf.models.heads import build_head, count_parameters
 from genreclf.registry import RegistryError
 from genreclf.transforms import TransformExportError, transform_from_data, transform_to_data
+from genreclf.untrusted import Refused, TooLarge, capped_size, json_depth, safetensors_header
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +139,7 @@ def read_spec(folder: Path) -> ModelSpec:
     """
     path = inside(folder, SPEC_FILE, "the spec")
     raw = read_bounded(path, MAX_SPEC_BYTES, "a model spec")
-    if nesting_depth(raw) > MAX_SPEC_DEPTH:
+    if json_depth(raw) > MAX_SPEC_DEPTH:
         raise ModelLoadError(
             f"{path}: nests more than {MAX_SPEC_DEPTH} brackets deep, not a model spec"
         )
@@ -204,17 +199,17 @@ def _meta_head(spec: ModelSpec) -> Any:
 
 def _check_weights_header(path: Path, head: Any, size: int) -> None:
     """The weights file's tensor names and shapes (its header only) must be the head's."""
-    from safetensors import SafetensorError, safe_open
-
-    if path.stat().st_size > 8 * size + WEIGHTS_HEADER_BYTES:
-        raise ModelLoadError(f"{path}: larger than the weights of the spec's head could be")
+    try:
+        capped_size(path, 8 * size + WEIGHTS_HEADER_BYTES)
+    except TooLarge:
+        raise ModelLoadError(
+            f"{path}: larger than the weights of the spec's head could be"
+        ) from None
     want = {key: tuple(t.shape) for key, t in head.state_dict().items()}
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as file:
-            have = {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        reason = " ".join(str(exc).split())
-        raise ModelLoadError(f"{path}: not a safetensors weights file ({reason})") from None
+        have = {key: tensor.shape for key, tensor in safetensors_header(path).items()}
+    except Refused as exc:
+        raise ModelLoadError(f"{path}: not a safetensors weights file ({exc})") from None
     if set(have) != set(want):
         raise ModelLoadError(f"{path}: its tensors are not those of the spec's head")
     for key, shape in have.items():

@@ -9,13 +9,12 @@ recipe).
 Read back, the package's ``genreclf.json`` is a :class:`ModelSpec`: a pydantic model
 with unknown keys forbidden, finite numbers only and bounded shapes, whose head
 parameters are checked against the head's declaration (``HEADS.check``). Before it is
-parsed, :func:`nesting_depth` bounds how deeply its brackets nest.
+parsed, :func:`genreclf.untrusted.json_depth` bounds how deeply its brackets nest.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -227,21 +226,6 @@ def model_spec(
 
 
 # --- Reading a spec back: the declaration of genreclf.json -------------------------------
-
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_OPENING = np.frombuffer(b"[{", dtype=np.uint8)
-_CLOSING = np.frombuffer(b"]}", dtype=np.uint8)
-
-
-def nesting_depth(raw: bytes) -> int:
-    """How deeply the brackets of a JSON text nest (brackets inside strings left out).
-
-    Cheap and recursion-free, so that a hostile text is measured before any parser
-    descends into it.
-    """
-    codes = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
-    steps = np.isin(codes, _OPENING).astype(np.int64) - np.isin(codes, _CLOSING)
-    return int(np.cumsum(steps).max(initial=0))
 
 
 def _plain(value: Any) -> Any:

@@ -16,8 +16,9 @@ with several seeds the interval is somewhat too narrow (see README, "A configura
 across folds and seeds").
 
 A ``predictions.parquet`` is read from a store, so it is checked from its metadata before
-any of it is read (:func:`check_predictions_file`): its footer, rows, columns, column
-types and the bytes it would take in memory.
+any of it is read (:func:`check_predictions_file`, with the Parquet checks of
+:mod:`genreclf.untrusted`): its footer, rows, columns, column types and the bytes it
+would take in memory.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from genreclf.errors import ConfigError, GenreclfError
 from genreclf.protocol import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
+from genreclf.untrusted import Refused, arrow_kind, parquet_footer_bytes, parquet_read_bytes
 
 #: Rows and columns a ``predictions.parquet`` may declare before it is read
 #: (a million rows: a hundred thousand tracks, ten seeds).
@@ -39,45 +41,6 @@ MAX_ROWS, MAX_COLUMNS = 1_000_000, 1024
 MAX_BYTES, MAX_FOOTER_BYTES = 512 * 2**20, 16 * 2**20
 #: Keys that pair two configurations' predictions.
 KEYS = ["track", "fold", "seed"]
-
-
-def _footer_bytes(path: Path) -> int:
-    """The length of a Parquet file's footer, from its last 8 bytes (no parsing)."""
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        if handle.tell() < 12:
-            raise ConfigError(f"{path}: not a predictions table (too short for Parquet)")
-        handle.seek(-8, 2)
-        tail = handle.read(8)
-    if tail[4:] != b"PAR1":
-        raise ConfigError(f"{path}: not a predictions table (no Parquet footer)")
-    return int.from_bytes(tail[:4], "little")
-
-
-def _column_kind(field) -> str:
-    """``text``, ``integer``, ``float`` or ``other``: an Arrow field's kind of values."""
-    import pyarrow.types as pat
-
-    if pat.is_string(field.type) or pat.is_large_string(field.type):
-        return "text"
-    if pat.is_integer(field.type):
-        return "integer"
-    return "float" if pat.is_floating(field.type) else "other"
-
-
-def _column_bytes(meta, schema) -> int:
-    """Bytes the columns take once read: fixed-width columns by their width, text by the
-    uncompressed size of its pages (which a dictionary or RLE encoding cannot shrink)."""
-    fixed = [f for f in schema if _column_kind(f) in ("integer", "float")]
-    widths = {f.name: f.type.bit_width // 8 for f in fixed}
-    total = sum(widths.values()) * meta.num_rows
-    for group in range(meta.num_row_groups):
-        row_group = meta.row_group(group)
-        for column in range(row_group.num_columns):
-            chunk = row_group.column(column)
-            if chunk.path_in_schema not in widths:
-                total += max(chunk.total_uncompressed_size, 0) + 8 * row_group.num_rows
-    return total
 
 
 def check_predictions_file(path: Path) -> list[str]:
@@ -96,7 +59,10 @@ def check_predictions_file(path: Path) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    footer = _footer_bytes(path)
+    try:
+        footer = parquet_footer_bytes(path)
+    except Refused as exc:
+        raise ConfigError(f"{path}: not a predictions table ({exc})") from None
     if footer > MAX_FOOTER_BYTES:
         raise ConfigError(f"{path}: a {footer}-byte footer, above the limit of {MAX_FOOTER_BYTES}")
     try:
@@ -109,10 +75,10 @@ def check_predictions_file(path: Path) -> list[str]:
             f"{path}: {meta.num_rows} rows x {meta.num_columns} columns, above the "
             f"limit of {MAX_ROWS} x {MAX_COLUMNS}"
         )
-    size = _column_bytes(meta, schema)
+    size = parquet_read_bytes(meta, schema)
     if size > MAX_BYTES:
         raise ConfigError(f"{path}: {size} bytes once read, above the limit of {MAX_BYTES}")
-    kinds = {field.name: _column_kind(field) for field in schema}
+    kinds = {field.name: arrow_kind(field) for field in schema}
     missing = [c for c in [*KEYS, "true_genre"] if c not in kinds]
     genres = [c for c in kinds if c not in [*KEYS, "true_genre"]]
     if missing or not genres:

@@ -177,7 +177,8 @@ def test_the_intact_folder_passes(intact):
 
 @pytest.mark.parametrize("case", list(BREAKS))
 def test_broken_folder_is_a_config_error_at_first_use(case, intact, tmp_path):
-    from genreclf.features.hf_encoder import HFEncoder, HFEncoderError
+    from genreclf.features.hf_encoder import HFEncoder
+    from genreclf.features.hf_folder import HFEncoderError
 
     folder = broken_copy(intact, case, tmp_path)
     for first_use in (
@@ -195,7 +196,8 @@ def test_broken_folder_is_a_config_error_at_first_use(case, intact, tmp_path):
 
 @pytest.mark.parametrize("name", ["config.json", "preprocessor_config.json"])
 def test_too_large_a_config_file_is_not_read(name, intact, tmp_path):
-    from genreclf.features.hf_encoder import MAX_CONFIG_BYTES, HFEncoder, HFEncoderError
+    from genreclf.features.hf_encoder import HFEncoder
+    from genreclf.features.hf_folder import MAX_CONFIG_BYTES, HFEncoderError
 
     folder = tmp_path / "model"
     shutil.copytree(intact, folder)
@@ -251,7 +253,9 @@ def hub_home(tmp_path, monkeypatch):
 
 
 def test_a_cached_hub_snapshot_links_into_its_blobs(intact, hub_home):
-    from genreclf.features.hf_encoder import HFEncoder, cached_snapshot, check_files
+    from genreclf.features.hf_encoder import HFEncoder
+    from genreclf.features.hf_folder import check_files
+    from genreclf.features.hf_loading import cached_snapshot
 
     snapshot = hub_cache(intact, hub_home)
     assert cached_snapshot("someone/tiny") == snapshot
@@ -265,7 +269,8 @@ def test_a_cached_hub_snapshot_links_into_its_blobs(intact, hub_home):
 
 
 def test_a_cached_hub_snapshot_linking_out_is_refused(intact, hub_home, tmp_path):
-    from genreclf.features.hf_encoder import HFEncoderError, check_encoder
+    from genreclf.features.hf_folder import HFEncoderError
+    from genreclf.features.hf_loading import check_encoder
 
     snapshot = hub_cache(intact, hub_home)
     (snapshot / WEIGHTS).unlink()
