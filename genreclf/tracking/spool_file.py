@@ -34,7 +34,6 @@ import json
 import math
 import os
 import secrets
-import stat
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -45,6 +44,7 @@ from genreclf.errors import DataError
 from genreclf.tracking import names
 from genreclf.tracking.spool_records import MAX_SPOOL_BYTES, parse_record, token_digest
 from genreclf.tracking.uri import mask_uri
+from genreclf.untrusted import NotRegular, TooLarge, read_capped
 
 #: Folder of a job's spool files, inside the job's output folder.
 SPOOL_DIR = ".genreclf_spool"
@@ -102,20 +102,17 @@ class SpoolFile:
         if self.path.parent.is_symlink():
             raise SpoolError(f"{self.path}: its folder is a symbolic link; not read")
         try:
-            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+            return read_capped(self.path, self.max_bytes)
+        except TooLarge as exc:
+            raise SpoolError(
+                f"{self.path}: {exc.size / 2**20:.1f} MB, over the cap of "
+                f"{self.max_bytes / 2**20:g} MB for a spool file; not read "
+                "(python -m genreclf.sync --max-spool-mb raises the cap)"
+            ) from None
+        except NotRegular:
+            raise SpoolError(f"{self.path}: not a regular file; not read") from None
         except OSError as exc:
             raise SpoolError(f"{self.path}: cannot be read ({_why(exc)})") from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise SpoolError(f"{self.path}: not a regular file; not read")
-            if info.st_size > self.max_bytes:
-                raise SpoolError(
-                    f"{self.path}: {info.st_size / 2**20:.1f} MB, over the cap of "
-                    f"{self.max_bytes / 2**20:g} MB for a spool file; not read "
-                    "(python -m genreclf.sync --max-spool-mb raises the cap)"
-                )
-            return handle.read(self.max_bytes + 1)
 
     def records(self) -> list[dict[str, Any]]:
         """The checked records; a last line cut short by a crash is left out.
