@@ -35,9 +35,9 @@ from pytorch_lightning import Callback
 from torch import nn
 
 from genreclf import build
-from genreclf.config_checks import check_train_config
+from genreclf.config.checks import check_train_config
+from genreclf.config.runconfig import CONFIG_DIR
 from genreclf.features.table import FeatureTable
-from genreclf.runconfig import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "seed_features.csv"

@@ -132,7 +132,7 @@ def train_config(config: dict[str, str], precision: str, args, patience: int, wo
 def speed(args, table) -> None:
     """Part 1: ms per epoch of the largest shapes in both precisions, interleaved."""
     from genreclf import build
-    from genreclf.config_checks import check_train_config
+    from genreclf.config.checks import check_train_config
 
     heads = HEADS[:2] if args.quick else HEADS
     print(

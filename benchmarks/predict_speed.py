@@ -61,7 +61,7 @@ def log_table_model(folder: Path) -> tuple[str, str]:
     from hydra import compose, initialize_config_dir
 
     from genreclf import build
-    from genreclf.config_checks import check_train_config
+    from genreclf.config.checks import check_train_config
     from genreclf.features.build import build_feature_table
     from genreclf.serving.publish import log_genre_model
     from genreclf.tracking.store import Store

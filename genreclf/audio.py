@@ -5,9 +5,9 @@ WAV, AU, FLAC, OGG and, from libsndfile 1.1, MP3) and falls back to audioread fo
 what libsndfile cannot read. Resampling uses librosa's default (soxr, high quality).
 With ``sr=None`` the result is bit-identical to ``librosa.load(path, sr=None)``.
 
-A file name that is not UTF-8 (surrogate-escaped by Python, see :mod:`genreclf.filenames`)
+A file name that is not UTF-8 (surrogate-escaped by Python, see :mod:`genreclf.core.filenames`)
 is opened by its bytes, which soundfile accepts where it refuses such a ``str``; messages
-name it by :func:`~genreclf.filenames.printable_name`.
+name it by :func:`~genreclf.core.filenames.printable_name`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genreclf.errors import one_line, printable
-from genreclf.filenames import is_printable
+from genreclf.core.errors import one_line, printable
+from genreclf.core.filenames import is_printable
 
 #: Peak amplitude below which a signal counts as silent.
 SILENCE_THRESHOLD: float = 1e-6
@@ -39,8 +39,8 @@ class AudioError(Exception):
     ----------
     path : str or None
         The file as given (possibly surrogate-escaped); the message shows its
-        :func:`~genreclf.filenames.printable_name`, control characters as escapes
-        (:func:`~genreclf.errors.printable`).
+        :func:`~genreclf.core.filenames.printable_name`, control characters as escapes
+        (:func:`~genreclf.core.errors.printable`).
     reason : str
     """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genreclf.runconfig import RunConfig, Section
+from genreclf.config.runconfig import RunConfig, Section
 
 
 def _instantiate(section: Section, **kwargs: Any) -> Any:

@@ -11,10 +11,10 @@ from typing import Any
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from genreclf import stopping
-from genreclf.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
-from genreclf.errors import GenreclfError, one_line
-from genreclf.runconfig import CONFIG_DIR
+from genreclf.config.runconfig import CONFIG_DIR
+from genreclf.core import stopping
+from genreclf.core.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
+from genreclf.core.errors import GenreclfError, one_line
 
 #: Longest ``error:`` line a command prints (control characters shown as escapes).
 ERROR_LIMIT = 2000
@@ -116,12 +116,12 @@ def _option_keys(config_dir: Path, group: str, option: str) -> tuple[set[str], s
 def _declared_keys(group: str, target: str) -> list[str] | None:
     """The keys the class ``target`` takes (``None``: not known here), without torch.
 
-    Third-party classes from :data:`genreclf.third_party.KNOWN_KEYS`; genreclf's from
-    their source (:func:`genreclf.declared.source_params`), else from the class itself.
+    Third-party classes from :data:`genreclf.core.third_party.KNOWN_KEYS`; genreclf's from
+    their source (:func:`genreclf.config.declared.source_params`), else from the class itself.
     """
-    from genreclf.config_checks import SUPPLIED, declared_keys
-    from genreclf.declared import source_params
-    from genreclf.third_party import known_keys
+    from genreclf.config.checks import SUPPLIED, declared_keys
+    from genreclf.config.declared import source_params
+    from genreclf.core.third_party import known_keys
 
     third = known_keys(target)
     if third is not None or not target.startswith("genreclf."):
@@ -132,7 +132,7 @@ def _declared_keys(group: str, target: str) -> list[str] | None:
 
 def _callback_key(entries: dict, key: str, added: bool) -> tuple[str, list[str]] | None:
     """``(node, known keys)`` if ``callbacks.<key>`` names no key of its entry."""
-    from genreclf.third_party import HYDRA_KEYS, class_name, known_keys
+    from genreclf.core.third_party import HYDRA_KEYS, class_name, known_keys
 
     entry, _, sub = key.partition(".")
     if entry not in entries:
@@ -171,7 +171,7 @@ def unknown_group_key(
     """The first ``[+]group.key=value`` that the chosen option's class does not take.
 
     Hydra would answer with several lines ("not in struct"), or not at all for ``+``;
-    this names the known keys: torch's and Lightning's from :mod:`genreclf.third_party`,
+    this names the known keys: torch's and Lightning's from :mod:`genreclf.core.third_party`,
     genreclf's from their declarations.
     """
     try:
@@ -236,7 +236,7 @@ def unknown_group_name(
 def check_groups_early(cfg: Any) -> None:
     """genreclf's groups in ``cfg`` against their declarations, before torch loads.
 
-    The declarations are read from source (:func:`genreclf.declared.source_params`), so
+    The declarations are read from source (:func:`genreclf.config.declared.source_params`), so
     ``model.dropout=1.5`` answers before torch, Lightning, librosa or MLflow are imported;
     the command's own check (with each class imported) still runs after, and judges what
     this one cannot read (rules between parameters, a class it cannot follow).
@@ -248,10 +248,10 @@ def check_groups_early(cfg: Any) -> None:
     """
     from omegaconf import DictConfig, OmegaConf
 
-    from genreclf.config_checks import SUPPLIED
-    from genreclf.declared import source_params
-    from genreclf.params import validate
-    from genreclf.third_party import HYDRA_KEYS
+    from genreclf.config.checks import SUPPLIED
+    from genreclf.config.declared import source_params
+    from genreclf.core.params import validate
+    from genreclf.core.third_party import HYDRA_KEYS
 
     if not isinstance(cfg, DictConfig):
         return
@@ -277,7 +277,7 @@ def exit_on_bad_choice(argv: list[str] | None = None, config_name: str = "config
     without ``.[ray]``): the line names the install command; for a misspelt group name
     (:func:`unknown_group_name`) and a key no option declares (:func:`unknown_group_key`).
     """
-    from genreclf.extras import missing_extra
+    from genreclf.core.extras import missing_extra
 
     args = [a for a in (sys.argv[1:] if argv is None else argv) if "=" in a and a[0] != "-"]
     message = (
@@ -292,7 +292,7 @@ def exit_on_bad_choice(argv: list[str] | None = None, config_name: str = "config
 
 
 def one_line_errors(task: Callable, precheck: Callable[[Any], None] | None = None) -> Callable:
-    """Wrap a Hydra task so that a :class:`~genreclf.errors.GenreclfError` prints one line.
+    """Wrap a Hydra task so that a :class:`~genreclf.core.errors.GenreclfError` prints one line.
 
     The command then exits with the error's ``exit_status`` (2 for options, 1 for data).
     ``precheck(cfg)`` runs first, inside the same guard (see :func:`check_groups_early`).
@@ -345,7 +345,7 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
         stopping.install()
         try:
             hydra_main()
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGUSR1 (see genreclf.stopping)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGUSR1 (see genreclf.core.stopping)
             print(stopping.stop_line(), file=sys.stderr, flush=True)
             sys.exit(130 if stopping.reason() == "SIGINT" else 143)
         except SystemExit:
@@ -360,7 +360,7 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
 def print_result(config: Any, run_id: str, outcome: Any, model_uri: str | None = None) -> None:
     """Print a run's classification report, scores and MLflow run.
 
-    ``config`` is the run's :class:`~genreclf.runconfig.RunConfig`, ``outcome`` its
+    ``config`` is the run's :class:`~genreclf.config.runconfig.RunConfig`, ``outcome`` its
     :class:`~genreclf.protocol.Outcome`. A configuration run (several folds or seeds)
     prints the report of its pooled test predictions, mean ± std over its runs and the
     bootstrap interval.

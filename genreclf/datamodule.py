@@ -12,8 +12,8 @@ from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from genreclf.core.params import Int, Seed
 from genreclf.features.table import FeatureTable
-from genreclf.params import Int, Seed
 from genreclf.transforms import feature_rows, transform_rows
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app
-from genreclf.config_checks import check_config
-from genreclf.errors import ConfigError
+from genreclf.config.checks import check_config
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import Options, WritableFile
 from genreclf.features.cache import PathsOptions
-from genreclf.params import Options, WritableFile
 
 
 class ExtractError(ConfigError):

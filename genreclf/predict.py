@@ -23,11 +23,11 @@ from omegaconf import DictConfig, ListConfig
 from pydantic import Field
 
 from genreclf.cli import hydra_app
-from genreclf.config_checks import check_config
+from genreclf.config.checks import check_config
+from genreclf.core.errors import one_line, printable
+from genreclf.core.filenames import printable_name
+from genreclf.core.params import Bool, Int, Jobs, Options, Text, WritableFile, WritableFolder
 from genreclf.data.tracks import AUDIO_EXTENSIONS
-from genreclf.errors import one_line, printable
-from genreclf.filenames import printable_name
-from genreclf.params import Bool, Int, Jobs, Options, Text, WritableFile, WritableFolder
 from genreclf.tracking.options import TrackingOptions
 
 
@@ -69,7 +69,7 @@ def expand_inputs(
         In the given order, each folder's files sorted, without repeats.
     failures : list of (str, str)
         ``(path, reason)`` for missing paths and folders without audio, the path as
-        text (:func:`~genreclf.filenames.printable_name`).
+        text (:func:`~genreclf.core.filenames.printable_name`).
     """
     exts = {e.lower() for e in extensions}
     files: dict[Path, None] = {}
@@ -276,7 +276,7 @@ def predict(cfg: DictConfig) -> int:
     ------
     ConfigError
         On bad options (checked first, before any file is read; see
-        :func:`genreclf.config_checks.check_predict_config`).
+        :func:`genreclf.config.checks.check_predict_config`).
     ModelRefError, ModelLoadError
         If the model cannot be resolved, fetched or loaded.
     """

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from genreclf.errors import ConfigError
-from genreclf.runconfig import ARTIFACT, RunConfig
+from genreclf.config.runconfig import ARTIFACT, RunConfig
+from genreclf.core.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.selection import Score, best_run, selection_metrics
 

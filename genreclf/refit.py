@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from genreclf.params import Int
-from genreclf.runconfig import RunConfig
+from genreclf.config.runconfig import RunConfig
+from genreclf.core.params import Int
 
 
 def refit_on_train_val(

@@ -11,8 +11,8 @@ from typing import Literal
 from omegaconf import DictConfig
 
 from genreclf.cli import hydra_app
-from genreclf.config_checks import check_config
-from genreclf.params import AnyText, Bool, Int, Name, Options, Text, WritableFolder
+from genreclf.config.checks import check_config
+from genreclf.core.params import AnyText, Bool, Int, Name, Options, Text, WritableFolder
 from genreclf.tracking.options import TrackingUri
 
 

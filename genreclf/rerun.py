@@ -1,6 +1,6 @@
 """``python -m genreclf.train from_run=<run id or best:<experiment>> [overrides]``.
 
-A rerun composes the logged run's :class:`~genreclf.runconfig.RunConfig` again from
+A rerun composes the logged run's :class:`~genreclf.config.runconfig.RunConfig` again from
 ``conf/``: its group choices and every value (:meth:`RunConfig.overrides`), then this
 command line's overrides on top. Where the rerun writes (tracking, paths, output
 folders) is today's; its experiment is the logged run's, unless the command line names
@@ -15,9 +15,9 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
-from genreclf.config_checks import load_run_config
-from genreclf.errors import ConfigError
-from genreclf.runconfig import CHOSEN
+from genreclf.config.checks import load_run_config
+from genreclf.config.runconfig import CHOSEN
+from genreclf.core.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.run import store_for
 from genreclf.tracking.selection import best_run

@@ -21,9 +21,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from genreclf.errors import MissingPathError
-from genreclf.params import ExistingFile, Fraction, Int, Seed, rule
-from genreclf.registry import Registry
+from genreclf.core.errors import MissingPathError
+from genreclf.core.params import ExistingFile, Fraction, Int, Seed, rule
+from genreclf.core.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from genreclf.console import quiet_console
-from genreclf.errors import DataError, GenreclfError, MissingPathError
+from genreclf.core.console import quiet_console
+from genreclf.core.errors import DataError, GenreclfError, MissingPathError
 from genreclf.tracking.run import open_store
 from genreclf.tracking.spool import first_words, unreachable, upload_folder
 from genreclf.tracking.spool_records import MAX_SPOOL_BYTES

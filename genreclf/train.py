@@ -1,7 +1,7 @@
 """Train one model: ``python -m genreclf.train [group=option ...] [key=value ...]``.
 
 Composes ``conf/config.yaml``, checks it once into a typed ``RunConfig``
-(:func:`genreclf.config_checks.check_train_config`) and builds every object from its
+(:func:`genreclf.config.checks.check_train_config`) and builds every object from its
 sections (:mod:`genreclf.build`). Early stopping and checkpoint selection use the
 validation split; the test split is scored once, with the best checkpoint. Reads like
 lightning-hydra-template's ``train.py``: check, seed, build, fit, evaluate, log; every
@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 
 from genreclf import build
 from genreclf.cli import hydra_app, print_result
-from genreclf.config_checks import check_train_config
+from genreclf.config.checks import check_train_config
+from genreclf.config.runconfig import ARTIFACT, RunConfig
 from genreclf.protocol import checked_members, run_configuration
-from genreclf.runconfig import ARTIFACT, RunConfig
 from genreclf.sweeps import is_multirun, sweep_job
 from genreclf.sweeps.hashing import config_hash
 from genreclf.tracking import names

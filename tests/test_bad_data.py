@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from genreclf.cli import hydra_app, one_line_errors
+from genreclf.core.errors import MissingPathError
 from genreclf.data import DataError
-from genreclf.errors import MissingPathError
 from tests.conftest import require_shared
 from tests.e2e import run_command
 

@@ -2,7 +2,7 @@
 
 ``CASES`` is the table: ``id -> (command, overrides, text the one line must contain)``.
 The slow test runs each case as the real command; the fast tests call the check
-functions of :mod:`genreclf.config_checks` on composed configs, and check that every
+functions of :mod:`genreclf.config.checks` on composed configs, and check that every
 default, option, preset and sweep value passes them.
 """
 
@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from genreclf.cli import group_options
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.extract import check_extract_config
 from genreclf.predict import check_predict_config
 from genreclf.report import check_report_config
@@ -444,7 +444,7 @@ def test_check_names_the_option(case, tmp_path, monkeypatch):
     prepare(tmp_path)
     monkeypatch.chdir(tmp_path)
     if case in NOT_AS_ROOT:  # what a normal user sees, also when the tests run as root
-        monkeypatch.setattr("genreclf.params.os.access", lambda *a, **k: False)
+        monkeypatch.setattr("genreclf.core.params.os.access", lambda *a, **k: False)
     cfg = compose_config(CONFIG_OF[module], overrides_in(case, tmp_path))
     with pytest.raises(ConfigError) as err:
         CHECK_OF[module](cfg)
@@ -573,7 +573,7 @@ def test_other_commands_defaults_pass(tmp_path, monkeypatch):
 
 def test_config_checks_holds_no_option_rules():
     """The up-front check knows no option: every rule lives in a declaration."""
-    from genreclf import config_checks
+    from genreclf.config import checks as config_checks
 
     source = Path(config_checks.__file__).read_text()
     for option in ("hidden_size", "lr", "max_epochs", "val_size", "n_jobs", "label_smoothing"):

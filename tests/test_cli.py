@@ -24,7 +24,7 @@ def test_quiet_console_drops_only_the_listed_warnings():
     import logging
     import warnings
 
-    from genreclf.console import QUIET_LOGGERS, quiet_console
+    from genreclf.core.console import QUIET_LOGGERS, quiet_console
 
     levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     shown: list[str] = []
@@ -55,7 +55,7 @@ def test_hydra_verbose_keeps_everything():
     import warnings
 
     from genreclf.cli import verbose_requested
-    from genreclf.console import quiet_console
+    from genreclf.core.console import quiet_console
 
     assert verbose_requested(["hydra.verbose=true"]) and verbose_requested(["hydra.verbose=[a]"])
     assert not verbose_requested(["hydra.verbose=false", "model=dense"])
@@ -118,9 +118,9 @@ def test_source_declarations_match_the_classes():
 
     import yaml
 
-    from genreclf.config_checks import SUPPLIED
-    from genreclf.declared import source_params
-    from genreclf.params import _field_annotation, describe, params_model
+    from genreclf.config.checks import SUPPLIED
+    from genreclf.config.declared import source_params
+    from genreclf.core.params import _field_annotation, describe, params_model
     from tests.paths import CONF
 
     read = 0

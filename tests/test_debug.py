@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from genreclf.runconfig import ARTIFACT
+from genreclf.config.runconfig import ARTIFACT
 from tests.e2e import TINY_DATA, run_in_new_folder
 
 

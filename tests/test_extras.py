@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genreclf import extras
+from genreclf.core import extras
 
 
 def test_dev_install_has_every_extra():

@@ -1,7 +1,7 @@
 """File names that are not UTF-8: read, tracked, exported and predicted, as text that names them.
 
 POSIX gives such names as bytes; Python as surrogate-escaped ``str`` (PEP 383). genreclf
-opens the file by that name and writes it out as :func:`genreclf.filenames.printable_name`
+opens the file by that name and writes it out as :func:`genreclf.core.filenames.printable_name`
 (``bad\\xff\\xfe.wav``). The slow tests run the real commands on real GTZAN excerpts
 copied under such names.
 """
@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from genreclf.audio import AudioError, load_audio
+from genreclf.core.filenames import is_printable, printable_name
 from genreclf.data.tracks import list_labelled_audio
-from genreclf.filenames import is_printable, printable_name
 from tests.conftest import require_shared
 from tests.e2e import run_command
 

@@ -1,4 +1,4 @@
-"""genreclf.params: one typed declaration gives the check, the one-line error and the docs."""
+"""genreclf.core.params: one typed declaration gives the check, the one-line error and the docs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Literal
 
 import pytest
 
-from genreclf.errors import ConfigError
-from genreclf.params import (
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import (
     Float,
     Int,
     Name,

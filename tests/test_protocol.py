@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from mlflow import MlflowClient
 from omegaconf import OmegaConf, open_dict
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.protocol import (
     Member,
     MemberResult,

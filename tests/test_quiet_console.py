@@ -46,7 +46,7 @@ def _lightning_warnings(emit, quiet: bool) -> list[str]:
     """The warnings ``emit()`` shows, with or without :func:`quiet_console` first."""
     import warnings
 
-    from genreclf.console import quiet_console
+    from genreclf.core.console import quiet_console
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")

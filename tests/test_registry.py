@@ -10,6 +10,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from genreclf.core.params import Bool, Float, Int, Text
+from genreclf.core.registry import Registry, RegistryError
 from genreclf.data.sources import DATA_SOURCES
 from genreclf.data.synthetic import SyntheticGTZAN
 from genreclf.features.extraction import EXTRACTORS
@@ -22,8 +24,6 @@ from genreclf.features.sets import (
     feature_set_spec,
 )
 from genreclf.models.heads import HEADS, DenseHead, LSTMHead, build_head
-from genreclf.params import Bool, Float, Int, Text
-from genreclf.registry import Registry, RegistryError
 from tests.paths import CONF
 
 WIDGETS: Registry[object] = Registry("widget")
@@ -31,7 +31,7 @@ WIDGETS: Registry[object] = Registry("widget")
 
 @WIDGETS.register("gear")
 class Gear:
-    """Its parameters are declared once, on the signature (genreclf.params)."""
+    """Its parameters are declared once, on the signature (genreclf.core.params)."""
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from genreclf.runconfig import ARTIFACT
+from genreclf.config.runconfig import ARTIFACT
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder
 
 #: Params that say where a run wrote, or that it is a rerun: not what it computed.

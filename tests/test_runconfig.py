@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from genreclf.cli import group_options
-from genreclf.config_checks import check_train_config, load_run_config, recheck
-from genreclf.errors import ConfigError
-from genreclf.runconfig import ARTIFACT, MAX_BYTES, RunConfig
+from genreclf.config.checks import check_train_config, load_run_config, recheck
+from genreclf.config.runconfig import ARTIFACT, MAX_BYTES, RunConfig
+from genreclf.core.errors import ConfigError
 from tests.conftest import require_shared
 from tests.test_bad_options import _filled, compose_config
 
@@ -138,7 +138,7 @@ def test_load_run_config_from_a_real_store(tmp_path, monkeypatch):
 
 
 def test_a_file_name_that_is_not_utf8_round_trips(tmp_path, monkeypatch):
-    """A surrogate-escaped folder name (genreclf.filenames) comes back whole."""
+    """A surrogate-escaped folder name (genreclf.core.filenames) comes back whole."""
     import os
 
     folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/audio\xff")

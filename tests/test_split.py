@@ -11,9 +11,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.model_selection import train_test_split
 
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import check_params
 from genreclf.data.sources import TableSource
-from genreclf.errors import ConfigError
-from genreclf.params import check_params
 from genreclf.split import (
     FileListSplit,
     HoldoutSplit,

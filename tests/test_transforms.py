@@ -16,8 +16,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
+from genreclf.core.registry import RegistryError
 from genreclf.features.seed174 import SEED174_COLUMNS
-from genreclf.registry import RegistryError
 from genreclf.transforms import (
     DataTransform,
     TransformExportError,

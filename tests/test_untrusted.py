@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from genreclf.untrusted import (
+from genreclf.core.untrusted import (
     NotInside,
     NotRegular,
     Refused,

@@ -1,7 +1,7 @@
-"""The error for bad data (re-exported from :mod:`genreclf.errors`)."""
+"""The error for bad data (re-exported from :mod:`genreclf.core.errors`)."""
 
 from __future__ import annotations
 
-from genreclf.errors import DataError
+from genreclf.core.errors import DataError
 
 __all__ = ["DataError"]

@@ -21,17 +21,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from genreclf.core.errors import MissingPathError, one_line
+from genreclf.core.filenames import printable_name
+from genreclf.core.params import AnyText, Bool, ExistingFile, ExistingFolder, Pattern, Text
+from genreclf.core.registry import Registry
 from genreclf.data.errors import DataError
 from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
-from genreclf.errors import MissingPathError, one_line
-from genreclf.filenames import printable_name
-from genreclf.params import AnyText, Bool, ExistingFile, ExistingFolder, Pattern, Text
-from genreclf.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 #: Data sources by name (the ``conf/data/`` option names). ``synthetic`` is imported on
-#: first :meth:`~genreclf.registry.Registry.get` only (it needs scipy).
+#: first :meth:`~genreclf.core.registry.Registry.get` only (it needs scipy).
 DATA_SOURCES: Registry[object] = Registry("data source")
 DATA_SOURCES.register_lazy("synthetic", "genreclf.data.synthetic.dataset:SyntheticGTZAN")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from genreclf.errors import MissingPathError
-from genreclf.filenames import printable_name
+from genreclf.core.errors import MissingPathError
+from genreclf.core.filenames import printable_name
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".mp3", ".ogg", ".flac")
 
@@ -19,14 +19,14 @@ class Track:
     ----------
     path : Path
         Location of the audio file, as the operating system gave it (a name that is
-        not UTF-8 is surrogate-escaped, see :mod:`genreclf.filenames`).
+        not UTF-8 is surrogate-escaped, see :mod:`genreclf.core.filenames`).
     label : str
         Class label (the genre), as text: a folder name that is not UTF-8 is its
-        :func:`~genreclf.filenames.printable_name`.
+        :func:`~genreclf.core.filenames.printable_name`.
     track_id : str
         Stable identifier ``<label>/<file name>``, as in the original feature
         table's ``filename`` column, as text (the file name's
-        :func:`~genreclf.filenames.printable_name`). Rows and segments of one track
+        :func:`~genreclf.core.filenames.printable_name`). Rows and segments of one track
         share it.
     """
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from genreclf.params import Options, Text
+from genreclf.core.params import Options, Text
 
 logger = logging.getLogger(__name__)
 

@@ -27,8 +27,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from genreclf.core.errors import one_line
+from genreclf.core.filenames import printable_name
+from genreclf.core.params import Bool, Float, Int, Jobs, WritableFolder
+from genreclf.core.registry import Registry
 from genreclf.data.tracks import Track
-from genreclf.errors import one_line
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
 from genreclf.features.numba_cache import use_numba_cache_dir
 from genreclf.features.pool import WorkerPool, worker_died
@@ -41,9 +44,6 @@ from genreclf.features.workers import (
     compute_chunk,
     compute_misses,
 )
-from genreclf.filenames import printable_name
-from genreclf.params import Bool, Float, Int, Jobs, WritableFolder
-from genreclf.registry import Registry
 
 #: The public names; ``compute_chunk`` and ``worker_died`` are kept importable from here.
 __all__ = [
@@ -72,7 +72,7 @@ def save_manifest(skipped: pd.DataFrame, path: str | Path) -> Path:
     """Write the skipped-files manifest as CSV with columns ``track_id, path, reason``.
 
     Track ids and paths are text: a name that is not UTF-8 is written as its
-    :func:`~genreclf.filenames.printable_name`.
+    :func:`~genreclf.core.filenames.printable_name`.
 
     Parameters
     ----------

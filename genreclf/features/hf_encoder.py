@@ -40,6 +40,8 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, Strict
 
+from genreclf.core.params import AnyText, Bool, Int
+from genreclf.core.registry import RegistryError
 from genreclf.features.hf_folder import check_files
 from genreclf.features.hf_loading import (
     check_encoder,
@@ -51,8 +53,6 @@ from genreclf.features.hf_loading import (
     model_config,
 )
 from genreclf.features.sets import FEATURE_SETS, EncoderPooling, PooledEncoder, Rate, Seconds
-from genreclf.params import AnyText, Bool, Int
-from genreclf.registry import RegistryError
 
 #: A window shorter than this (seconds) is dropped, unless it is the only one.
 MIN_WINDOW_SECONDS = 1.0

@@ -15,7 +15,7 @@ configuration error (:class:`HFEncoderError`, one line naming ``features.model``
 - after loading, :func:`check_loading_info` and :func:`check_finite`: no missing,
   unexpected or mismatched key, and every weight finite.
 
-The file checks themselves are :mod:`genreclf.untrusted`'s; ``torch`` and
+The file checks themselves are :mod:`genreclf.core.untrusted`'s; ``torch`` and
 ``transformers`` are imported only when a model is read.
 """
 
@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genreclf.errors import ConfigError, one_line
-from genreclf.untrusted import (
+from genreclf.core.errors import ConfigError, one_line
+from genreclf.core.untrusted import (
     NotInside,
     Refused,
     TooLarge,

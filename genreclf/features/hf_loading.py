@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genreclf.errors import one_line
+from genreclf.core.errors import one_line
 from genreclf.features.hf_folder import (
     DIGESTED_SUFFIXES,
     NOT_A_MODEL,

@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from genreclf.core.params import rule
 from genreclf.features.sets import FEATURE_SETS, EncoderPooling, PooledEncoder
-from genreclf.params import rule
 
 Model = Literal["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"]
 Layer = Literal["penultimate", "pool", "taggram"]

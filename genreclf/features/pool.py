@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from genreclf.errors import one_line
+from genreclf.core.errors import one_line
+from genreclf.core.filenames import printable_name
 from genreclf.features.numba_cache import use_numba_cache_dir
 from genreclf.features.workers import (
     EntryStore,
@@ -28,7 +29,6 @@ from genreclf.features.workers import (
     compute_alone_main,
     compute_chunk_marked,
 )
-from genreclf.filenames import printable_name
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _resolve_backend(backend: str) -> str:
         try:
             from ray.util.joblib import register_ray
         except ImportError as exc:
-            from genreclf.extras import install_command
+            from genreclf.core.extras import install_command
 
             raise ValueError(
                 f"extraction.backend=ray needs the ray extra: {install_command('ray')}"

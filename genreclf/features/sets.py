@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from genreclf.audio import AudioError
-from genreclf.params import Bool, Float, Fraction, Int
-from genreclf.registry import Registry, RegistryError
+from genreclf.core.params import Bool, Float, Fraction, Int
+from genreclf.core.registry import Registry, RegistryError
 
 #: Feature sets by name (the ``conf/features/`` option names, equal to each class's ``name``).
 FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")

@@ -19,7 +19,7 @@ import numpy as np
 from filelock import Timeout
 
 from genreclf.audio import AudioError, load_audio
-from genreclf.errors import one_line
+from genreclf.core.errors import one_line
 from genreclf.features.cache import FeatureCache
 
 

@@ -1,6 +1,6 @@
 """Reading a model folder's files: only from inside it, at bounded sizes, with one-line errors.
 
-The checks are :mod:`genreclf.untrusted`'s; here they are worded for a model package.
+The checks are :mod:`genreclf.core.untrusted`'s; here they are worded for a model package.
 """
 
 from __future__ import annotations
@@ -8,8 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genreclf.errors import ConfigError
-from genreclf.untrusted import NotInside, NotRegular, Refused, TooLarge, read_capped, resolve_inside
+from genreclf.core.errors import ConfigError
+from genreclf.core.untrusted import (
+    NotInside,
+    NotRegular,
+    Refused,
+    TooLarge,
+    read_capped,
+    resolve_inside,
+)
 
 
 class ModelLoadError(ConfigError):

@@ -42,14 +42,14 @@ import numpy as np
 from numpy.lib import format as npy
 from pydantic import ValidationError
 
+from genreclf.core.registry import RegistryError
+from genreclf.core.untrusted import Refused, TooLarge, capped_size, json_depth, safetensors_header
 from genreclf.features.sets import build_feature_set
 from genreclf.inference.files import ModelLoadError, inside, read_bounded
 from genreclf.inference.pipeline import GenreModel
 from genreclf.inference.spec import MAX_SPEC_DEPTH, MODEL_FORMAT, ModelSpec, spec_error
 from genreclf.models.heads import build_head, count_parameters
-from genreclf.registry import RegistryError
 from genreclf.transforms import TransformExportError, transform_from_data, transform_to_data
-from genreclf.untrusted import Refused, TooLarge, capped_size, json_depth, safetensors_header
 
 log = logging.getLogger(__name__)
 

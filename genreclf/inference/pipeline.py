@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from genreclf.audio import AudioError, load_audio
-from genreclf.filenames import printable_name
+from genreclf.core.filenames import printable_name
 from genreclf.inference.files import ModelLoadError
 from genreclf.inference.spec import CLIP_SECONDS
 from genreclf.transforms import transform_rows
@@ -27,7 +27,7 @@ class Prediction:
     Attributes
     ----------
     file : str
-        The file as text (:func:`~genreclf.filenames.printable_name`).
+        The file as text (:func:`~genreclf.core.filenames.printable_name`).
     probabilities : dict of str to float
         Every genre's probability (they sum to 1), in the model's label order: the mean
         of the windows' probabilities.

@@ -9,7 +9,7 @@ recipe).
 Read back, the package's ``genreclf.json`` is a :class:`ModelSpec`: a pydantic model
 with unknown keys forbidden, finite numbers only and bounded shapes, whose head
 parameters are checked against the head's declaration (``HEADS.check``). Before it is
-parsed, :func:`genreclf.untrusted.json_depth` bounds how deeply its brackets nest.
+parsed, :func:`genreclf.core.untrusted.json_depth` bounds how deeply its brackets nest.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-from genreclf.params import Float
+from genreclf.core.params import Float
 
 
 def aggregate_by_track(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from genreclf.errors import printable
+from genreclf.core.errors import printable
 
 
 def genre_report(y_true: Any, y_pred: Any, class_names: list[str]) -> str:
     """The per-genre text report (precision, recall, F1, support) of encoded labels.
 
     One line per genre: control characters of a label are written as escapes
-    (:func:`~genreclf.errors.printable`), so a label cannot start a line of its own.
+    (:func:`~genreclf.core.errors.printable`), so a label cannot start a line of its own.
     """
     from sklearn.metrics import classification_report
 

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from genreclf.core.params import Bool, Float, Int
+from genreclf.core.registry import Registry
 from genreclf.models import effective
-from genreclf.params import Bool, Float, Int
-from genreclf.registry import Registry
 
 #: Heads by name (the ``conf/model/`` option names).
 HEADS: Registry[nn.Module] = Registry("head")
@@ -230,7 +230,7 @@ def model_name(
     name (``genreclf.models.heads.DenseHead`` gives ``dense``), else its class name, else
     ``unknown``.
     """
-    from genreclf.registry import RegistryError
+    from genreclf.core.registry import RegistryError
 
     built = effective.built_name(choice, target, params)
     if built:
@@ -270,7 +270,7 @@ def build_head(
 
     Raises
     ------
-    genreclf.registry.RegistryError
+    genreclf.core.registry.RegistryError
         Unknown head, unknown parameter or a value of the wrong type.
     """
     return HEADS.build(
@@ -302,7 +302,7 @@ def count_parameters(
 
     Raises
     ------
-    genreclf.registry.RegistryError
+    genreclf.core.registry.RegistryError
         As :func:`build_head`.
     """
     with torch.device("meta"):

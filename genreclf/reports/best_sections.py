@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genreclf.errors import GenreclfError
+from genreclf.core.errors import GenreclfError
 from genreclf.reports import blocks
 from genreclf.reports.blocks import SHORT_ID, Block
 from genreclf.reports.figures import confusion_matrix_figure, curves_figure

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.reports import blocks, html, latex, markdown
 from genreclf.reports.blocks import Section
 from genreclf.reports.dataset import dataset_sections

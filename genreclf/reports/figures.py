@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from genreclf.errors import printable  # noqa: E402
+from genreclf.core.errors import printable  # noqa: E402
 
 
 def plain_text(value: object) -> str:

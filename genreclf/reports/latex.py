@@ -9,7 +9,7 @@ is a monospace line per line (:func:`preformatted`).
 
 from __future__ import annotations
 
-from genreclf.errors import printable
+from genreclf.core.errors import printable
 from genreclf.reports.blocks import Block, Image, Section, Table, Text, cell_text
 
 SUFFIX = "tex"
@@ -45,7 +45,7 @@ SPECIAL = {
 
 def escape(value: str) -> str:
     """``value`` as LaTeX text: special characters written as text, control characters
-    (newlines included) as escapes such as ``\\n`` (:func:`~genreclf.errors.printable`)."""
+    (newlines included) as escapes such as ``\\n`` (:func:`~genreclf.core.errors.printable`)."""
     return "".join(SPECIAL.get(char, char) for char in printable(str(value)))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from genreclf.errors import printable
+from genreclf.core.errors import printable
 from genreclf.reports.blocks import Block, Image, Section, Table, Text, cell_text
 
 SUFFIX = "md"
@@ -25,7 +25,7 @@ def escape(value: str) -> str:
     """``value`` as one line of Markdown text that renders as itself.
 
     Control characters (newlines included) are written as escapes such as ``\\n``
-    (:func:`~genreclf.errors.printable`), Markdown's marks are backslashed and ``&``,
+    (:func:`~genreclf.core.errors.printable`), Markdown's marks are backslashed and ``&``,
     ``<``, ``>`` are HTML entities.
     """
     return html.escape(MARKS.sub(r"\\\1", printable(str(value))), quote=False)

@@ -17,7 +17,7 @@ across folds and seeds").
 
 A ``predictions.parquet`` is read from a store, so it is checked from its metadata before
 any of it is read (:func:`check_predictions_file`, with the Parquet checks of
-:mod:`genreclf.untrusted`): its footer, rows, columns, column types and the bytes it
+:mod:`genreclf.core.untrusted`): its footer, rows, columns, column types and the bytes it
 would take in memory.
 """
 
@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genreclf.errors import ConfigError, GenreclfError
+from genreclf.core.errors import ConfigError, GenreclfError
+from genreclf.core.untrusted import Refused, arrow_kind, parquet_footer_bytes, parquet_read_bytes
 from genreclf.protocol import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
-from genreclf.untrusted import Refused, arrow_kind, parquet_footer_bytes, parquet_read_bytes
 
 #: Rows and columns a ``predictions.parquet`` may declare before it is read
 #: (a million rows: a hundred thousand tracks, ten seeds).

@@ -40,8 +40,8 @@ def _short_class(target: object) -> str | None:
 
 def _source_target(choice: object) -> object:
     """The class a ``data=`` choice names (runs log the choice, not its ``_target_``)."""
+    from genreclf.core.registry import RegistryError
     from genreclf.data.sources import DATA_SOURCES
-    from genreclf.registry import RegistryError
 
     if not isinstance(choice, str):
         return choice

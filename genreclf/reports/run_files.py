@@ -50,7 +50,7 @@ def log_run_artifacts(writer: Any, cfg: DictConfig, outcome: Any, table: Any) ->
 
 def _curves(writer: Any, epoch_curves: Any) -> Any:
     """The run's metric history from its store; ``None`` while the store does not answer."""
-    from genreclf.errors import one_line
+    from genreclf.core.errors import one_line
     from genreclf.tracking.spool import unreachable
 
     if writer.outbox.spooling:

@@ -1,6 +1,6 @@
 """The chosen run's configuration in a report: its logged ``RunConfig``, whole.
 
-Read with :func:`genreclf.config_checks.load_run_config` (data only, size-capped,
+Read with :func:`genreclf.config.checks.load_run_config` (data only, size-capped,
 re-checked); nothing read here is instantiated: what a report rebuilds from it goes
 through genreclf's registries (see :mod:`genreclf.reports.pca`).
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from genreclf.config_checks import load_run_config
-from genreclf.runconfig import RunConfig
+from genreclf.config.checks import load_run_config
+from genreclf.config.runconfig import RunConfig
 from genreclf.tracking.store import Store
 
 

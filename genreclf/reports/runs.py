@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from genreclf.errors import GenreclfError
-from genreclf.params import ExistingFolder, Options, validate
+from genreclf.core.errors import GenreclfError
+from genreclf.core.params import ExistingFolder, Options, validate
 
 #: Environment variable naming the folder whose files ``path`` inputs may name.
 ROOT_ENV = "GENRECLF_SERVE_ROOT"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from genreclf.errors import ConfigError
-from genreclf.runconfig import RunConfig
+from genreclf.config.runconfig import RunConfig
+from genreclf.core.errors import ConfigError
 
 log = logging.getLogger("genreclf.train")
 
@@ -14,9 +14,9 @@ log = logging.getLogger("genreclf.train")
 def check_packaging(config: RunConfig, feature_set: Any, source: Any) -> None:
     """Refuse, before any work, a run whose model could not be saved as a data package."""
     from genreclf import build
+    from genreclf.core.registry import RegistryError
     from genreclf.features.sets import FEATURE_SETS
     from genreclf.models.heads import HEADS
-    from genreclf.registry import RegistryError
     from genreclf.tracking.models import check_registry_name
     from genreclf.transforms import TransformExportError, check_exportable
 

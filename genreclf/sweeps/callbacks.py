@@ -21,7 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from genreclf import stopping
+from genreclf.core import stopping
 from genreclf.sweeps.progress import (
     KEYS_ENV,
     TOTAL_ENV,
@@ -94,7 +94,7 @@ def upload_spooled_runs(folder: Path, uri: str) -> None:
     See :mod:`genreclf.tracking.spool`; a store that stops answering meanwhile leaves
     them for later (``python -m genreclf.sync``), with one line.
     """
-    from genreclf.errors import one_line
+    from genreclf.core.errors import one_line
     from genreclf.tracking.run import open_store
     from genreclf.tracking.spool import unreachable, upload_folder
 
@@ -124,7 +124,7 @@ def check_every_job(config: DictConfig, check: str) -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import get_method
 
-    from genreclf.errors import GenreclfError
+    from genreclf.core.errors import GenreclfError
 
     jobs = planned_jobs(config) or []
     checker = get_method(check) if jobs else None

@@ -302,7 +302,7 @@ def _unless_store_away(lookup: Callable[[], Any], default: Any) -> Any:
     A store that stops answering mid-sweep must not cost the job: it trains, and its
     run is spooled (see :mod:`genreclf.tracking.spool`).
     """
-    from genreclf.errors import one_line
+    from genreclf.core.errors import one_line
     from genreclf.tracking.spool import unreachable
 
     try:

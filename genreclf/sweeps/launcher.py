@@ -173,7 +173,7 @@ def execute_quietly(idx: int, overrides: Sequence[str], *args: Any) -> JobReturn
     The filters are set before the job's config is composed, so that they cover Hydra's
     own warnings about it too; ``hydra.verbose`` (in the launch config) keeps them all.
     """
-    from genreclf.console import quiet_console
+    from genreclf.core.console import quiet_console
 
     config = args[1]
     quiet_console(config.hydra.verbose)
@@ -264,7 +264,7 @@ def run_on_ray(*args: Any, **kwargs: Any) -> JobReturn:
     """One job in a Ray worker: Hydra's ``_run_job``, quiet, its line kept for the launcher."""
     from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
 
-    from genreclf.console import quiet_console
+    from genreclf.core.console import quiet_console
 
     sweep_config = args[1]
     quiet_console(sweep_config.hydra.verbose)
@@ -285,7 +285,7 @@ class ReportingSubmitit:
 
     def __call__(self, sweep_overrides: list[str], *args: Any, **kwargs: Any) -> JobReturn:
         """Run one job in the submitit worker, quiet, its line kept for the launcher."""
-        from genreclf.console import quiet_console
+        from genreclf.core.console import quiet_console
 
         quiet_console(self.config.hydra.verbose)  # type: ignore[attr-defined]
         return run_keeping_line(super().__call__, sweep_overrides, *args, **kwargs)  # type: ignore[misc]

@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from genreclf.errors import one_line, printable
+from genreclf.core.errors import one_line, printable
 from genreclf.tracking import names
 from genreclf.tracking.selection import Score, best_run
 
@@ -128,8 +128,8 @@ def job_line(
     """The line a job prints when it ends: number, run name, swept values, outcome, time.
 
     Control characters of the run name and the values are shown as escapes, and the run
-    name is cut to :data:`~genreclf.errors.LINE_LIMIT` characters
-    (:func:`~genreclf.errors.one_line`).
+    name is cut to :data:`~genreclf.core.errors.LINE_LIMIT` characters
+    (:func:`~genreclf.core.errors.one_line`).
     """
     tag = job_tag(job_num, planned_total() if total is None else total)
     values = printable(swept_values(overrides))

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genreclf.filenames import printable_name
+from genreclf.core.filenames import printable_name
 from genreclf.tracking import names
 
 #: The dataset input's context tag (MLflow's own key) and its value for training data.
@@ -75,7 +75,8 @@ def track_counts(tracks: pd.DataFrame) -> dict[str, float]:
 
 def data_location(data: Mapping[str, Any]) -> str | None:
     """The absolute file or folder of a ``data`` config group (``path`` or ``root``), as
-    text (:func:`~genreclf.filenames.printable_name`: a name that is not UTF-8 stays loggable)."""
+    text (:func:`~genreclf.core.filenames.printable_name`: a name that is not UTF-8 stays
+    loggable)."""
     for key in ("path", "root"):
         value = data.get(key)
         if isinstance(value, str) and value:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.tracking import names
 from genreclf.tracking.selection import best_real_first
 from genreclf.tracking.store import Store, check_store, first_line, sqlite_path

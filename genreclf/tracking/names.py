@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from genreclf.errors import one_line
+from genreclf.core.errors import one_line
 
 # ----------------------------------------------------------------------------- run tags
 #: ``True`` on runs trained on the built-in synthetic data.

@@ -1,4 +1,4 @@
-"""The ``tracking`` and ``registry`` options, declared once (see :mod:`genreclf.params`)."""
+"""The ``tracking`` and ``registry`` options, declared once (see :mod:`genreclf.core.params`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, Strict
 
-from genreclf.errors import printable
-from genreclf.params import Bool, Float, Name, Options, Text
+from genreclf.core.errors import printable
+from genreclf.core.params import Bool, Float, Name, Options, Text
 from genreclf.tracking import names
 
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from genreclf.errors import one_line
-from genreclf.stopping import reason as stop_reason
+from genreclf.core.errors import one_line
+from genreclf.core.stopping import reason as stop_reason
 from genreclf.tracking import names
 from genreclf.tracking.spool import (
     SPOOL_DIR,

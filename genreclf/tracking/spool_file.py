@@ -40,11 +40,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from genreclf.errors import DataError
+from genreclf.core.errors import DataError
+from genreclf.core.untrusted import NotRegular, TooLarge, read_capped
 from genreclf.tracking import names
 from genreclf.tracking.spool_records import MAX_SPOOL_BYTES, parse_record, token_digest
 from genreclf.tracking.uri import mask_uri
-from genreclf.untrusted import NotRegular, TooLarge, read_capped
 
 #: Folder of a job's spool files, inside the job's output folder.
 SPOOL_DIR = ".genreclf_spool"

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from genreclf.params import Name
+from genreclf.core.params import Name
 from genreclf.tracking import names
 
 #: Largest spool file read (bytes); ``python -m genreclf.sync --max-spool-mb`` raises it.

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from genreclf.filenames import printable_name
+from genreclf.core.filenames import printable_name
 from genreclf.tracking import names
 from genreclf.tracking.retry import bound_http_retries, retried
 from genreclf.tracking.store_artifacts import ArtifactCalls
@@ -72,7 +72,7 @@ def flatten_params(config: Mapping[str, Any]) -> dict[str, Any]:
     """Flatten a nested config into dotted MLflow params (``model.hidden_size``).
 
     Text is stored as text: a path that is not UTF-8 as its
-    :func:`~genreclf.filenames.printable_name`.
+    :func:`~genreclf.core.filenames.printable_name`.
     """
     if not config:
         return {}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from genreclf.errors import ConfigError
-from genreclf.params import Bool, Float, Int, Options, Seed, params_model, validate
-from genreclf.registry import RegistryError, as_plain
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import Bool, Float, Int, Options, Seed, params_model, validate
+from genreclf.core.registry import RegistryError, as_plain
 from genreclf.transforms.steps import log_columns
 
 
@@ -81,7 +81,7 @@ def check_transform_config(config: Mapping[str, Any] | None) -> None:
 
     Raises
     ------
-    genreclf.registry.RegistryError
+    genreclf.core.registry.RegistryError
         One line naming the step's ``_target_`` or parameter at fault.
     """
     if config is not None:
@@ -108,7 +108,7 @@ def build_transform(config: Mapping[str, Any] | None) -> Any:
 
     Raises
     ------
-    genreclf.registry.RegistryError
+    genreclf.core.registry.RegistryError
         One line naming the ``_target_`` or parameter refused. No string is imported,
         nothing is passed to ``hydra.utils.instantiate``.
     """

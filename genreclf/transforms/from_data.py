@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.transforms.steps import safe_log10
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.preprocessing import FunctionTransformer
 
-from genreclf.params import Float, Pattern
+from genreclf.core.params import Float, Pattern
 
 #: The 128 mel-band means of the seed174 feature set: power values, so log-scaled.
 MEL_POWER_PATTERN = "^mel_spectrogram_"

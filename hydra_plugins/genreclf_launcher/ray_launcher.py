@@ -4,7 +4,7 @@ Defined only with the ``ray`` extra installed (``pip install -e '.[ray]'``), so 
 Hydra's plugin scan, which imports this module for every command, stays silent without it.
 """
 
-from genreclf.extras import installed
+from genreclf.core.extras import installed
 
 if installed("ray"):
     from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from tests.conftest import require_shared
 from tests.e2e import run_command
 from tests.features.tiny_hf import save_tiny_hf_model

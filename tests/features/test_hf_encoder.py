@@ -11,12 +11,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from genreclf.cli import CONFIG_DIR
+from genreclf.core.registry import RegistryError
 from genreclf.features.cache import feature_key
 from genreclf.features.extraction import compute_chunk
 from genreclf.features.hf_encoder import HFEncoder
 from genreclf.features.hf_folder import HFEncoderError
 from genreclf.features.sets import FEATURE_SETS, build_feature_set, feature_set_spec
-from genreclf.registry import RegistryError
 from tests.features.tiny_hf import TINY_HIDDEN, TINY_STATES, save_tiny_hf_model
 
 pytest.importorskip("transformers")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from genreclf.audio import load_audio
+from genreclf.core.registry import RegistryError
 from genreclf.features import musicnn_net
 from genreclf.features.musicnn import Musicnn
 from genreclf.features.sets import FEATURE_SETS, build_feature_set, feature_set_spec
-from genreclf.registry import RegistryError
 from tests.conftest import require_shared
 
 # musicnn's README (jordipons/musicnn), printed by its TensorFlow implementation; see

@@ -34,7 +34,7 @@ import yaml
 from mlflow import MlflowClient
 from numpy.lib import format as npy
 
-from genreclf.runconfig import ARTIFACT
+from genreclf.config.runconfig import ARTIFACT
 from genreclf.tracking.models import fetch_model
 from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder

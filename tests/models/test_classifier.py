@@ -61,9 +61,9 @@ def test_mixup_mixes_inputs_and_targets_with_one_beta_weight():
 )
 def test_bad_values_name_the_option(kwargs, option):
     """The classifier's declaration refuses them up front (its constructor does not)."""
-    from genreclf.errors import ConfigError
+    from genreclf.core.errors import ConfigError
+    from genreclf.core.params import check_params
     from genreclf.models.classifier import GenreClassifier
-    from genreclf.params import check_params
 
     supplied = ("head", "optimizer", "class_names")
     with pytest.raises(ConfigError, match=option):

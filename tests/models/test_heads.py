@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from genreclf.core.registry import RegistryError
 from genreclf.models.classifier import aggregate_by_track
 from genreclf.models.heads import HEADS as REGISTERED_HEADS
 from genreclf.models.heads import CNNHead, DenseHead, LSTMHead
-from genreclf.registry import RegistryError
 
 HEADS = [DenseHead, CNNHead, LSTMHead]
 

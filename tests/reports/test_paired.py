@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from scipy.stats import binomtest
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.reports import paired
 from genreclf.reports.paired import compare, read_predictions
 from genreclf.tracking import names

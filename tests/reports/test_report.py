@@ -12,13 +12,13 @@ from hydra import compose, initialize_config_dir
 from matplotlib import image as mpimg
 from mlflow import MlflowClient
 
-from genreclf.config_checks import check_train_config
+from genreclf.config.checks import check_train_config
+from genreclf.config.runconfig import ARTIFACT, CONFIG_DIR
 from genreclf.reports.build import make_report
 from genreclf.reports.pca import transform_from_config
 from genreclf.reports.plots import impact_figure
 from genreclf.reports.runs import load_runs, swept_params
 from genreclf.reports.tables import configuration_table, mean_std_text, selection_table
-from genreclf.runconfig import ARTIFACT, CONFIG_DIR
 from genreclf.tracking import names
 from genreclf.tracking.history import epoch_curves
 from genreclf.tracking.selection import best_run, rank_runs

@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.reports import paired
 from genreclf.reports.paired import check_predictions_file, read_predictions
 from genreclf.tracking import names

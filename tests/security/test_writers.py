@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genreclf.errors import ConfigError, one_line, printable
+from genreclf.core.errors import ConfigError, one_line, printable
 from tests.e2e import run_command
 
 #: Case 1: a label that, in ``verbatim``, ends it and types /etc/passwd into the PDF.

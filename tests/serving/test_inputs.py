@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.serving.inputs import (
     CANNOT_CLASSIFY,
     PATHS_OFF,

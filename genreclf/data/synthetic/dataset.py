@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from genreclf.core.params import Float, Int, Seed, Text
 from genreclf.data.synthetic.render import GENERATOR_VERSION, GENRES, render_clip
 from genreclf.data.tracks import Track, list_labelled_audio
-from genreclf.params import Float, Int, Seed, Text
 
 logger = logging.getLogger(__package__)  # "genreclf.data.synthetic", as before the split
 

@@ -4,7 +4,7 @@ Nothing read from an MLflow store, a model folder or a logged config is executed
 unpickled or instantiated by its ``_target_``: a stored object is a registry name (or
 a ``_target_`` string, mapped back to a name without importing it) and plain
 parameters, validated against the registered class's one declaration
-(:mod:`genreclf.params`) before the class is called.
+(:mod:`genreclf.core.params`) before the class is called.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from genreclf.errors import ConfigError
-from genreclf.params import check_params
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import check_params
 
 T = TypeVar("T")
 
@@ -205,7 +205,7 @@ class Registry(Generic[T]):
             Registered name.
         params : Mapping
             Stored parameters, checked against the class's declaration
-            (:func:`genreclf.params.params_model`).
+            (:func:`genreclf.core.params.params_model`).
         fixed : iterable of str
             Parameters the caller gives itself (they may not come from ``params``).
 

@@ -2,9 +2,9 @@
 
 Nothing here knows an option's rules. Each genreclf group (``data``, ``model``, ...)
 is validated against the declaration of the class its ``_target_`` names
-(:func:`genreclf.params.params_model`), without building anything; ``transforms``
+(:func:`genreclf.core.params.params_model`), without building anything; ``transforms``
 against the allowlisted steps of :mod:`genreclf.transforms`; every other section
-against the :class:`~genreclf.params.Options` model its command names (``tracking``,
+against the :class:`~genreclf.core.params.Options` model its command names (``tracking``,
 ``trainer``, a command's own options). The first value at fault raises
 :class:`ConfigError` with one line::
 
@@ -23,9 +23,18 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
-from genreclf.errors import ConfigError
-from genreclf.params import Int, Options, Seed, Text, check_params, params_model, show, validate
-from genreclf.runconfig import ARTIFACT, GROUPS, MAX_BYTES, RunConfig, Section, check_targets
+from genreclf.config.runconfig import ARTIFACT, GROUPS, MAX_BYTES, RunConfig, Section, check_targets
+from genreclf.core.errors import ConfigError
+from genreclf.core.params import (
+    Int,
+    Options,
+    Seed,
+    Text,
+    check_params,
+    params_model,
+    show,
+    validate,
+)
 
 __all__ = ["ConfigError", "check_config", "check_train_config", "load_run_config"]
 
@@ -209,8 +218,8 @@ class TrainOptions(Options):
 
 def _train_sections() -> dict[str, type[BaseModel]]:
     """Where each section of the training config is declared."""
+    from genreclf.core.third_party import CallbackOptions, OptimizerOptions, TrainerOptions
     from genreclf.features.cache import PathsOptions
-    from genreclf.third_party import CallbackOptions, OptimizerOptions, TrainerOptions
     from genreclf.tracking.options import RegistryOptions, SweepOptions, TrackingOptions
 
     return {
@@ -275,7 +284,8 @@ def check_train_config(cfg: DictConfig, choices: Mapping[str, Any] | None = None
 def recheck(config: RunConfig) -> RunConfig:
     """``config`` checked again against today's declarations (a logged one is data).
 
-    Its classes must be ones that ``conf/`` builds (:func:`~genreclf.runconfig.check_targets`),
+    Its classes must be ones that ``conf/`` builds
+    (:func:`~genreclf.config.runconfig.check_targets`),
     checked before any of them is imported.
     """
     check_targets(config)
@@ -291,7 +301,7 @@ def load_run_config(store: Any, run_id: str, folder: Any) -> RunConfig:
     store : genreclf.tracking.store.Store
         The run's store.
     run_id : str
-        A run that logged :data:`~genreclf.runconfig.ARTIFACT`.
+        A run that logged :data:`~genreclf.config.runconfig.ARTIFACT`.
     folder : path
         Where the artifact is downloaded.
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from genreclf.params import STRICT, AnyText, Bool, Float, Int, Options, Text, rule, show
+from genreclf.core.params import STRICT, AnyText, Bool, Float, Int, Options, Text, rule, show
 
 Precision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32"]
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)

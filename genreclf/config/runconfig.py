@@ -1,12 +1,12 @@
 """One typed, frozen configuration of a run: checked once, passed on, logged whole.
 
-Hydra composes ``conf/config.yaml``; :func:`genreclf.config_checks.check_config` checks
+Hydra composes ``conf/config.yaml``; :func:`genreclf.config.checks.check_config` checks
 every value against its declaration and returns a :class:`RunConfig`, which is what
 the rest of a run reads. Each config group is a :class:`Section`: the option chosen
 (``model=linear``), the class it builds (its ``_target_``) and the checked parameters.
 
 A run logs its ``RunConfig`` whole as one JSON artifact (:data:`ARTIFACT`), beside the
-flat params; :func:`genreclf.config_checks.load_run_config` reads it back as data
+flat params; :func:`genreclf.config.checks.load_run_config` reads it back as data
 (size-capped, re-checked against the same declarations), and ``python -m
 genreclf.train from_run=<run>`` composes it again (:meth:`RunConfig.overrides`)::
 
@@ -26,11 +26,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 from genreclf.tracking.names import is_hyperparam
 
 #: genreclf's config folder (``conf/``), beside the package.
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 #: The JSON artifact of a run's checked configuration.
 ARTIFACT = "run_config.json"
 #: The largest ``run_config.json`` read back (bytes), checked before reading.
@@ -99,7 +99,7 @@ class Section(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """A training run's whole configuration, checked (see :mod:`genreclf.config_checks`).
+    """A training run's whole configuration, checked (see :mod:`genreclf.config.checks`).
 
     The genreclf groups (:data:`GROUPS`) and the third-party ones (:data:`THIRD_PARTY`)
     are :class:`Section` values; ``callbacks`` maps each callback's name to its section
@@ -144,7 +144,7 @@ class RunConfig(BaseModel):
         """
         from genreclf.tracking.uri import mask_uri
 
-        # json, not pydantic's writer: a surrogate-escaped file name (genreclf.filenames)
+        # json, not pydantic's writer: a surrogate-escaped file name (genreclf.core.filenames)
         # is kept as a \udcXX escape and comes back whole
         return mask_uri(json.dumps(self.model_dump(), indent=1, allow_nan=False))
 
@@ -152,7 +152,7 @@ class RunConfig(BaseModel):
     def from_json(cls, text: str | bytes) -> RunConfig:
         """A configuration from :meth:`to_json`'s text; one line if it is not one.
 
-        Only the shape is checked here; :func:`genreclf.config_checks.load_run_config`
+        Only the shape is checked here; :func:`genreclf.config.checks.load_run_config`
         also checks every value against its declaration.
         """
         if len(text) > MAX_BYTES:

@@ -42,7 +42,7 @@ from pydantic import (
 )
 from pydantic import model_validator as _model_validator
 
-from genreclf.errors import ConfigError
+from genreclf.core.errors import ConfigError
 
 #: Parameters that are never configured: a class's ``*args`` and ``**kwargs``.
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -73,7 +73,7 @@ Bool = Annotated[bool, Strict()]
 
 def _non_empty(value: str) -> str:
     # Not Field(min_length=1): pydantic-core then refuses a str that is not UTF-8, such
-    # as a file name Python gives surrogate-escaped (see genreclf.filenames).
+    # as a file name Python gives surrogate-escaped (see genreclf.core.filenames).
     if not value:
         raise ValueError("must be a non-empty str")
     return value

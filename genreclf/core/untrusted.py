@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from genreclf.errors import one_line
+from genreclf.core.errors import one_line
 
 #: Flags that open a file read-only, without following a final link, and without
 #: blocking on a FIFO.

@@ -6,7 +6,7 @@ live in modules that import them. :func:`source_params` reads a genreclf class's
 ``__init__`` signature (or a dataclass's fields, or a function's signature) from its
 module's source with :mod:`ast`, and evaluates each annotation and default in a namespace
 of that module's imports from modules already loaded or known torch-free
-(:mod:`genreclf.params`, :mod:`typing`, ...) and its simple constant assignments
+(:mod:`genreclf.core.params`, :mod:`typing`, ...) and its simple constant assignments
 (``MAX_WIDTH = 16384``, ``Dropout = Float(ge=0, lt=1)``). Only genreclf's own source files
 are read; nothing read from a store or a model folder ever comes here.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genreclf.params import params_model
+from genreclf.core.params import params_model
 
 #: Modules whose names a declaration may use, imported here if not yet loaded.
 TORCH_FREE = (
@@ -38,9 +38,9 @@ TORCH_FREE = (
     "pathlib",
     "annotated_types",
     "pydantic",
-    "genreclf.params",
+    "genreclf.core.params",
 )
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 class _Unreadable(Exception):
@@ -234,12 +234,12 @@ def source_params(target: str, supplied: tuple[str, ...] = ()) -> type[BaseModel
         A ``_target_`` such as ``genreclf.models.heads.DenseHead``.
     supplied : tuple of str
         Parameters genreclf gives the class itself (left out, as in
-        :func:`~genreclf.params.params_model`).
+        :func:`~genreclf.core.params.params_model`).
 
     Returns
     -------
     type[pydantic.BaseModel] or None
-        The model :func:`~genreclf.params.params_model` gives for the class, without its
+        The model :func:`~genreclf.core.params.params_model` gives for the class, without its
         ``param_rules``; ``None`` if the source cannot be followed.
     """
     module, _, name = target.rpartition(".")

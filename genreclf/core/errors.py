@@ -82,7 +82,7 @@ def printable(value: str) -> str:
         ESC, CR, LF, NUL, the other C0 and C1 characters, DEL, Unicode line separators,
         bidirectional overrides and surrogates written as ``\\xNN``, ``\\n`` or ``\\uNNNN``
         (a file name's undecodable byte as ``\\xNN``, as
-        :func:`genreclf.filenames.printable_name` writes it).
+        :func:`genreclf.core.filenames.printable_name` writes it).
     """
     if value.isprintable() and value.isascii():
         return value
