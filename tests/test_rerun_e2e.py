@@ -15,8 +15,15 @@ from mlflow import MlflowClient
 from genreclf.runconfig import ARTIFACT
 from tests.e2e import copy_store, run_command
 
-#: Params that say where a run wrote, or that it is a rerun: not what it computed.
-WHERE = ("tracking.", "paths.", "trainer.default_root_dir", "callbacks.model_checkpoint.dirpath")
+#: Params that say where a run wrote (its model's registry name too: a rerun registers
+#: nothing unless told), or that it is a rerun: not what it computed.
+WHERE = (
+    "tracking.",
+    "registry.",
+    "paths.",
+    "trainer.default_root_dir",
+    "callbacks.model_checkpoint.dirpath",
+)
 
 
 def _what(params: dict[str, str]) -> dict[str, str]:
