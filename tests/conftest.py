@@ -54,27 +54,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-#: Fixture scopes a worker sets up once for every test of a module that uses them.
-_MODULE_SCOPES = ("module", "class", "package")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``: the tests of a module that share a module-scoped fixture
-    (a trained store, a sweep, a batch of commands) run on one worker, as one group; the
-    others are spread one by one. Session stores are shared across workers anyway
-    (:func:`tests.e2e.run_once`)."""
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        fixtures = getattr(item, "_fixtureinfo", None)
-        if fixtures is None or item.get_closest_marker("xdist_group"):
-            continue
-        defs = [d for ds in fixtures.name2fixturedefs.values() for d in ds]
-        if any(d.scope in _MODULE_SCOPES for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
 @pytest.fixture(autouse=True)
 def _no_hydra_job_left_over():
     """A test that sets Hydra's job config (as a running app would) leaves none behind."""
