@@ -1,4 +1,5 @@
-"""Shared fixtures: the real GTZAN material next to the repository."""
+"""Shared fixtures: the real GTZAN material next to the repository, servers, and the
+stores the slow tests share (trained once per session, see :func:`tests.e2e.run_once`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import TINY_DATA, SharedRun, run_once
 from tests.pg_server import MlflowServer, PgCluster, pg_bin
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -104,3 +106,41 @@ def mlflow_server(tmp_path) -> Iterator[str]:
         yield server.uri
     finally:
         server.kill()
+
+
+# ----------------------------------------------- trained once per session, shared (slow)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> SharedRun:
+    """One real training run of the dense head on the tiny synthetic data, its model
+    registered as ``models:/tiny@champion``; run once per session, read only (a test that
+    writes works on :func:`tests.e2e.copy_store`'s copy)."""
+    return run_once(
+        tmp_path_factory,
+        "tiny_model",
+        "genreclf.train",
+        *TINY_DATA,
+        "model=dense",
+        "trainer.max_epochs=4",
+        "callbacks.early_stopping.patience=2",
+        "registry.name=tiny",
+        "registry.alias=champion",
+    )
+
+
+@pytest.fixture(scope="session")
+def grid_smoke_sweep(tmp_path_factory) -> SharedRun:
+    """``--multirun sweep=grid_smoke`` (6 jobs, 2 epochs) on the tiny synthetic data through
+    the joblib launcher (2 workers); run once per session, read only."""
+    return run_once(
+        tmp_path_factory,
+        "grid_smoke",
+        "genreclf.train",
+        "--multirun",
+        "sweep=grid_smoke",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *TINY_DATA,
+        "trainer.max_epochs=2",
+    )

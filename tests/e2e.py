@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 # Tiny built-in data: 10 genres x 4 clips x 3 s.
 TINY_DATA = ["data.clips_per_genre=4", "data.duration=3.0", "extraction.n_jobs=1"]
@@ -41,6 +46,70 @@ def run_in_new_folder(
     result = run_command(module, *overrides, cwd=cwd, cache=cache)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd, cache, result
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """A command run once per test session: its folder, feature cache and console.
+
+    Read it as it is; a test that writes to its store works on :func:`copy_store`'s copy.
+    """
+
+    cwd: Path
+    cache: Path
+    result: subprocess.CompletedProcess
+
+    @property
+    def uri(self) -> str:
+        """The run's SQLite store."""
+        return f"sqlite:///{self.cwd}/mlruns/mlflow.db"
+
+
+def session_root(tmp_path_factory: Any) -> Path:
+    """The session's temporary folder, shared by its xdist workers (each has its own below)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def run_once(tmp_path_factory: Any, name: str, module: str, *overrides: str) -> SharedRun:
+    """Run a command that must succeed once per test session, however many xdist workers
+    ask: the first to ask runs it in ``shared/<name>`` (the others wait on a file lock),
+    and each reads its console back. Shared runs share one feature cache."""
+    shared = session_root(tmp_path_factory) / "shared"
+    shared.mkdir(exist_ok=True)
+    cwd, record, cache = shared / name, shared / f"{name}.json", shared / "cache"
+    with FileLock(shared / f"{name}.lock"):
+        if not record.exists():
+            shutil.rmtree(cwd, ignore_errors=True)  # left by an attempt that failed
+            cwd.mkdir()
+            result = run_command(module, *overrides, cwd=cwd, cache=cache)
+            assert result.returncode == 0, result.stderr[-3000:]
+            record.write_text(json.dumps([result.args, result.stdout, result.stderr]))
+    args, stdout, stderr = json.loads(record.read_text())
+    return SharedRun(cwd, cache, subprocess.CompletedProcess(args, 0, stdout, stderr))
+
+
+def copy_store(run: SharedRun, dst: Path) -> Path:
+    """A copy of a shared run's folder at ``dst`` (new), its store moved with it.
+
+    MLflow's SQLite store records absolute paths (artifact locations, the run's folders
+    as params): in the copy, every text value naming a file under the run's folder names
+    the same file under ``dst``, so the copy reads and writes only itself.
+    """
+    shutil.copytree(run.cwd, dst, symlinks=True)
+    old, new = f"{run.cwd}/", f"{dst}/"
+    with sqlite3.connect(dst / "mlruns" / "mlflow.db") as db:
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        for (table,) in tables:
+            for column in [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')]:
+                value = f'"{column}"'
+                db.execute(
+                    f'UPDATE "{table}" SET {value} = replace({value}, ?, ?) '
+                    f"WHERE typeof({value}) = 'text' AND instr({value}, ?) > 0",
+                    (old, new, old),
+                )
+    db.close()
+    return dst
 
 
 def excerpt_subset(tmp_path_factory: Any, per_genre: int) -> Path:

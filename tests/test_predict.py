@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from genreclf.data.synthetic import GENRES, render_clip
-from tests.e2e import TINY_DATA, run_command, run_in_new_folder
+from tests.e2e import copy_store, run_command
 
 SR = 22050
 
@@ -63,20 +63,13 @@ def audio(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One tiny model on synthetic data, registered as ``tiny`` with alias ``champion``."""
-    cwd, cache, result = run_in_new_folder(
-        tmp_path_factory,
-        "predict_run",
-        "genreclf.train",
-        *TINY_DATA,
-        "trainer.max_epochs=3",
-        "registry.name=tiny",
-        "registry.alias=champion",
-    )
-    run_id = re.search(r"MLflow run: (\w+)", result.stdout).group(1)
-    assert "Model: models:/tiny/1" in result.stdout
-    return cwd, cache, run_id
+def trained(tiny_model, tmp_path_factory):
+    """The session's tiny model on synthetic data, registered as ``tiny`` with alias
+    ``champion``, in this module's copy of its store."""
+    cwd = copy_store(tiny_model, tmp_path_factory.mktemp("predict") / "run")
+    run_id = re.search(r"MLflow run: (\w+)", tiny_model.result.stdout).group(1)
+    assert "Model: models:/tiny/1" in tiny_model.result.stdout
+    return cwd, tiny_model.cache, run_id
 
 
 def _predict(trained, *overrides):

@@ -13,10 +13,8 @@ WARNING_LINE = re.compile(r"\w*Warning\b")
 
 
 @pytest.mark.slow
-def test_a_plain_run_prints_no_python_warnings(tmp_path_factory):
-    _, _, result = run_in_new_folder(
-        tmp_path_factory, "quiet", "genreclf.train", *TINY_DATA, "trainer.max_epochs=3"
-    )
+def test_a_plain_run_prints_no_python_warnings(tiny_model):
+    result = tiny_model.result  # a plain run of the synthetic data, shared by the session
     noisy = [line for line in result.stderr.splitlines() if WARNING_LINE.search(line)]
     assert noisy == [], result.stderr[-3000:]
     console = result.stdout + result.stderr

@@ -13,11 +13,17 @@ import pytest
 from mlflow import MlflowClient
 
 from genreclf.config.runconfig import ARTIFACT
-from tests.e2e import TINY_DATA, run_command, run_in_new_folder
+from tests.e2e import copy_store, run_command
 
-#: Params that say where a run wrote, or that it is a rerun: not what it computed.
-WHERE = ("tracking.", "paths.", "trainer.default_root_dir", "callbacks.model_checkpoint.dirpath")
-SOURCE = [*TINY_DATA, "model.hidden_size=32", "optimizer.lr=0.003", "trainer.max_epochs=4"]
+#: Params that say where a run wrote (its model's registry name too: a rerun registers
+#: nothing unless told), or that it is a rerun: not what it computed.
+WHERE = (
+    "tracking.",
+    "registry.",
+    "paths.",
+    "trainer.default_root_dir",
+    "callbacks.model_checkpoint.dirpath",
+)
 
 
 def _what(params: dict[str, str]) -> dict[str, str]:
@@ -25,9 +31,9 @@ def _what(params: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """One real training run, and its store."""
-    cwd, cache, _ = run_in_new_folder(tmp_path_factory, "rerun", "genreclf.train", *SOURCE)
+def source(tiny_model, tmp_path_factory):
+    """One real training run (the session's), in this module's copy of its store."""
+    cwd, cache = copy_store(tiny_model, tmp_path_factory.mktemp("rerun") / "run"), tiny_model.cache
     client = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("genreclf").experiment_id])
     return cwd, cache, client, run
@@ -53,13 +59,14 @@ def test_a_rerun_has_equal_params_and_the_same_test_accuracy(source):
     assert again.data.metrics["best_val_loss"] == run.data.metrics["best_val_loss"]
     path = source[2].download_artifacts(again.info.run_id, ARTIFACT, str(source[0]))
     logged = json.loads(Path(path).read_text())
-    assert logged["model"]["params"]["hidden_size"] == 32
+    assert logged["model"]["params"]["hidden_size"] == int(run.data.params["model.hidden_size"])
 
 
 @pytest.mark.slow
 def test_later_overrides_apply_on_top(source):
     run = source[3]
     again = _rerun(source, "from_run=best:genreclf", "model.hidden_size=16", "model=dense")
+    assert run.data.params["model.hidden_size"] != "16"
     want = _what(run.data.params) | {"model.hidden_size": "16"}
     assert _what(again.data.params) == want
 

@@ -1,4 +1,8 @@
-"""End to end: ``python -m genreclf.train`` as a subprocess into a real SQLite MLflow store."""
+"""End to end: ``python -m genreclf.train`` as a subprocess into a real SQLite MLflow store.
+
+The first two tests read the session's shared training run (``tiny_model``: the dense head
+on tiny synthetic data, 4 epochs, early stopping patience 2), which other tests then use.
+"""
 
 from __future__ import annotations
 
@@ -14,24 +18,9 @@ from genreclf.tracking.store import Store
 from tests.e2e import TINY_DATA, run_in_new_folder
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One real training run of the dense head on tiny synthetic data."""
-    cwd, _, result = run_in_new_folder(
-        tmp_path_factory,
-        "run",
-        "genreclf.train",
-        *TINY_DATA,
-        "model=dense",
-        "trainer.max_epochs=4",
-        "callbacks.early_stopping.patience=2",
-    )
-    return cwd, result
-
-
 @pytest.mark.slow
-def test_prints_report_run_id_and_ui_command(trained):
-    _, result = trained
+def test_prints_report_run_id_and_ui_command(tiny_model):
+    result = tiny_model.result
     out = result.stdout
     assert "Classification report" in out and "macro avg" in out
     assert "test accuracy:" in out
@@ -40,9 +29,8 @@ def test_prints_report_run_id_and_ui_command(trained):
 
 
 @pytest.mark.slow
-def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
-    cwd, result = trained
-    uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
+def test_mlflow_run_holds_params_metrics_and_artifacts(tiny_model, tmp_path):
+    result, uri = tiny_model.result, tiny_model.uri
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("genreclf")
     runs = client.search_runs([experiment.experiment_id])
@@ -70,14 +58,15 @@ def test_mlflow_run_holds_params_metrics_and_artifacts(trained):
         "skipped_files.csv",
     } <= names
     for png in ("confusion_matrix.png", "curves.png"):
-        local = client.download_artifacts(run.info.run_id, png, str(cwd))
+        local = client.download_artifacts(run.info.run_id, png, str(tmp_path))
         assert open(local, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    report = open(client.download_artifacts(run.info.run_id, "classification_report.txt", str(cwd)))
+    report = client.download_artifacts(run.info.run_id, "classification_report.txt", str(tmp_path))
+    report = open(report)
     assert "blues" in report.read()
     # the model: an MLflow 3 logged model (the run's Models column), reached as runs:/<id>/model
     (output,) = client.get_run(run.info.run_id).outputs.model_outputs
     assert client.get_logged_model(output.model_id).source_run_id == run.info.run_id
-    _, folder = fetch_model(Store(uri), f"runs:/{run.info.run_id}/model", cwd / "fetched")
+    _, folder = fetch_model(Store(uri), f"runs:/{run.info.run_id}/model", tmp_path / "fetched")
     info = mlflow.models.Model.load(str(folder / "MLmodel"))
     assert info.signature is not None  # the pyfunc's: audio in, genre probabilities out
     assert info.signature.inputs.input_names() == ["path", "audio_base64"]

@@ -37,7 +37,7 @@ from numpy.lib import format as npy
 from genreclf.config.runconfig import ARTIFACT
 from genreclf.tracking.models import fetch_model
 from genreclf.tracking.store import Store
-from tests.e2e import TINY_DATA, run_command, run_in_new_folder
+from tests.e2e import copy_store, run_command
 
 pytestmark = pytest.mark.slow
 
@@ -59,12 +59,12 @@ class _Payload:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A trained model, and an attacker's runs beside it in the same store."""
-    cwd, cache, result = run_in_new_folder(
-        tmp_path_factory, "untrusted", "genreclf.train", *TINY_DATA, "trainer.max_epochs=2"
-    )
-    run_id = re.search(r"MLflow run: (\w+)", result.stdout).group(1)
+def store(tiny_model, tmp_path_factory):
+    """A trained model (the session's, in this module's copy of its store), and an
+    attacker's runs beside it in the same store."""
+    cwd = copy_store(tiny_model, tmp_path_factory.mktemp("untrusted") / "run")
+    cache = tiny_model.cache
+    run_id = re.search(r"MLflow run: (\w+)", tiny_model.result.stdout).group(1)
     uri = f"sqlite:///{cwd}/mlruns/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     # the genuine model: an MLflow 3 logged model, reached as genreclf reaches it

@@ -13,20 +13,14 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.e2e import TINY_DATA, run_command, run_in_new_folder
+from tests.e2e import copy_store, run_command
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory):
-    cwd, cache, _ = run_in_new_folder(
-        tmp_path_factory,
-        "grid_smoke",
-        "genreclf.train",
-        "--multirun",
-        "sweep=grid_smoke",
-        *TINY_DATA,
-        "trainer.max_epochs=2",
-    )
+def reported(grid_smoke_sweep, tmp_path_factory):
+    """``report`` on this module's copy of the session's grid_smoke sweep."""
+    cwd = copy_store(grid_smoke_sweep, tmp_path_factory.mktemp("grid_smoke") / "run")
+    cache = grid_smoke_sweep.cache
     result = run_command("genreclf.report", "experiment=genreclf-grid_smoke", cwd=cwd, cache=cache)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd, cwd / "reports" / "genreclf-grid_smoke"

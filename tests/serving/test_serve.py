@@ -20,7 +20,7 @@ import pytest
 from genreclf.data.synthetic.render import GENRES as SYNTHETIC_GENRES
 from genreclf.serving.inputs import CANNOT_CLASSIFY, PATHS_OFF, ROOT_ENV
 from tests.conftest import require_shared
-from tests.e2e import TINY_DATA, run_in_new_folder
+from tests.e2e import copy_store
 
 GENRES = set(SYNTHETIC_GENRES)  # the tiny training data's genres
 
@@ -49,23 +49,15 @@ def _post(port: int, records: list[dict]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """The folder of a store with a freshly trained ``models:/genres@champion``."""
-    cwd, _, _ = run_in_new_folder(
-        tmp_path_factory,
-        "serve",
-        "genreclf.train",
-        *TINY_DATA,
-        "trainer.max_epochs=2",
-        "registry.name=genres",
-        "registry.alias=champion",
-    )
-    return cwd
+def trained(tiny_model, tmp_path_factory) -> Path:
+    """The folder of this module's copy of the session's store, whose freshly trained
+    model is ``models:/tiny@champion``."""
+    return copy_store(tiny_model, tmp_path_factory.mktemp("serve") / "run")
 
 
 @contextmanager
 def _serve(cwd: Path, root: Path | None) -> Iterator[int]:
-    """``mlflow models serve -m models:/genres@champion``, with ``root`` as GENRECLF_SERVE_ROOT."""
+    """``mlflow models serve -m models:/tiny@champion``, with ``root`` as GENRECLF_SERVE_ROOT."""
     port = _free_port()
     bin_dir = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
     env = {k: v for k, v in os.environ.items() if k != ROOT_ENV} | {
@@ -77,7 +69,7 @@ def _serve(cwd: Path, root: Path | None) -> Iterator[int]:
     log_file = cwd / f"serve-{port}.log"
     log = open(log_file, "w")
     server = subprocess.Popen(
-        [f"{bin_dir}/mlflow", "models", "serve", "-m", "models:/genres@champion",
+        [f"{bin_dir}/mlflow", "models", "serve", "-m", "models:/tiny@champion",
          "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
         cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

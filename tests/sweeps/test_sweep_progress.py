@@ -8,24 +8,13 @@ import pytest
 from mlflow import MlflowClient
 
 from genreclf.tracking import names
-from tests.e2e import TINY_DATA, run_in_new_folder
 
 JOB_LINE = re.compile(r"^\[(\d+)/6\] (\S+)  (.*)  val_acc [\d.]+  test_acc [\d.]+  [\d.]+ s$")
 
 
 @pytest.mark.slow
-def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_factory):
-    cwd, _, result = run_in_new_folder(
-        tmp_path_factory,
-        "sweep_progress",
-        "genreclf.train",
-        "--multirun",
-        "sweep=grid_smoke",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-        *TINY_DATA,
-        "trainer.max_epochs=2",
-    )
+def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(grid_smoke_sweep):
+    result = grid_smoke_sweep.result  # sweep=grid_smoke, joblib with 2 workers, 2 epochs
     out = result.stdout
     jobs = [m for m in map(JOB_LINE.match, out.splitlines()) if m]
     assert sorted(int(m.group(1)) for m in jobs) == [1, 2, 3, 4, 5, 6], out[-3000:]
@@ -46,6 +35,6 @@ def test_a_six_job_joblib_sweep_prints_a_line_per_job_and_a_summary(tmp_path_fac
     # The progress line's best so far, once every job has ended, is the summary's best run.
     best_so_far = re.search(r"6/6 done, .* best val_acc [\d.]+ \[(\d+)\] ", out).group(1)
     best = re.search(r"^best best_val_acc=.* in run (\w+) ", out, re.M).group(1)
-    run = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlruns/mlflow.db").get_run(best)
+    run = MlflowClient(tracking_uri=grid_smoke_sweep.uri).get_run(best)
     assert int(best_so_far) == int(run.data.tags[names.JOB_NUM_TAG]) + 1
     assert not re.search(r"\w*Warning\b", result.stderr), result.stderr[-3000:]
