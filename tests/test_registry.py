@@ -24,6 +24,7 @@ from genreclf.features.sets import (
     feature_set_spec,
 )
 from genreclf.models.heads import HEADS, DenseHead, LSTMHead, build_head
+from tests.options import make
 from tests.paths import CONF
 
 WIDGETS: Registry[object] = Registry("widget")
@@ -173,11 +174,11 @@ def test_head_and_feature_set_helpers():
     one_line_error(
         build_head, "dense", {"num_classes": 3}, input_shape=(4,), num_classes=2, match="fixed"
     )
-    fs = MfccSegments(n_mfcc=13, deltas=False)
+    fs = make(MfccSegments, n_mfcc=13, deltas=False)
     spec = feature_set_spec(fs)
     assert spec == {"name": "mfcc_segments", "params": dataclasses.asdict(fs)}
     assert build_feature_set(spec) == fs
-    assert build_feature_set({"name": "seed174"}) == Seed174()
+    assert build_feature_set({"name": "seed174"}) == make(Seed174)
     for bad, match in [
         ("seed174", "must be a mapping"),
         ({"params": {}}, "'name' missing"),
@@ -275,5 +276,5 @@ def test_summary_params_are_checked_against_dataclass_fields():
     one_line_error(
         FEATURE_SETS.build, "summary", {"roll_percent": "0.5"}, match="must be a finite number"
     )
-    assert FEATURE_SETS.build("summary", {"roll_percent": 0.5}) == Summary(roll_percent=0.5)
+    assert FEATURE_SETS.build("summary", {"roll_percent": 0.5}) == make(Summary, roll_percent=0.5)
     one_line_error(FEATURE_SETS.build, "summary", {"name": "x"}, match="name=x: unknown key")

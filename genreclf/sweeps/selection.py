@@ -45,7 +45,7 @@ class BestWeights(Callback):
     """
 
     def __init__(
-        self, monitor: str = "val_loss", mode: str = "min", milestones: Sequence[int] = ()
+        self, monitor: str, mode: str, milestones: Sequence[int] = ()
     ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode={mode!r}: must be 'min' or 'max'")

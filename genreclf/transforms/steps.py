@@ -30,7 +30,7 @@ def safe_log10(x: np.ndarray, eps: float = 1e-10) -> np.ndarray:
 
 
 def log_columns(
-    pattern: Pattern = MEL_POWER_PATTERN, eps: Float(gt=0, le=1) = 1e-10
+    pattern: Pattern, eps: Float(gt=0, le=1)
 ) -> ColumnTransformer:
     """Log-scale the columns whose name matches ``pattern``, pass the others through.
 

@@ -6,14 +6,15 @@ from torch import nn
 
 from genreclf.models.classifier import GenreClassifier
 from genreclf.models.heads import DenseHead
+from tests.options import make
 
 NAMES = ["a", "b", "c"]
 
 
 def classifier(**kwargs) -> GenreClassifier:
     torch.manual_seed(0)
-    head = DenseHead((4,), 3, hidden_size=8, num_layers=1, dropout=0.0, batch_norm=True)
-    return GenreClassifier(head, lambda p: torch.optim.SGD(p, lr=0.1), NAMES, **kwargs)
+    head = make(DenseHead, (4,), 3, hidden_size=8, num_layers=1, dropout=0.0, batch_norm=True)
+    return make(GenreClassifier, head, lambda p: torch.optim.SGD(p, lr=0.1), NAMES, **kwargs)
 
 
 def batch():
