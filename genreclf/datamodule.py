@@ -53,7 +53,7 @@ class GenreDataModule(pl.LightningDataModule):
         batch_size: Int(ge=1, le=2**20),
         seed: Seed,
         transform: Any = None,
-        overfit_batches: Int(ge=0, le=2**20) = 0,
+        overfit_batches: Int(ge=0, le=2**20),
     ) -> None:
         super().__init__()
         self.overfit_batches = overfit_batches
@@ -129,6 +129,7 @@ class GenreDataModule(pl.LightningDataModule):
             batch_size=self.batch_size,
             seed=self.seed,
             transform=self.transform,
+            overfit_batches=self.overfit_batches,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -30,7 +30,7 @@ def test_splits_are_disjoint_and_cover_by_track():
         GenreDataModule,
         table,
         make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
-        StandardScaler(),
+        transform=StandardScaler(),
     )
     dm.setup()
     parts = {name: set(table.track_ids[idx]) for name, idx in dm.indices.items()}
@@ -48,7 +48,7 @@ def test_scaler_is_fit_on_training_rows_only():
         GenreDataModule,
         table,
         make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
-        StandardScaler(),
+        transform=StandardScaler(),
     )
     dm.setup()
     train = dm.indices["train"]
@@ -65,7 +65,7 @@ def test_frame_level_transform_keeps_shape_and_groups():
         GenreDataModule,
         table,
         make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=0),
-        StandardScaler(),
+        transform=StandardScaler(),
     )
     dm.setup()
     assert dm.input_shape == (8, 4)
@@ -93,7 +93,7 @@ def test_with_val_in_train_trains_on_both_and_keeps_the_test_split():
         GenreDataModule,
         table,
         make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
-        StandardScaler(),
+        transform=StandardScaler(),
     )
     dm.setup()
     merged = dm.with_val_in_train()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genreclf.core.registry import conf_values
 from genreclf.data.synthetic import GENRES, render_clip
 from tests.e2e import TINY_DATA, run_command, run_in_new_folder
 from tests.options import make, transform_option
@@ -223,7 +224,7 @@ def _table_model(tmp_path, csv, recipe=None):
         transform=transform_option("log_standard"),
     )
     datamodule.setup()
-    params = {"hidden_size": 8, "num_layers": 1}
+    params = conf_values("model", "dense") | {"hidden_size": 8, "num_layers": 1}
     head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params)
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     store = Store(uri)

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from genreclf.core.errors import ConfigError
 from genreclf.core.params import check_params
+from genreclf.core.registry import conf_values
 from genreclf.data.sources import TableSource
 from genreclf.split import (
     FileListSplit,
@@ -122,7 +123,8 @@ def test_kfold_test_folds_partition_the_tracks(segments) -> None:
 def test_kfold_bad_fold(fold, match) -> None:
     """The declaration refuses it (the constructor does not re-check)."""
     with pytest.raises(ConfigError, match=match):
-        check_params(KFoldSplit, {"n_splits": 5, "fold": fold}, prefix="split.")
+        values = conf_values("split", "kfold") | {"n_splits": 5, "fold": fold}
+        check_params(KFoldSplit, values, prefix="split.")
 
 
 def test_track_with_two_labels_is_an_error() -> None:
@@ -158,7 +160,7 @@ def test_file_lists_missing_file(tmp_path, segments) -> None:
 
 @pytest.fixture(scope="module")
 def seed_table(shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
-    frame = make(TableSource, shared_data / "seed_features.csv").frame()
+    frame = with_conf(TableSource, shared_data / "seed_features.csv").frame()
     return frame["label"].to_numpy(), frame["filename"].to_numpy()
 
 

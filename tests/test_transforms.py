@@ -376,7 +376,7 @@ def test_build_transform_equals_instantiate(name, seed_rows) -> None:
             "_partial_=true: unknown key",
         ),
         (
-            {"_target_": "genreclf.transforms.log_columns", "eps": [1]},
+            {"_target_": "genreclf.transforms.log_columns", "pattern": "^mel_", "eps": [1]},
             r"eps=\[1\]: must be a finite number",
         ),
         (

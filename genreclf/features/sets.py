@@ -357,7 +357,7 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
     Parameters
     ----------
     spec : Mapping
-        ``{"name": str, "params": Mapping}`` (``params`` may be left out: defaults).
+        ``{"name": str, "params": Mapping}``, ``params`` complete (no defaults are filled in).
 
     Returns
     -------

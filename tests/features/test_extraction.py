@@ -177,7 +177,7 @@ def test_unknown_or_missing_backend_is_a_clear_error(tmp_path):
         sf.write(tmp_path / "a" / f"{i}.wav", tone(1.0, freq=300 + i), SR)
     tracks = list_labelled_audio(tmp_path)
     with pytest.raises(ValueError, match="backend=nope: must be one of loky"):
-        EXTRACTORS.build("default", {"cache_dir": str(tmp_path / "c"), "backend": "nope"})
+        EXTRACTORS.option("default", cache_dir=str(tmp_path / "c"), backend="nope")
     try:
         import ray  # noqa: F401
     except ImportError:

@@ -238,13 +238,13 @@ def test_missing_transformers_says_how_to_install(monkeypatch):
 )
 def test_bad_parameters_are_one_line(params, match):
     with pytest.raises(RegistryError, match=match) as exc:
-        FEATURE_SETS.build("hf_encoder", params)
+        FEATURE_SETS.option("hf_encoder", **params)
     one_line(exc)
 
 
 # ---------------------------------------------------------------- building, configs
 def test_builds_from_plain_params_and_round_trips(tiny):
-    fs = FEATURE_SETS.build("hf_encoder", {"model": tiny, "layer": -1, "pooling": "segments"})
+    fs = FEATURE_SETS.option("hf_encoder", model=tiny, layer=-1, pooling="segments")
     assert isinstance(fs, HFEncoder) and fs.layer == "-1" and fs.frame_level
     assert fs.output_ndim == 2 and fs.segment_seconds == 10.0
     assert build_feature_set(feature_set_spec(fs)) == fs

@@ -116,7 +116,7 @@ def test_rebuilt_from_plain_data_by_name():
 )
 def test_bad_options_are_one_line(params, message):
     with pytest.raises(RegistryError, match=message):
-        FEATURE_SETS.build("musicnn", params)
+        FEATURE_SETS.option("musicnn", **params)
 
 
 def test_missing_wheel_names_the_install_command(monkeypatch):

@@ -119,9 +119,9 @@ def test_short_segments_fit_the_real_2_to_3_s_excerpts(name):
     clip = require_shared("gtzan_excerpts", "genres_original", "blues", "blues.00001.wav")
     y, sr = load_audio(clip, sr=22050)
     assert 2.0 <= len(y) / sr <= 3.0
-    short = FEATURE_SETS.build(name, {"segment_seconds": 1.0})
+    short = FEATURE_SETS.option(name, segment_seconds=1.0)
     segs = short.compute(y, sr)
     assert segs.shape[0] == int(len(y) / sr) and segs.shape[1] == 1 + 22050 // 512
     assert segs.shape[2] == len(short.columns) and np.all(np.isfinite(segs))
     with pytest.raises(AudioError, match="too short for one 3 s segment"):
-        FEATURE_SETS.build(name, {}).compute(y, sr)
+        FEATURE_SETS.option(name).compute(y, sr)

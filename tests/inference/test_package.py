@@ -11,6 +11,7 @@ import pytest
 import torch
 from numpy.lib import format as npy
 
+from genreclf.core.registry import conf_values
 from genreclf.inference import ModelLoadError, load_model, save_model
 from genreclf.inference.spec import model_spec
 from tests.options import make, transform_option
@@ -36,7 +37,12 @@ def fitted(shared_data):
     )
     datamodule.setup()
     torch.manual_seed(0)
-    params = {"hidden_size": 16, "num_layers": 2, "dropout": 0.1, "batch_norm": True}
+    params = conf_values("model", "dense") | {
+        "hidden_size": 16,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "batch_norm": True,
+    }
     head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params).eval()
     with torch.no_grad():  # BatchNorm statistics that are not the defaults
         head(datamodule.datasets["train"].tensors[0])
@@ -105,6 +111,7 @@ def test_every_head_loads_from_the_meta_device(fitted, tmp_path, name, params):
 
     torch.manual_seed(1)
     shape, classes = fitted["datamodule"].input_shape, fitted["datamodule"].num_classes
+    params = conf_values("model", name) | params
     head = build_head(name, params, input_shape=shape, num_classes=classes).eval()
     folder = save_model(
         tmp_path / name,

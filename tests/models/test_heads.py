@@ -16,7 +16,9 @@ HEADS = [DenseHead, CNNHead, LSTMHead]
 @pytest.mark.parametrize("input_shape", [(174,), (7,), (130, 20)])
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_output_shape(head_cls, input_shape, num_layers):
-    head = head_cls(input_shape, num_classes=10, hidden_size=16, num_layers=num_layers, dropout=0.1)
+    head = make(
+        head_cls, input_shape, num_classes=10, hidden_size=16, num_layers=num_layers, dropout=0.1
+    )
     out = head(torch.randn(5, *input_shape))
     assert out.shape == (5, 10)
     out.sum().backward()  # gradients flow to every parameter

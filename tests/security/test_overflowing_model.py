@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+from genreclf.core.registry import conf_values
 from tests.e2e import run_command
 from tests.options import make, transform_option
 
@@ -38,10 +39,10 @@ def overflowing(shared_data, tmp_path_factory):
         GenreDataModule,
         build_feature_table(source, None, None),
         make(HoldoutSplit),
-        transform_option("log_standard"),
+        transform=transform_option("log_standard"),
     )
     datamodule.setup()
-    params = {"hidden_size": 8, "num_layers": 1}
+    params = conf_values("model", "dense") | {"hidden_size": 8, "num_layers": 1}
     head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params).eval()
     with torch.no_grad():
         for weights in head.parameters():
