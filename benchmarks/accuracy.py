@@ -84,18 +84,23 @@ CANDIDATES: dict[str, list[str]] = {
 
 def svm_reference(folds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     """Mean accuracy of an RBF SVM (C=10) on standardized raw and log_standard features."""
+    from omegaconf import OmegaConf
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from genreclf.transforms import log_columns
+    from genreclf.core.registry import CONFIG_DIR
+    from genreclf.transforms import build_transform
+
+    log_standard = OmegaConf.load(CONFIG_DIR / "transforms" / "log_standard.yaml")
+    log_step = OmegaConf.to_container(log_standard["_args_"][0])
 
     frame = pd.read_csv(SHARED / "seed_features.csv")
     y = np.asarray(frame["label"], dtype=str)
     x = frame.drop(columns=["label", "filename"])
     scores: dict[str, list[float]] = {"raw": [], "log": []}
     for train_rows, test_rows in folds:
-        for name, steps in (("raw", []), ("log", [log_columns()])):
+        for name, steps in (("raw", []), ("log", [build_transform(log_step)])):
             model = make_pipeline(*steps, StandardScaler(), SVC(C=10))
             model.fit(x.iloc[train_rows], y[train_rows])
             scores[name].append(float((model.predict(x.iloc[test_rows]) == y[test_rows]).mean()))

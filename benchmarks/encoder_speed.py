@@ -55,20 +55,27 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from genreclf.data.sources import GTZANSource
-    from genreclf.features.extraction import FeatureExtractor
-    from genreclf.features.musicnn import Musicnn, network
-    from genreclf.features.sets import Seed174
+    from genreclf.features.extraction import EXTRACTORS
+    from genreclf.features.musicnn import network
+    from genreclf.features.sets import FEATURE_SETS
 
     torch.set_num_threads(1)
     tracks = GTZANSource(str(CLIPS)).tracks()
-    musicnn = Musicnn(model=args.model)
+    musicnn = FEATURE_SETS.option("musicnn", model=args.model)
     network(args.model)  # the weights, read once per process
     with tempfile.TemporaryDirectory() as cache:
-        extractor = FeatureExtractor(cache, n_jobs=1, progress=False)
-        extractor.extract(tracks[:1], Seed174())  # numba's compile, not a clip's cost
-        extractor.extract(tracks[:1], Musicnn(model=args.model, layer="taggram"))
+        extractor = EXTRACTORS.option("default", cache_dir=cache, n_jobs=1, progress=False)
+        extractor.extract(
+            tracks[:1], FEATURE_SETS.option("seed174")
+        )  # numba's compile, not a clip's cost
+        extractor.extract(
+            tracks[:1], FEATURE_SETS.option("musicnn", model=args.model, layer="taggram")
+        )
         print(f"{len(tracks)} real 30 s GTZAN clips, one core, cold cache then cached")
-        for name, fs in (("seed174", Seed174()), (f"musicnn {args.model}", musicnn)):
+        for name, fs in (
+            ("seed174", FEATURE_SETS.option("seed174")),
+            (f"musicnn {args.model}", musicnn),
+        ):
             wall, cpu = _pass(extractor, tracks, fs)
             cached, _ = _pass(extractor, tracks, fs)
             line = (

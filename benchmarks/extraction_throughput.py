@@ -26,8 +26,8 @@ import numpy as np
 import soundfile as sf
 
 from genreclf.data.tracks import Track, list_labelled_audio
-from genreclf.features.extraction import FeatureExtractor
-from genreclf.features.sets import Seed174
+from genreclf.features.extraction import EXTRACTORS
+from genreclf.features.sets import FEATURE_SETS
 
 GTZAN_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan_mini"
 
@@ -79,9 +79,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         tracks = distinct_copies(GTZAN_MINI, args.copies, tmp / "gtzan")
-        ex = FeatureExtractor(str(tmp / "cache"), n_jobs=args.n_jobs, progress=False)
+        ex = EXTRACTORS.option(
+            "default", cache_dir=str(tmp / "cache"), n_jobs=args.n_jobs, progress=False
+        )
         start = time.perf_counter()
-        table = ex.extract(tracks, Seed174())
+        table = ex.extract(tracks, FEATURE_SETS.option("seed174"))
         cold = time.perf_counter() - start
         assert ex.last_stats["computed"] == len(tracks) and table.X.shape == (len(tracks), 174)
         rate = len(tracks) / cold
@@ -96,10 +98,14 @@ def main() -> None:
 
         # CPU time per clip in this process: what the rate would be on idle cores.
         sample = tracks[:: args.copies]
-        serial = FeatureExtractor(str(tmp / "cache_serial"), n_jobs=1, progress=False)
-        serial.extract(sample[:1], Seed174())  # warm-up: imports, numba compilation
+        serial = EXTRACTORS.option(
+            "default", cache_dir=str(tmp / "cache_serial"), n_jobs=1, progress=False
+        )
+        serial.extract(
+            sample[:1], FEATURE_SETS.option("seed174")
+        )  # warm-up: imports, numba compilation
         cpu, start = time.process_time(), time.perf_counter()
-        serial.extract(sample[1:], Seed174())
+        serial.extract(sample[1:], FEATURE_SETS.option("seed174"))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - start
         per_clip = cpu / (len(sample) - 1)
         idle_1000 = 1000 * per_clip / args.n_jobs
@@ -111,11 +117,11 @@ def main() -> None:
 
         warm_tracks = synthetic_clips(args.warm_tracks, tmp / "synthetic")
         start = time.perf_counter()
-        ex.extract(warm_tracks, Seed174())
+        ex.extract(warm_tracks, FEATURE_SETS.option("seed174"))
         fill = time.perf_counter() - start
         print(f"filling the cache: {len(warm_tracks)} x 1 s synthetic clips in {fill:.1f} s")
         start = time.perf_counter()
-        ex.extract(warm_tracks, Seed174())
+        ex.extract(warm_tracks, FEATURE_SETS.option("seed174"))
         warm = time.perf_counter() - start
         assert ex.last_stats["cached"] == len(warm_tracks)
         print(f"warm cache: second pass over {len(warm_tracks)} tracks in {warm:.2f} s (measured)")

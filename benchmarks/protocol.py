@@ -34,7 +34,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
 from genreclf.cli import CONFIG_DIR
-from genreclf.split import KFoldSplit
+from genreclf.split import SPLITS
 from genreclf.tracking.selection import best_run
 from genreclf.tracking.store import Store
 from genreclf.train import train
@@ -139,8 +139,9 @@ def outer_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The rows of ``split=kfold``'s outer folds: (training + validation rows, test rows)."""
     outer = []
-    for fold in folds:  # the default kfold split (0.15 validation, seed 42)
-        train_rows, val_rows, test_rows = KFoldSplit(n_splits, fold, 0.15, 42)(labels, tracks)
+    for fold in folds:  # conf/split/kfold.yaml's split (its validation share and seed)
+        split = SPLITS.option("kfold", n_splits=n_splits, fold=fold)
+        train_rows, val_rows, test_rows = split(labels, tracks)
         outer.append((np.concatenate([train_rows, val_rows]), test_rows))
     return outer
 

@@ -11,10 +11,10 @@ from typing import Any
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from genreclf.config.runconfig import CONFIG_DIR
 from genreclf.core import stopping
 from genreclf.core.console import QUIET_LOGGERS, QUIET_WARNINGS, quiet_console  # noqa: F401
 from genreclf.core.errors import GenreclfError, one_line
+from genreclf.core.registry import CONFIG_DIR
 
 #: Longest ``error:`` line a command prints (control characters shown as escapes).
 ERROR_LIMIT = 2000

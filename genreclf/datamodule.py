@@ -49,10 +49,11 @@ class GenreDataModule(pl.LightningDataModule):
         self,
         table: FeatureTable,
         split: Split,
+        *,
+        batch_size: Int(ge=1, le=2**20),
+        seed: Seed,
         transform: Any = None,
-        batch_size: Int(ge=1, le=2**20) = 64,
-        seed: Seed = 42,
-        overfit_batches: Int(ge=0, le=2**20) = 0,
+        overfit_batches: Int(ge=0, le=2**20),
     ) -> None:
         super().__init__()
         self.overfit_batches = overfit_batches
@@ -125,9 +126,10 @@ class GenreDataModule(pl.LightningDataModule):
         return GenreDataModule(
             self.table,
             lambda labels, track_ids: (merged, val, test),
-            self.transform,
-            self.batch_size,
-            self.seed,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            transform=self.transform,
+            overfit_batches=self.overfit_batches,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -17,7 +17,7 @@ from genreclf.core.params import Int
 
 
 def refit_on_train_val(
-    config: RunConfig, datamodule: Any, selected_epochs: int, seeds: Int(ge=1, le=100) = 5
+    config: RunConfig, datamodule: Any, selected_epochs: int, seeds: Int(ge=1, le=100)
 ) -> dict[str, float]:
     """Fit ``seeds`` models on training + validation rows; score their mean on test.
 

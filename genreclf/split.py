@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 #: The evaluation protocols, by their ``conf/split/`` name.
-SPLITS: Registry[Any] = Registry("split")
+SPLITS: Registry[Any] = Registry("split", group="split")
 
 
 class SplitIndices(NamedTuple):
@@ -118,9 +118,7 @@ class HoldoutSplit:
 
     param_rules = (rule(_fractions_below_one),)
 
-    def __init__(
-        self, val_size: Fraction = 0.15, test_size: Fraction = 0.15, seed: Seed = 42
-    ) -> None:
+    def __init__(self, val_size: Fraction, test_size: Fraction, seed: Seed) -> None:
         self.val_size, self.test_size, self.seed = val_size, test_size, seed
 
     def __call__(self, labels: np.ndarray, track_ids: np.ndarray) -> SplitIndices:
@@ -155,10 +153,10 @@ class SeedSplit:
 
     def __init__(
         self,
-        test_size: Fraction = 0.2,
-        random_state: Seed = 42,
-        val_size: Fraction = 0.1,
-        seed: Seed = 42,
+        test_size: Fraction,
+        random_state: Seed,
+        val_size: Fraction,
+        seed: Seed,
     ) -> None:
         self.test_size, self.random_state = test_size, random_state
         self.val_size, self.seed = val_size, seed
@@ -196,10 +194,10 @@ class KFoldSplit:
 
     def __init__(
         self,
-        n_splits: Int(ge=2, le=1000) = 5,
-        fold: Int(ge=0, le=999) | None = None,
-        val_size: Fraction = 0.15,
-        seed: Seed = 42,
+        n_splits: Int(ge=2, le=1000),
+        fold: Int(ge=0, le=999) | None,
+        val_size: Fraction,
+        seed: Seed,
     ) -> None:
         self.n_splits, self.fold, self.val_size, self.seed = n_splits, fold, val_size, seed
 

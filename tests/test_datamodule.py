@@ -7,6 +7,7 @@ from sklearn.preprocessing import StandardScaler
 from genreclf.datamodule import GenreDataModule
 from genreclf.features.table import FeatureTable
 from genreclf.split import HoldoutSplit
+from tests.options import make
 
 
 def make_table(n_tracks=60, segments=1, frames=None, d=5, seed=0):
@@ -25,7 +26,12 @@ def make_table(n_tracks=60, segments=1, frames=None, d=5, seed=0):
 
 def test_splits_are_disjoint_and_cover_by_track():
     table = make_table(segments=4)
-    dm = GenreDataModule(table, HoldoutSplit(val_size=0.2, test_size=0.2, seed=1), StandardScaler())
+    dm = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
+        transform=StandardScaler(),
+    )
     dm.setup()
     parts = {name: set(table.track_ids[idx]) for name, idx in dm.indices.items()}
     assert parts["train"].isdisjoint(parts["val"])
@@ -38,7 +44,12 @@ def test_splits_are_disjoint_and_cover_by_track():
 def test_scaler_is_fit_on_training_rows_only():
     table = make_table()
     # Shift the rows that are not training rows, so a scaler fit on all rows would differ.
-    dm = GenreDataModule(table, HoldoutSplit(val_size=0.2, test_size=0.2, seed=1), StandardScaler())
+    dm = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
+        transform=StandardScaler(),
+    )
     dm.setup()
     train = dm.indices["train"]
     np.testing.assert_allclose(dm.transform.mean_, table.X[train].mean(axis=0), rtol=1e-5)
@@ -50,7 +61,12 @@ def test_scaler_is_fit_on_training_rows_only():
 
 def test_frame_level_transform_keeps_shape_and_groups():
     table = make_table(segments=3, frames=8, d=4)
-    dm = GenreDataModule(table, HoldoutSplit(val_size=0.2, test_size=0.2, seed=0), StandardScaler())
+    dm = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=0),
+        transform=StandardScaler(),
+    )
     dm.setup()
     assert dm.input_shape == (8, 4)
     x, y, group = dm.datasets["test"].tensors
@@ -68,12 +84,17 @@ def test_empty_split_is_an_error():
         return np.arange(3), np.array([], dtype=int), np.arange(3, 6)
 
     with pytest.raises(ValueError, match="empty val set"):
-        GenreDataModule(table, no_validation).setup()
+        make(GenreDataModule, table, no_validation).setup()
 
 
 def test_with_val_in_train_trains_on_both_and_keeps_the_test_split():
     table = make_table()
-    dm = GenreDataModule(table, HoldoutSplit(val_size=0.2, test_size=0.2, seed=1), StandardScaler())
+    dm = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit, val_size=0.2, test_size=0.2, seed=1),
+        transform=StandardScaler(),
+    )
     dm.setup()
     merged = dm.with_val_in_train()
     merged.setup()

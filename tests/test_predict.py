@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genreclf.core.registry import conf_values
 from genreclf.data.synthetic import GENRES, render_clip
 from tests.e2e import copy_store, run_command
+from tests.options import make, transform_option
 
 SR = 22050
 
@@ -197,8 +199,6 @@ def test_best_run_of_experiment(trained):
 
 def _table_model(tmp_path, csv, recipe=None):
     """Log an (untrained) head on a feature table's datamodule, the way train does."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from genreclf.data.sources import TableSource
     from genreclf.datamodule import GenreDataModule
@@ -207,16 +207,18 @@ def _table_model(tmp_path, csv, recipe=None):
     from genreclf.serving.publish import log_genre_model
     from genreclf.split import HoldoutSplit
     from genreclf.tracking.store import Store
-    from genreclf.transforms import log_columns
 
-    source = TableSource(csv, recipe=recipe)
+    source = make(TableSource, csv, recipe=recipe)
     table = build_feature_table(source, None, None)
-    datamodule = GenreDataModule(
-        table, HoldoutSplit(), make_pipeline(log_columns(), StandardScaler())
+    datamodule = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit),
+        transform=transform_option("log_standard"),
     )
     datamodule.setup()
-    params = {"hidden_size": 8, "num_layers": 1}
-    head = DenseHead(datamodule.input_shape, datamodule.num_classes, **params)
+    params = conf_values("model", "dense") | {"hidden_size": 8, "num_layers": 1}
+    head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params)
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     store = Store(uri)
     run_id = store.create_run(store.experiment_id("tables"))
@@ -278,9 +280,11 @@ def test_native_rate_features_remember_the_training_files_rate(tmp_path):
 
     for i, rate in enumerate((44100, 44100, 48000)):
         _write(tmp_path / "rock" / f"{i}.wav", np.zeros(rate // 10, np.float32), rate)
-    source = FolderSource(tmp_path)
-    assert training_sample_rate(source, Seed174()) == (
+    source = make(FolderSource, tmp_path)
+    assert training_sample_rate(source, make(Seed174)) == (
         44100,
         "most common rate of the training files",
     )
-    assert training_sample_rate(source, LogMelSegments())[0] == 22050  # the set resamples itself
+    assert (
+        training_sample_rate(source, make(LogMelSegments))[0] == 22050
+    )  # the set resamples itself

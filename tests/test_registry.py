@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from genreclf.core.params import Bool, Float, Int, Text
-from genreclf.core.registry import Registry, RegistryError
+from genreclf.core.registry import Registry, RegistryError, conf_values
 from genreclf.data.sources import DATA_SOURCES
 from genreclf.data.synthetic import SyntheticGTZAN
 from genreclf.features.extraction import EXTRACTORS
@@ -24,9 +24,10 @@ from genreclf.features.sets import (
     feature_set_spec,
 )
 from genreclf.models.heads import HEADS, DenseHead, LSTMHead, build_head
+from tests.options import make
 from tests.paths import CONF
 
-WIDGETS: Registry[object] = Registry("widget")
+WIDGETS: Registry[object] = Registry("widget", group="widget")
 
 
 @WIDGETS.register("gear")
@@ -94,7 +95,7 @@ def test_lazy_entry_imports_on_get_only():
     assert DATA_SOURCES.name_of("genreclf.data.synthetic.SyntheticGTZAN") == "synthetic"
     assert DATA_SOURCES.name_of(SyntheticGTZAN) == "synthetic"
     assert DATA_SOURCES.get("synthetic") is SyntheticGTZAN
-    lazy: Registry[object] = Registry("thing")
+    lazy: Registry[object] = Registry("thing", group="thing")
     lazy.register_lazy("fraction", "fractions:Fraction")
     assert lazy.names() == ["fraction"] and lazy.name_of("fractions.Fraction") == "fraction"
     from fractions import Fraction
@@ -160,33 +161,45 @@ def test_build_config():
 
 
 def test_head_and_feature_set_helpers():
-    head = build_head("rnn", {"hidden_size": 8, "num_layers": 1}, input_shape=[174], num_classes=3)
+    head = build_head(
+        "rnn",
+        conf_values("model", "rnn") | {"hidden_size": 8, "num_layers": 1},
+        input_shape=[174],
+        num_classes=3,
+    )
     assert isinstance(head, LSTMHead) and head(torch.randn(2, 174)).shape == (2, 3)
     one_line_error(
         build_head,
         "dense",
-        {"hidden_size": "abc"},
+        conf_values("model", "dense") | {"hidden_size": "abc"},
         input_shape=(4,),
         num_classes=2,
         match=r"head 'dense': hidden_size=abc: must be an int",
     )
     one_line_error(
-        build_head, "dense", {"num_classes": 3}, input_shape=(4,), num_classes=2, match="fixed"
+        build_head,
+        "dense",
+        conf_values("model", "dense") | {"num_classes": 3},
+        input_shape=(4,),
+        num_classes=2,
+        match="fixed",
     )
-    fs = MfccSegments(n_mfcc=13, deltas=False)
+    fs = make(MfccSegments, n_mfcc=13, deltas=False)
     spec = feature_set_spec(fs)
     assert spec == {"name": "mfcc_segments", "params": dataclasses.asdict(fs)}
     assert build_feature_set(spec) == fs
-    assert build_feature_set({"name": "seed174"}) == Seed174()
+    assert build_feature_set({"name": "seed174", "params": {"sr": None}}) == make(Seed174)
+    summary = conf_values("features", "summary")
+    mfcc = conf_values("features", "mfcc_segments")
     for bad, match in [
         ("seed174", "must be a mapping"),
         ({"params": {}}, "'name' missing"),
         ({"name": "seed174", "params": [1]}, "'params' must be a mapping"),
         ({"name": "seed174", "extra": 1}, "unknown key"),
         ({"name": "nope"}, "feature set 'nope': not registered"),
-        ({"name": "summary", "params": {"n_mfcc": "20"}}, "n_mfcc=20: must be an int"),
-        ({"name": "summary", "params": {"deltas": True}}, "deltas=true: unknown key"),
-        ({"name": "mfcc_segments", "params": {"deltas": 1}}, "deltas=1: must be a bool"),
+        ({"name": "summary", "params": summary | {"n_mfcc": "20"}}, "n_mfcc=20: must be an int"),
+        ({"name": "summary", "params": summary | {"deltas": True}}, "deltas=true: unknown key"),
+        ({"name": "mfcc_segments", "params": mfcc | {"deltas": 1}}, "deltas=1: must be a bool"),
     ]:
         one_line_error(build_feature_set, bad, match=match)
 
@@ -273,7 +286,7 @@ def test_extraction_conf_builds_as_instantiate(tmp_path):
 
 def test_summary_params_are_checked_against_dataclass_fields():
     one_line_error(
-        FEATURE_SETS.build, "summary", {"roll_percent": "0.5"}, match="must be a finite number"
+        FEATURE_SETS.option, "summary", roll_percent="0.5", match="must be a finite number"
     )
-    assert FEATURE_SETS.build("summary", {"roll_percent": 0.5}) == Summary(roll_percent=0.5)
-    one_line_error(FEATURE_SETS.build, "summary", {"name": "x"}, match="name=x: unknown key")
+    assert FEATURE_SETS.option("summary", roll_percent=0.5) == make(Summary, roll_percent=0.5)
+    one_line_error(FEATURE_SETS.option, "summary", name="x", match="name=x: unknown key")

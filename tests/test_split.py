@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from genreclf.core.errors import ConfigError
 from genreclf.core.params import check_params
+from genreclf.core.registry import conf_values
 from genreclf.data.sources import TableSource
 from genreclf.split import (
     FileListSplit,
@@ -22,6 +23,7 @@ from genreclf.split import (
     SplitIndices,
     evaluated_folds,
 )
+from tests.options import make as with_conf
 from tests.paths import CONF
 
 SPLIT_CONF = CONF / "split"
@@ -96,7 +98,7 @@ def test_seed_changes_random_splits(name, segments, tmp_path) -> None:
 
 def test_holdout_is_stratified(segments) -> None:
     labels, ids = segments
-    parts = HoldoutSplit(val_size=0.2, test_size=0.2, seed=0)(labels, ids)
+    parts = with_conf(HoldoutSplit, val_size=0.2, test_size=0.2, seed=0)(labels, ids)
     for rows in (parts.val, parts.test):
         tracks = dict(zip(ids[rows], labels[rows], strict=True))
         counts = np.unique(list(tracks.values()), return_counts=True)[1]
@@ -105,7 +107,9 @@ def test_holdout_is_stratified(segments) -> None:
 
 def test_kfold_test_folds_partition_the_tracks(segments) -> None:
     labels, ids = segments
-    tests = [set(ids[KFoldSplit(n_splits=3, fold=k)(labels, ids).test]) for k in range(3)]
+    tests = [
+        set(ids[with_conf(KFoldSplit, n_splits=3, fold=k)(labels, ids).test]) for k in range(3)
+    ]
     assert sum(len(t) for t in tests) == len(set(ids)) == len(set().union(*tests))
 
 
@@ -119,14 +123,15 @@ def test_kfold_test_folds_partition_the_tracks(segments) -> None:
 def test_kfold_bad_fold(fold, match) -> None:
     """The declaration refuses it (the constructor does not re-check)."""
     with pytest.raises(ConfigError, match=match):
-        check_params(KFoldSplit, {"n_splits": 5, "fold": fold}, prefix="split.")
+        values = conf_values("split", "kfold") | {"n_splits": 5, "fold": fold}
+        check_params(KFoldSplit, values, prefix="split.")
 
 
 def test_track_with_two_labels_is_an_error() -> None:
     labels = np.array(["a", "b", "a", "b"])
     ids = np.array(["t1", "t1", "t2", "t3"])
     with pytest.raises(ValueError, match="'t1' has rows with different labels"):
-        HoldoutSplit()(labels, ids)
+        with_conf(HoldoutSplit)(labels, ids)
 
 
 def test_file_lists_match_other_extension_and_report_missing(segments, tmp_path, caplog) -> None:
@@ -155,13 +160,13 @@ def test_file_lists_missing_file(tmp_path, segments) -> None:
 
 @pytest.fixture(scope="module")
 def seed_table(shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
-    frame = TableSource(shared_data / "seed_features.csv").frame()
+    frame = with_conf(TableSource, shared_data / "seed_features.csv").frame()
     return frame["label"].to_numpy(), frame["filename"].to_numpy()
 
 
 def test_seed_split_is_the_original_partition(seed_table) -> None:
     labels, ids = seed_table
-    parts = SeedSplit()(labels, ids)
+    parts = with_conf(SeedSplit)(labels, ids)
     _, original_test = train_test_split(np.arange(999), test_size=0.2, random_state=42)
     np.testing.assert_array_equal(parts.test, np.sort(original_test))
     assert (len(parts.train), len(parts.val), len(parts.test)) == (719, 80, 200)
@@ -183,7 +188,7 @@ def test_kfold_without_fold_evaluates_every_fold(segments) -> None:
     labels, ids = segments
     split = instantiate(OmegaConf.load(SPLIT_CONF / "kfold.yaml"))
     assert split.fold is None and evaluated_folds(split) == list(range(split.n_splits))
-    assert evaluated_folds(KFoldSplit(n_splits=3, fold=2)) == [2]
-    assert evaluated_folds(HoldoutSplit()) == [0]
+    assert evaluated_folds(with_conf(KFoldSplit, n_splits=3, fold=2)) == [2]
+    assert evaluated_folds(with_conf(HoldoutSplit)) == [0]
     with pytest.raises(ValueError, match="every fold"):
         split(labels, ids)

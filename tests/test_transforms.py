@@ -23,12 +23,12 @@ from genreclf.transforms import (
     TransformExportError,
     build_transform,
     check_exportable,
-    log_columns,
     safe_log10,
     transform_from_data,
     transform_rows,
     transform_to_data,
 )
+from tests.options import log_step
 from tests.paths import CONF
 
 TRANSFORMS_CONF = CONF / "transforms"
@@ -85,7 +85,7 @@ def test_log_standard_logs_mel_bands_only(features, train_rows) -> None:
 
 
 def test_log_columns_without_match_is_a_no_op(features) -> None:
-    step = log_columns(pattern="^no_such_column").fit(features)
+    step = log_step(pattern="^no_such_column").fit(features)
     np.testing.assert_array_equal(np.asarray(step.transform(features)), features.to_numpy())
     pipe = make("log_standard", {"_args_.0.pattern": "^nope"}).fit(features)
     plain = make("standard").fit(features)
@@ -94,7 +94,7 @@ def test_log_columns_without_match_is_a_no_op(features) -> None:
 
 def test_log_columns_order_and_clipping() -> None:
     frame = pd.DataFrame({"p1": [0.0, -1.0, 100.0], "x": [-5.0, 0.0, 5.0], "p2": [1.0, 10.0, 1e-3]})
-    step = log_columns(pattern="^p", eps=1e-6).fit(frame)
+    step = log_step(pattern="^p", eps=1e-6).fit(frame)
     assert list(step.get_feature_names_out()) == ["x", "p1", "p2"]  # unmatched first
     out = step.transform(frame)
     np.testing.assert_allclose(out[:, 0], [-5.0, 0.0, 5.0])  # passed through, negatives kept
@@ -205,7 +205,7 @@ UNSUPPORTED = [
     FunctionTransformer(np.log1p),
     make_pipeline(StandardScaler(), MinMaxScaler()),
     ColumnTransformer([("keep", "passthrough", [0])]),
-    make_pipeline(StandardScaler(), log_columns()),
+    make_pipeline(StandardScaler(), log_step()),
 ]
 
 
@@ -224,7 +224,7 @@ def test_refusals_name_the_step(seed_rows) -> None:
         pass
 
     with pytest.raises(TransformExportError, match="MyScaler"):
-        check_exportable(make_pipeline(log_columns(), MyScaler()))
+        check_exportable(make_pipeline(log_step(), MyScaler()))
     with pytest.raises(TransformExportError, match="not fitted"):
         transform_to_data(StandardScaler())
     check_exportable(None)
@@ -376,7 +376,7 @@ def test_build_transform_equals_instantiate(name, seed_rows) -> None:
             "_partial_=true: unknown key",
         ),
         (
-            {"_target_": "genreclf.transforms.log_columns", "eps": [1]},
+            {"_target_": "genreclf.transforms.log_columns", "pattern": "^mel_", "eps": [1]},
             r"eps=\[1\]: must be a finite number",
         ),
         (

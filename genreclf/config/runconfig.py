@@ -20,17 +20,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
 from genreclf.core.errors import ConfigError
+from genreclf.core.registry import CONFIG_DIR
 from genreclf.tracking.names import is_hyperparam
 
-#: genreclf's config folder (``conf/``), beside the package.
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 #: The JSON artifact of a run's checked configuration.
 ARTIFACT = "run_config.json"
 #: The largest ``run_config.json`` read back (bytes), checked before reading.

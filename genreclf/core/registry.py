@@ -9,9 +9,11 @@ parameters, validated against the registered class's one declaration
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from genreclf.core.errors import ConfigError
@@ -20,6 +22,10 @@ from genreclf.core.params import check_params
 T = TypeVar("T")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: The Hydra configs. Each default of a class that a config group builds lives there,
+#: once: the class declares its parameters' types and bounds, not their values.
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 class RegistryError(ConfigError):
@@ -39,6 +45,30 @@ def as_plain(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _option_values(group: str, option: str) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml"))
+    return {
+        key: value
+        for key, value in node.items()
+        if not key.startswith("_")
+        and key != "defaults"
+        and value != "???"
+        and not (isinstance(value, str) and value.startswith("${"))
+    }
+
+
+def conf_values(group: str, option: str) -> dict[str, Any]:
+    """The values ``conf/<group>/<option>.yaml`` gives its class.
+
+    Hydra's keys, mandatory values (``???``) and interpolations (``${seed}``) are left
+    out: the caller gives those.
+    """
+    return dict(_option_values(group, option))
+
+
 class Registry(Generic[T]):
     """Classes of one kind, by name; builds them from checked plain parameters.
 
@@ -47,16 +77,18 @@ class Registry(Generic[T]):
     kind : str
         What is registered, for messages: ``feature set``, ``head``, ``data source``,
         ``extraction``.
+    group : str
+        The config group whose options build these classes (``conf/<group>/``).
 
     Examples
     --------
-    >>> HEADS = Registry("head")
+    >>> HEADS = Registry("head", group="model")
     >>> @HEADS.register("dense")
     ... class DenseHead: ...
     """
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, *, group: str) -> None:
+        self.kind, self.group = kind, group
         self._classes: dict[str, type[T]] = {}
         self._lazy: dict[str, tuple[str, str]] = {}
 
@@ -271,6 +303,10 @@ class Registry(Generic[T]):
         """
         kwargs = self.check(name, params, fixed=fixed)
         return self.get(name)(**kwargs, **fixed)
+
+    def option(self, name: str, /, **changes: Any) -> T:
+        """What ``conf/<group>/<name>.yaml`` builds, with ``changes`` on top (checked)."""
+        return self.build(name, conf_values(self.group, name) | changes)
 
     def build_config(self, node: Mapping[str, Any], /, **fixed: Any) -> T:
         """Build from a config node with a ``_target_`` (e.g. from a logged ``config.yaml``).

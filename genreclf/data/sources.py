@@ -26,20 +26,17 @@ from genreclf.core.filenames import printable_name
 from genreclf.core.params import AnyText, Bool, ExistingFile, ExistingFolder, Pattern, Text
 from genreclf.core.registry import Registry
 from genreclf.data.errors import DataError
-from genreclf.data.tracks import AUDIO_EXTENSIONS, Track, list_labelled_audio
+from genreclf.data.tracks import Track, list_labelled_audio
 
 logger = logging.getLogger(__name__)
 
 #: Data sources by name (the ``conf/data/`` option names). ``synthetic`` is imported on
 #: first :meth:`~genreclf.core.registry.Registry.get` only (it needs scipy).
-DATA_SOURCES: Registry[object] = Registry("data source")
+DATA_SOURCES: Registry[object] = Registry("data source", group="data")
 DATA_SOURCES.register_lazy("synthetic", "genreclf.data.synthetic.dataset:SyntheticGTZAN")
 
 #: Sub-folders of a GTZAN root that hold the ``<genre>/`` folders, in the order tried.
 GTZAN_LAYOUTS: tuple[str, ...] = ("genres_original", "genres")
-
-#: Segment suffix of Kaggle's 3-s GTZAN table: ``blues.00000.3.wav`` -> ``blues.00000.wav``.
-GTZAN_SEGMENT_PATTERN = r"(?<=\.\d{5})\.\d+(?=\.\w+$)"
 
 #: What :class:`TableSource` does with rows holding NaN or inf features (``data.nonfinite``).
 NONFINITE_CHOICES: tuple[str, ...] = ("error", "drop")
@@ -148,7 +145,7 @@ class FolderSource:
     def __init__(
         self,
         root: ExistingFolder,
-        extensions: Annotated[tuple[Text, ...], Field(min_length=1)] = AUDIO_EXTENSIONS,
+        extensions: Annotated[tuple[Text, ...], Field(min_length=1)],
     ) -> None:
         self.root = Path(root).expanduser()
         self.extensions = tuple(f".{str(e).lower().lstrip('.')}" for e in extensions)
@@ -209,13 +206,13 @@ class TableSource:
     def __init__(
         self,
         path: ExistingFile,
-        label_column: Text = "label",
-        track_column: Text | None = "filename",
-        exclude: list[AnyText] = [],  # noqa: B006 (never mutated)
-        recipe: Text | None = None,
-        segment_pattern: Pattern | None = GTZAN_SEGMENT_PATTERN,
-        prefix_label: Bool = True,
-        nonfinite: Literal["error", "drop"] = "error",
+        label_column: Text,
+        track_column: Text | None,
+        exclude: list[AnyText],
+        recipe: Text | None,
+        segment_pattern: Pattern | None,
+        prefix_label: Bool,
+        nonfinite: Literal["error", "drop"],
     ) -> None:
         self.path = Path(path).expanduser()
         self.label_column = label_column

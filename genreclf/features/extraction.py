@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: Extractors by name (the ``conf/extraction/`` option names).
-EXTRACTORS: Registry[FeatureExtractor] = Registry("extraction")
+EXTRACTORS: Registry[FeatureExtractor] = Registry("extraction", group="extraction")
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +148,11 @@ class FeatureExtractor:
     def __init__(
         self,
         cache_dir: WritableFolder,
-        n_jobs: Jobs = -1,
-        backend: Literal["loky", "threading", "multiprocessing", "ray"] = "loky",
-        batch_size: Int(ge=1, le=10**6) | Literal["auto"] = "auto",
-        progress: Bool = True,
-        min_duration: Float(ge=0, le=600) = 0.5,
+        n_jobs: Jobs,
+        backend: Literal["loky", "threading", "multiprocessing", "ray"],
+        batch_size: Int(ge=1, le=10**6) | Literal["auto"],
+        progress: Bool,
+        min_duration: Float(ge=0, le=600),
     ) -> None:
         self.cache_dir = str(cache_dir)
         self.cache = FeatureCache(cache_dir)

@@ -64,7 +64,7 @@ LayerName = Annotated[
 
 
 @FEATURE_SETS.register("hf_encoder")
-@dataclass
+@dataclass(kw_only=True)
 class HFEncoder(PooledEncoder):
     """Hidden states of a pretrained Hugging Face audio encoder, averaged over time.
 
@@ -103,13 +103,13 @@ class HFEncoder(PooledEncoder):
     """
 
     name: ClassVar[str] = "hf_encoder"
-    sr: Rate | None = 16000
-    model: AnyText = ""
-    layer: Int(ge=-1024, le=1024) | LayerName = "last"
-    pooling: EncoderPooling = "mean"
-    window_seconds: Seconds = 10.0
-    trust_remote_code: Bool = False
-    local_files_only: Bool = True
+    sr: Rate | None
+    model: AnyText
+    layer: Int(ge=-1024, le=1024) | LayerName
+    pooling: EncoderPooling
+    window_seconds: Seconds
+    trust_remote_code: Bool
+    local_files_only: Bool
 
     def __post_init__(self) -> None:
         self.layer = str(self.layer)  # an index is kept as a str (3 -> "3")

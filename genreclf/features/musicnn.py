@@ -83,7 +83,7 @@ def _installed(params: Any) -> None:
 
 
 @FEATURE_SETS.register("musicnn")
-@dataclass
+@dataclass(kw_only=True)
 class Musicnn(PooledEncoder):
     """Embeddings of a pretrained musicnn or VGG tagger, one per 3 s window.
 
@@ -110,10 +110,10 @@ class Musicnn(PooledEncoder):
 
     name: ClassVar[str] = "musicnn"
     param_rules: ClassVar[tuple[Any, ...]] = (rule(_pool_of_musicnn), rule(_installed))
-    sr: Literal[16000] = 16000
-    model: Model = "MSD_musicnn"
-    layer: Layer = "penultimate"
-    pooling: EncoderPooling = "mean"
+    sr: Literal[16000]
+    model: Model
+    layer: Layer
+    pooling: EncoderPooling
 
     @property
     def output_ndim(self) -> int:

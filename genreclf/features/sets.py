@@ -22,10 +22,10 @@ from genreclf.core.params import Bool, Float, Fraction, Int
 from genreclf.core.registry import Registry, RegistryError
 
 #: Feature sets by name (the ``conf/features/`` option names, equal to each class's ``name``).
-FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")
+FEATURE_SETS: Registry[FeatureSet] = Registry("feature set", group="features")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FeatureSet(ABC):
     """Base of all feature sets.
 
@@ -49,7 +49,7 @@ class FeatureSet(ABC):
     frame_level: ClassVar[bool] = False
     mono: ClassVar[bool] = True
 
-    sr: Rate | None = 22050
+    sr: Rate | None
 
     @property
     @abstractmethod
@@ -105,7 +105,7 @@ class PooledEncoder(FeatureSet):
 
 
 @FEATURE_SETS.register("seed174")
-@dataclass
+@dataclass(kw_only=True)
 class Seed174(FeatureSet):
     """The original project's 174 summary features (see :mod:`genreclf.features.seed174`).
 
@@ -116,7 +116,7 @@ class Seed174(FeatureSet):
     """
 
     name: ClassVar[str] = "seed174"
-    sr: Rate | None = None
+    sr: Rate | None
 
     @property
     def columns(self) -> list[str]:
@@ -134,7 +134,7 @@ _SUMMARY_BLOCKS_SCALAR = ("centroid", "bandwidth", "rolloff", "flatness", "zcr",
 
 
 @FEATURE_SETS.register("summary")
-@dataclass
+@dataclass(kw_only=True)
 class Summary(FeatureSet):
     """A richer summary set: mean and std over frames of common spectral descriptors.
 
@@ -161,14 +161,14 @@ class Summary(FeatureSet):
     """
 
     name: ClassVar[str] = "summary"
-    sr: Rate | None = 22050
-    n_mfcc: Bins = 20
-    n_mels: Bins = 64
-    n_fft: FrameLength = 2048
-    hop_length: FrameLength = 512
-    n_chroma: Bins = 12
-    n_bands: Bins = 6
-    roll_percent: Fraction = 0.85
+    sr: Rate | None
+    n_mfcc: Bins
+    n_mels: Bins
+    n_fft: FrameLength
+    hop_length: FrameLength
+    n_chroma: Bins
+    n_bands: Bins
+    roll_percent: Fraction
 
     def _blocks(self) -> list[tuple[str, int]]:
         return [
@@ -228,7 +228,7 @@ class Summary(FeatureSet):
 
 
 @FEATURE_SETS.register("logmel_segments")
-@dataclass
+@dataclass(kw_only=True)
 class LogMelSegments(FeatureSet):
     """Log-mel spectrograms of fixed-length, non-overlapping segments.
 
@@ -254,11 +254,11 @@ class LogMelSegments(FeatureSet):
 
     name: ClassVar[str] = "logmel_segments"
     frame_level: ClassVar[bool] = True
-    sr: Rate | None = 22050
-    n_mels: Bins = 64
-    segment_seconds: Seconds = 3.0
-    hop_length: FrameLength = 512
-    n_fft: FrameLength = 2048
+    sr: Rate | None
+    n_mels: Bins
+    segment_seconds: Seconds
+    hop_length: FrameLength
+    n_fft: FrameLength
 
     @property
     def columns(self) -> list[str]:
@@ -275,7 +275,7 @@ class LogMelSegments(FeatureSet):
 
 
 @FEATURE_SETS.register("mfcc_segments")
-@dataclass
+@dataclass(kw_only=True)
 class MfccSegments(FeatureSet):
     """MFCC sequences (optionally with deltas and delta-deltas) of fixed-length segments.
 
@@ -304,13 +304,13 @@ class MfccSegments(FeatureSet):
 
     name: ClassVar[str] = "mfcc_segments"
     frame_level: ClassVar[bool] = True
-    sr: Rate | None = 22050
-    n_mfcc: Bins = 20
-    deltas: Bool = True
-    segment_seconds: Seconds = 3.0
-    n_mels: Bins = 128
-    hop_length: FrameLength = 512
-    n_fft: FrameLength = 2048
+    sr: Rate | None
+    n_mfcc: Bins
+    deltas: Bool
+    segment_seconds: Seconds
+    n_mels: Bins
+    hop_length: FrameLength
+    n_fft: FrameLength
 
     @property
     def columns(self) -> list[str]:
@@ -357,7 +357,7 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
     Parameters
     ----------
     spec : Mapping
-        ``{"name": str, "params": Mapping}`` (``params`` may be left out: defaults).
+        ``{"name": str, "params": Mapping}``, ``params`` complete (no defaults are filled in).
 
     Returns
     -------

@@ -48,7 +48,7 @@ from genreclf.features.sets import build_feature_set
 from genreclf.inference.files import ModelLoadError, inside, read_bounded
 from genreclf.inference.pipeline import GenreModel
 from genreclf.inference.spec import MAX_SPEC_DEPTH, MODEL_FORMAT, ModelSpec, spec_error
-from genreclf.models.heads import build_head, count_parameters
+from genreclf.models.heads import HEADS, build_head, count_parameters
 from genreclf.transforms import TransformExportError, transform_from_data, transform_to_data
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ def save_model(
     head : torch.nn.Module
         The trained head.
     head_name, head_params
-        Its registry name (``dense``, ``cnn``, ``rnn``) and parameters.
+        Its registry name (``dense``, ``cnn``, ``rnn``) and every parameter but
+        ``input_shape`` and ``num_classes`` (checked: a loaded package fills none in).
     transform : fitted transform or None
         Saved as data (see :func:`genreclf.transforms.transform_to_data`).
     spec : dict
@@ -109,6 +110,8 @@ def save_model(
     """
     from safetensors.torch import save_file
 
+    # Complete, as load_model will check them: no default is filled in on loading.
+    HEADS.check(head_name, head_params, fixed=("input_shape", "num_classes"))
     folder.mkdir(parents=True, exist_ok=True)
     package = dict(spec) | {
         "head": {"name": head_name, "params": dict(head_params)},

@@ -63,7 +63,7 @@ def recipe_for_table(recipe: str | None, columns: list[str]) -> dict[str, Any]:
     known = FEATURE_SETS.names()
 
     def fitting(name: str) -> FeatureSet | None:
-        fs = FEATURE_SETS.build(name, {})
+        fs = FEATURE_SETS.option(name)
         return fs if not fs.frame_level and sorted(fs.columns) == sorted(columns) else None
 
     if recipe is not None:

@@ -56,8 +56,8 @@ class GenreClassifier(pl.LightningModule):
         head: nn.Module,
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
         class_names: list[str],
-        label_smoothing: Float(ge=0, lt=1) = 0.0,
-        mixup_alpha: Float(ge=0, le=1000) = 0.0,
+        label_smoothing: Float(ge=0, lt=1),
+        mixup_alpha: Float(ge=0, le=1000),
     ) -> None:
         super().__init__()
         self.head = head

@@ -20,7 +20,7 @@ from genreclf.core.registry import Registry
 from genreclf.models import effective
 
 #: Heads by name (the ``conf/model/`` option names).
-HEADS: Registry[nn.Module] = Registry("head")
+HEADS: Registry[nn.Module] = Registry("head", group="model")
 
 #: The widest hidden layer and the deepest stack a head may declare.
 MAX_WIDTH, MAX_LAYERS = 16384, 64
@@ -101,11 +101,11 @@ class DenseHead(Head):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: HiddenSize = 256,
-        num_layers: Int(ge=0, le=MAX_LAYERS) = 2,  # 0: a linear probe
-        dropout: Dropout = 0.3,
-        batch_norm: Bool = False,
-        layer_weights: Bool = False,
+        hidden_size: HiddenSize,
+        num_layers: Int(ge=0, le=MAX_LAYERS),  # 0: a linear probe
+        dropout: Dropout,
+        batch_norm: Bool,
+        layer_weights: Bool,
     ) -> None:
         super().__init__()
         layers, input_shape = _layer_weighting(tuple(input_shape), layer_weights)
@@ -142,12 +142,12 @@ class CNNHead(Head):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: HiddenSize = 64,
-        num_layers: Layers = 2,
-        dropout: Dropout = 0.3,
-        kernel_size: Length = 3,
-        pooled_length: Length = 4,
-        patch_size: Length = 6,
+        hidden_size: HiddenSize,
+        num_layers: Layers,
+        dropout: Dropout,
+        kernel_size: Length,
+        pooled_length: Length,
+        patch_size: Length,
     ) -> None:
         super().__init__()
         self.frame_level = len(input_shape) == 2
@@ -192,10 +192,10 @@ class LSTMHead(Head):
         self,
         input_shape: tuple[int, ...],
         num_classes: int,
-        hidden_size: HiddenSize = 128,
-        num_layers: Layers = 2,
-        dropout: Dropout = 0.3,
-        step_size: Length = 58,
+        hidden_size: HiddenSize,
+        num_layers: Layers,
+        dropout: Dropout,
+        step_size: Length,
     ) -> None:
         super().__init__()
         self.frame_level = len(input_shape) == 2

@@ -166,7 +166,7 @@ class SweepTracking(Callback):
     and so does any job run still RUNNING (a worker killed before it could end its run).
     """
 
-    def __init__(self, job_check: str | None = None) -> None:
+    def __init__(self, job_check: str | None) -> None:
         self.job_check = job_check  # checks each job's config before any starts
         self.store: Store | None = None
         self.parent_run_id: str | None = None

@@ -44,9 +44,7 @@ class BestWeights(Callback):
         that the fit reaches.
     """
 
-    def __init__(
-        self, monitor: str = "val_loss", mode: str = "min", milestones: Sequence[int] = ()
-    ) -> None:
+    def __init__(self, monitor: str, mode: str, milestones: Sequence[int] = ()) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode={mode!r}: must be 'min' or 'max'")
         self.monitor = monitor

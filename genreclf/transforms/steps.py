@@ -29,9 +29,7 @@ def safe_log10(x: np.ndarray, eps: float = 1e-10) -> np.ndarray:
     return np.log10(np.maximum(np.asarray(x, dtype=np.float64), 0.0) + eps)
 
 
-def log_columns(
-    pattern: Pattern = MEL_POWER_PATTERN, eps: Float(gt=0, le=1) = 1e-10
-) -> ColumnTransformer:
+def log_columns(pattern: Pattern, eps: Float(gt=0, le=1)) -> ColumnTransformer:
     """Log-scale the columns whose name matches ``pattern``, pass the others through.
 
     Output columns: first the unmatched columns, then the matched ones, each group in

@@ -17,6 +17,7 @@ from genreclf.data import DataError
 from genreclf.data.sources import FolderSource, GTZANSource, TableSource, require_classes
 from genreclf.data.synthetic import GENRES
 from genreclf.features.table import FeatureTable
+from tests.options import make
 from tests.paths import CONF
 
 DATA_CONF = CONF / "data"
@@ -94,13 +95,13 @@ def test_folder_mixed_extensions(tmp_path: Path) -> None:
         ("calm", "calm/b.FLAC"),
         ("loud", "loud/c.au"),
     ]
-    only_wav = FolderSource(tmp_path, extensions=["WAV"])
+    only_wav = make(FolderSource, tmp_path, extensions=["WAV"])
     assert [t.track_id for t in only_wav.tracks()] == ["calm/a.wav"]
 
 
 def test_folder_missing_root(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"^data\.root: .*nowhere$"):
-        FolderSource(tmp_path / "nowhere").tracks()
+        make(FolderSource, tmp_path / "nowhere").tracks()
 
 
 # --- table ------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def test_table_real_seed_features(seed_frame: pd.DataFrame) -> None:
 def test_table_parquet_round_trip(seed_frame: pd.DataFrame, tmp_path: Path) -> None:
     path = tmp_path / "features.parquet"
     seed_frame.to_parquet(path)
-    back = TableSource(path).frame()
+    back = make(TableSource, path).frame()
     pd.testing.assert_frame_equal(back, seed_frame)
 
 
@@ -155,14 +156,14 @@ def test_table_kaggle_segments(tmp_path: Path) -> None:
     ]
     np.testing.assert_array_equal(frame["tempo"], raw["tempo"])
     # without segment handling, every segment is its own track
-    plain = TableSource(path, exclude=["length"], segment_pattern=None, prefix_label=False)
+    plain = make(TableSource, path, exclude=["length"], segment_pattern=None, prefix_label=False)
     assert plain.frame()["filename"].tolist() == names
 
 
 def test_table_without_track_column(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": [1.0, 2.0, 3.0], "genre": ["x", "y", "x"]}).to_csv(path, index=False)
-    frame = TableSource(path, label_column="genre", track_column=None).frame()
+    frame = make(TableSource, path, label_column="genre", track_column=None).frame()
     assert list(frame.columns) == ["a", "label", "filename"]
     assert frame["filename"].tolist() == ["row0", "row1", "row2"]
     assert frame["label"].tolist() == ["x", "y", "x"]
@@ -174,12 +175,16 @@ def test_table_bad_columns(tmp_path: Path) -> None:
         {"a": [1.0, 2.0], "note": "hi", "label": ["x", "y"], "filename": ["f", "g"]}
     ).to_csv(path, index=False)
     with pytest.raises(DataError, match=r"t\.csv: non-feature column\(s\) note .*data\.exclude"):
-        TableSource(path).frame()
-    assert list(TableSource(path, exclude=["note"]).frame().columns) == ["a", "label", "filename"]
+        make(TableSource, path).frame()
+    assert list(make(TableSource, path, exclude=["note"]).frame().columns) == [
+        "a",
+        "label",
+        "filename",
+    ]
     with pytest.raises(
         DataError, match=r"t\.csv: column\(s\) not in the table: data\.exclude=length"
     ):
-        TableSource(path, exclude=["length"]).frame()
+        make(TableSource, path, exclude=["length"]).frame()
 
 
 def test_table_missing_file(tmp_path: Path) -> None:
@@ -194,7 +199,7 @@ def test_table_bad_suffix(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_bytes(b"")
     with pytest.raises(DataError, match=r"^data\.path: expected a \.csv or \.parquet table"):
-        TableSource(path).frame()
+        make(TableSource, path).frame()
 
 
 # --- bad tables: refused with one line naming the file, or repaired on purpose -----------
@@ -234,7 +239,7 @@ def test_table_nonfinite_features_refused(tmp_path: Path, value: float) -> None:
     frame = small_table()
     frame.loc[[1, 5], "b"] = value
     frame.loc[5, "a"] = value
-    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    message = refusal(make(TableSource, write(frame, tmp_path / "t.csv")))
     assert "2 of 8 rows have NaN or inf features" in message
     assert "2 column(s) (a, b)" in message
     assert "lines 3, 7" in message  # the header is line 1
@@ -244,7 +249,7 @@ def test_table_nonfinite_features_refused(tmp_path: Path, value: float) -> None:
 def test_table_nonfinite_rows_of_parquet_counted_from_one(tmp_path: Path) -> None:
     frame = small_table()
     frame.loc[0, "a"] = np.nan
-    assert "at row 1;" in refusal(TableSource(write(frame, tmp_path / "t.parquet")))
+    assert "at row 1;" in refusal(make(TableSource, write(frame, tmp_path / "t.parquet")))
 
 
 def test_table_nonfinite_drop_drops_and_warns(tmp_path: Path, caplog) -> None:
@@ -266,37 +271,38 @@ def test_table_nonfinite_option(tmp_path: Path) -> None:
     path = write(small_table(), tmp_path / "t.csv")
     assert build("table", path=str(path)).nonfinite == "error"  # conf/data/table.yaml
     with pytest.raises(DataError, match=r"^data\.nonfinite=skip: must be one of error, drop$"):
-        TableSource(path, nonfinite="skip").frame()
+        make(TableSource, path, nonfinite="skip").frame()
 
 
 @pytest.mark.parametrize("blank", [np.nan, "", "  "])
 def test_table_missing_labels_refused(tmp_path: Path, blank) -> None:
     frame = small_table().astype({"label": object})
     frame.loc[[0, 3, 6], "label"] = blank
-    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    message = refusal(make(TableSource, write(frame, tmp_path / "t.csv")))
     assert "3 of 8 rows have no label in column 'label' (lines 2, 5, 8)" in message
 
 
 def test_table_missing_track_names_refused(tmp_path: Path) -> None:
     frame = small_table()
     frame.loc[4, "filename"] = np.nan
-    message = refusal(TableSource(write(frame, tmp_path / "t.csv")))
+    message = refusal(make(TableSource, write(frame, tmp_path / "t.csv")))
     assert "1 of 8 rows have no track name in column 'filename' (line 6)" in message
     assert "data.track_column=null" in message
     assert (
-        len(TableSource(tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame()) == 8
+        len(make(TableSource, tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame())
+        == 8
     )
 
 
 def test_table_single_class_refused(tmp_path: Path) -> None:
     path = write(small_table(classes=("blues",)), tmp_path / "t.csv")
-    message = refusal(TableSource(path))
+    message = refusal(make(TableSource, path))
     assert "only one class in column 'label' ('blues' on all 4 rows)" in message
     # also when dropping rows leaves one class
     frame = small_table()
     frame.loc[frame.label == "rock", "a"] = np.nan
     write(frame, tmp_path / "t.csv")
-    assert "only one class" in refusal(TableSource(tmp_path / "t.csv", nonfinite="drop"))
+    assert "only one class" in refusal(make(TableSource, tmp_path / "t.csv", nonfinite="drop"))
 
 
 def test_require_classes() -> None:
@@ -323,18 +329,18 @@ def test_require_classes() -> None:
 def test_table_unreadable_file_refused(tmp_path: Path, content: bytes, words: str) -> None:
     path = tmp_path / "t.csv"
     path.write_bytes(content)
-    assert words in refusal(TableSource(path))
+    assert words in refusal(make(TableSource, path))
 
 
 def test_table_unreadable_parquet_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     path.write_bytes(b"junk" * 100)
-    assert "not a readable Parquet table (ArrowInvalid" in refusal(TableSource(path))
+    assert "not a readable Parquet table (ArrowInvalid" in refusal(make(TableSource, path))
 
 
 def test_table_no_feature_columns_refused(tmp_path: Path) -> None:
     path = write(small_table()[["label", "filename"]], tmp_path / "t.csv")
-    assert refusal(TableSource(path)).endswith(": no feature columns")
+    assert refusal(make(TableSource, path)).endswith(": no feature columns")
 
 
 def test_table_shared_names_warned(tmp_path: Path, caplog) -> None:
@@ -343,7 +349,7 @@ def test_table_shared_names_warned(tmp_path: Path, caplog) -> None:
     frame.loc[0, "filename"] = "other.wav"
     path = write(frame, tmp_path / "t.csv")
     with caplog.at_level(logging.WARNING, logger="genreclf.data.sources"):
-        out = TableSource(path).frame()
+        out = make(TableSource, path).frame()
     assert out["filename"].nunique() == 3  # kept together, as asked
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "7 rows share 2 name(s) in column 'filename'" in line
@@ -356,7 +362,10 @@ def test_table_segments_and_unique_names_not_warned(tmp_path: Path, caplog) -> N
         {"a": np.arange(len(names), dtype=float), "label": [n.split(".")[0] for n in names]}
     ).assign(filename=names)
     with caplog.at_level(logging.WARNING, logger="genreclf.data.sources"):
-        assert TableSource(write(segments, tmp_path / "s.csv")).frame()["filename"].nunique() == 4
-        TableSource(write(small_table(), tmp_path / "t.csv")).frame()
-        TableSource(tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame()
+        assert (
+            make(TableSource, write(segments, tmp_path / "s.csv")).frame()["filename"].nunique()
+            == 4
+        )
+        make(TableSource, write(small_table(), tmp_path / "t.csv")).frame()
+        make(TableSource, tmp_path / "t.csv", track_column=None, exclude=["filename"]).frame()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

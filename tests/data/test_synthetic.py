@@ -20,6 +20,7 @@ from genreclf.data.synthetic import (
     render_clip,
     write_dataset,
 )
+from tests.options import make
 from tests.paths import CONF
 
 SR = 22050
@@ -125,7 +126,7 @@ def test_source_from_config_lists_tracks_per_config_folder(tmp_path, caplog):
     expected = config_hash(clips_per_genre=1, duration=0.5, sr=SR, seed=0)
     assert source.data_root == tmp_path / "synthetic" / expected
     assert tracks[0].path.parent.parent.parent == source.data_root
-    other = SyntheticGTZAN(tmp_path / "synthetic", clips_per_genre=1, duration=0.5, seed=1)
+    other = make(SyntheticGTZAN, tmp_path / "synthetic", clips_per_genre=1, duration=0.5, seed=1)
     assert other.data_root != source.data_root
 
 

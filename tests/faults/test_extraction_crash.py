@@ -20,6 +20,7 @@ import soundfile as sf
 from genreclf.data.sources import FolderSource
 from genreclf.features.extraction import FeatureExtractor
 from genreclf.features.sets import FeatureSet
+from tests.options import make
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +60,10 @@ def test_a_worker_killed_by_one_file_costs_that_file_only(tmp_path, caplog):
         (tmp_path / "audio" / label).mkdir(parents=True, exist_ok=True)
         sf.write(tmp_path / "audio" / label / f"{freq}.wav", clip(freq), SR)
     sf.write(tmp_path / "audio" / "rock" / "killer.wav", clip(770, KILLER_PEAK), SR)
-    tracks = FolderSource(tmp_path / "audio").tracks()
+    tracks = make(FolderSource, tmp_path / "audio").tracks()
     good = sorted(t.track_id for t in tracks if t.track_id != "rock/killer.wav")
 
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=2, backend="loky", progress=False)
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=2, backend="loky", progress=False)
     with caplog.at_level(logging.WARNING, logger="genreclf.features"):
         table = ex.extract(tracks, KillsOnLoudClip())
 

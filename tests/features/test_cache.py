@@ -10,6 +10,7 @@ from genreclf.data.tracks import Track
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
 from genreclf.features.extraction import FeatureExtractor
 from genreclf.features.sets import LogMelSegments, Summary
+from tests.options import make
 
 SR = 8000
 
@@ -32,11 +33,11 @@ def clips(tmp_path):
 
 
 def small_summary() -> Summary:
-    return Summary(sr=SR, n_mels=32, n_mfcc=13, n_bands=4)
+    return make(Summary, sr=SR, n_mels=32, n_mfcc=13, n_bands=4)
 
 
 def extractor(tmp_path) -> FeatureExtractor:
-    return FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    return make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
 
 
 def test_store_roundtrip_and_layout(tmp_path):
@@ -76,9 +77,9 @@ def test_key_depends_on_bytes_and_params_not_on_name(tmp_path, clips):
     assert file_digest(moved) == file_digest(clips[0].path)
     assert feature_key(file_digest(moved), fs) == feature_key(file_digest(clips[0].path), fs)
     assert feature_key(file_digest(clips[1].path), fs) != feature_key(file_digest(moved), fs)
-    other = Summary(sr=SR, n_mels=32, n_mfcc=12)
+    other = make(Summary, sr=SR, n_mels=32, n_mfcc=12)
     assert feature_key(file_digest(moved), other) != feature_key(file_digest(moved), fs)
-    assert feature_key("0" * 64, LogMelSegments()) != feature_key("0" * 64, Summary())
+    assert feature_key("0" * 64, make(LogMelSegments)) != feature_key("0" * 64, make(Summary))
 
 
 def test_second_extract_is_all_hits(tmp_path, clips):
@@ -94,7 +95,7 @@ def test_second_extract_is_all_hits(tmp_path, clips):
 def test_parameter_change_recomputes(tmp_path, clips):
     ex = extractor(tmp_path)
     ex.extract(clips, small_summary())
-    ex.extract(clips, Summary(sr=SR, n_mels=32, n_mfcc=12, n_bands=4))
+    ex.extract(clips, make(Summary, sr=SR, n_mels=32, n_mfcc=12, n_bands=4))
     assert ex.last_stats["computed"] == 3
 
 
@@ -125,7 +126,7 @@ def test_renamed_and_moved_files_hit(tmp_path, clips):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_damaged_entry_recomputed_to_the_right_value(tmp_path, clips, damage):
-    ex, fs = extractor(tmp_path), LogMelSegments(sr=SR, n_mels=16, segment_seconds=1.0)
+    ex, fs = extractor(tmp_path), make(LogMelSegments, sr=SR, n_mels=16, segment_seconds=1.0)
     before = ex.extract(clips, fs)
     entry = sorted((tmp_path / "cache" / fs.name).rglob("*.npy"))[0]
     data = entry.read_bytes()
@@ -151,7 +152,9 @@ def test_known_bad_file_remembered(tmp_path, clips):
         == ["silent (peak amplitude below 1e-6)"]
     )
     # the remembered verdict depends on min_duration too
-    lenient = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False, min_duration=0)
+    lenient = make(
+        FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False, min_duration=0
+    )
     lenient.extract(tracks, fs)
     assert lenient.last_stats["skipped"] == 1 and lenient.last_stats["cached"] == 3
 
@@ -173,7 +176,7 @@ def test_entry_failing_the_readers_check_is_a_miss_and_removed(tmp_path):
 @pytest.mark.parametrize("bad", ["nan", "inf", "columns", "ndim"])
 def test_valid_checksum_bad_value_recomputed(tmp_path, clips, bad, caplog):
     """An entry whose checksum holds but whose value is NaN or mis-shaped is recomputed."""
-    ex, fs = extractor(tmp_path), LogMelSegments(sr=SR, n_mels=16, segment_seconds=1.0)
+    ex, fs = extractor(tmp_path), make(LogMelSegments, sr=SR, n_mels=16, segment_seconds=1.0)
     before = ex.extract(clips, fs)
     entry = sorted((tmp_path / "cache" / fs.name).rglob("*.npy"))[0]
     value = np.load(entry)
@@ -217,7 +220,7 @@ def test_entry_locked_elsewhere_is_waited_for_not_computed_twice(tmp_path, clips
 
     ex, fs = extractor(tmp_path), small_summary()
     name, key = entry_of(ex, clips[0], fs)
-    other = FeatureExtractor(str(tmp_path / "other"), n_jobs=1, progress=False)
+    other = make(FeatureExtractor, str(tmp_path / "other"), n_jobs=1, progress=False)
     value = other.extract(clips[:1], fs).X[0]
     held = threading.Event()
 

@@ -21,6 +21,7 @@ from genreclf.core.errors import ConfigError
 from tests.conftest import require_shared
 from tests.e2e import run_command
 from tests.features.tiny_hf import save_tiny_hf_model
+from tests.options import make
 
 pytest.importorskip("transformers")
 
@@ -170,7 +171,7 @@ def expected_line(case: str, folder: Path) -> str:
 def test_the_intact_folder_passes(intact):
     from genreclf.features.hf_encoder import HFEncoder
 
-    fs = HFEncoder(model=str(intact))
+    fs = make(HFEncoder, model=str(intact))
     fs.check()
     assert len(fs.columns) == 32
 
@@ -187,7 +188,7 @@ def test_broken_folder_is_a_config_error_at_first_use(case, intact, tmp_path):
         lambda fs: fs.params(),  # the cache key
     ):
         with pytest.raises(HFEncoderError) as exc:
-            first_use(HFEncoder(model=str(folder)))
+            first_use(make(HFEncoder, model=str(folder)))
         assert isinstance(exc.value, ConfigError) and exc.value.exit_status == 2
         text = str(exc.value)
         assert "\n" not in text and len(text) < 400, text
@@ -205,7 +206,7 @@ def test_too_large_a_config_file_is_not_read(name, intact, tmp_path):
     config["padding"] = " " * MAX_CONFIG_BYTES
     (folder / name).write_text(json.dumps(config))
     with pytest.raises(HFEncoderError, match=f"{name} is larger than {MAX_CONFIG_BYTES}"):
-        HFEncoder(model=str(folder)).check()
+        make(HFEncoder, model=str(folder)).check()
 
 
 def test_a_link_inside_the_folder_is_fine(intact, tmp_path):
@@ -216,7 +217,7 @@ def test_a_link_inside_the_folder_is_fine(intact, tmp_path):
     (folder / "weights").mkdir()
     (folder / WEIGHTS).rename(folder / "weights" / WEIGHTS)
     (folder / WEIGHTS).symlink_to(Path("weights") / WEIGHTS)
-    assert len(HFEncoder(model=str(folder)).columns) == 32
+    assert len(make(HFEncoder, model=str(folder)).columns) == 32
 
 
 # ----------------------------------------------------------------- a hub cache snapshot
@@ -260,7 +261,7 @@ def test_a_cached_hub_snapshot_links_into_its_blobs(intact, hub_home):
     snapshot = hub_cache(intact, hub_home)
     assert cached_snapshot("someone/tiny") == snapshot
     check_files(snapshot, "someone/tiny", root=snapshot.parent.parent)
-    fs = HFEncoder(model="someone/tiny")
+    fs = make(HFEncoder, model="someone/tiny")
     assert fs.weights() == f"hub:{snapshot.name}"
     fs.check()  # the whole check, the loading by transformers included
     assert len(fs.columns) == 32

@@ -16,6 +16,7 @@ from genreclf.audio import load_audio
 from genreclf.data.tracks import Track, list_labelled_audio
 from genreclf.features.extraction import EXTRACTORS, FeatureExtractor, save_manifest
 from genreclf.features.sets import FeatureSet, LogMelSegments, Seed174
+from tests.options import make
 from tests.paths import CONF
 
 SR = 16000
@@ -31,7 +32,7 @@ def tone(seconds: float, sr: int = SR, freq: float = 440.0, channels: int = 1) -
 
 
 def cheap_set() -> LogMelSegments:
-    return LogMelSegments(sr=SR, n_mels=16, segment_seconds=1.0, n_fft=512, hop_length=256)
+    return make(LogMelSegments, sr=SR, n_mels=16, segment_seconds=1.0, n_fft=512, hop_length=256)
 
 
 def make_mixed_folder(root: Path) -> dict[str, str]:
@@ -64,7 +65,7 @@ def test_bad_files_skipped_with_reasons(tmp_path, caplog):
     tracks = list_labelled_audio(tmp_path / "audio")
     tracks.append(Track(tmp_path / "audio" / "bad" / "gone.wav", "bad", "bad/gone.wav"))
     expected["bad/gone.wav"] = "file not found"
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     with caplog.at_level(logging.INFO, logger="genreclf.features.extraction"):
         table = ex.extract(tracks, cheap_set())
 
@@ -115,7 +116,7 @@ def test_exception_in_compute_costs_that_file_only(tmp_path):
     (tmp_path / "a").mkdir()
     sf.write(tmp_path / "a" / "quiet.wav", tone(1.0), SR)
     sf.write(tmp_path / "a" / "loud.wav", 4 * tone(1.0), SR)
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     table = ex.extract(list_labelled_audio(tmp_path), FailsOnLoudClips())
     assert list(table.track_ids) == ["a/quiet.wav"] and table.X.shape == (1, 2)
     (reason,) = table.skipped.reason
@@ -130,7 +131,7 @@ def test_compressed_stereo_44k_inputs_extract(tmp_path, fmt):
     folder = tmp_path / "audio" / "x"
     folder.mkdir(parents=True)
     sf.write(folder / f"clip.{fmt}", tone(2.2, 44100, channels=2), 44100)
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     table = ex.extract(list_labelled_audio(tmp_path / "audio"), cheap_set())
     assert table.skipped.empty
     assert table.X.shape == (2, 63, 16) and list(table.track_ids) == [f"x/clip.{fmt}"] * 2
@@ -146,7 +147,7 @@ def test_segments_carry_their_track(tmp_path):
     ]:
         (tmp_path / label).mkdir(exist_ok=True)
         sf.write(tmp_path / label / name, tone(seconds, freq=200 * seconds), SR)
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     table = ex.extract(list_labelled_audio(tmp_path), cheap_set())
     assert table.X.shape == (6, 63, 16) and table.columns == [f"logmel_{i}" for i in range(1, 17)]
     assert list(table.track_ids) == ["blues/a.wav"] * 3 + ["rock/b.wav"] + ["rock/c.wav"] * 2
@@ -161,10 +162,10 @@ def test_parallel_equals_serial_seed174(tmp_path):
     for i in range(4):
         sf.write(tmp_path / "audio" / "g" / f"{i}.wav", tone(1.5, 22050, freq=300 + 90 * i), 22050)
     tracks = list_labelled_audio(tmp_path / "audio")
-    serial = FeatureExtractor(str(tmp_path / "c1"), n_jobs=1, progress=False)
-    parallel = FeatureExtractor(str(tmp_path / "c2"), n_jobs=2, progress=False)
-    a = serial.extract(tracks, Seed174())
-    b = parallel.extract(tracks, Seed174())
+    serial = make(FeatureExtractor, str(tmp_path / "c1"), n_jobs=1, progress=False)
+    parallel = make(FeatureExtractor, str(tmp_path / "c2"), n_jobs=2, progress=False)
+    a = serial.extract(tracks, make(Seed174))
+    b = parallel.extract(tracks, make(Seed174))
     assert parallel.last_stats["computed"] == 4 and a.X.shape == (4, 174)
     np.testing.assert_array_equal(a.X, b.X)
     assert list(a.track_ids) == list(b.track_ids)
@@ -176,12 +177,12 @@ def test_unknown_or_missing_backend_is_a_clear_error(tmp_path):
         sf.write(tmp_path / "a" / f"{i}.wav", tone(1.0, freq=300 + i), SR)
     tracks = list_labelled_audio(tmp_path)
     with pytest.raises(ValueError, match="backend=nope: must be one of loky"):
-        EXTRACTORS.build("default", {"cache_dir": str(tmp_path / "c"), "backend": "nope"})
+        EXTRACTORS.option("default", cache_dir=str(tmp_path / "c"), backend="nope")
     try:
         import ray  # noqa: F401
     except ImportError:
         with pytest.raises(ValueError, match=r"needs the ray extra: pip install -e '\.\[ray\]'"):
-            FeatureExtractor(str(tmp_path / "c"), n_jobs=2, backend="ray").extract(
+            make(FeatureExtractor, str(tmp_path / "c"), n_jobs=2, backend="ray").extract(
                 tracks, cheap_set()
             )
 
@@ -249,8 +250,8 @@ def test_seed174_through_extractor_matches_published_rows(tmp_path, shared_data)
     from genreclf.data.sources import GTZANSource
 
     tracks = GTZANSource(shared_data / "gtzan_mini").tracks()[:2]
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
-    table = ex.extract(tracks, Seed174())
+    ex = make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
+    table = ex.extract(tracks, make(Seed174))
     assert list(table.track_ids) == ["blues/blues.00000.wav", "classical/classical.00000.wav"]
     published = pd.read_csv(shared_data / "seed_features.csv").set_index("filename")
     ref = published.loc[list(table.track_ids), table.columns].to_numpy()
@@ -263,11 +264,11 @@ def test_numba_cache_dir_goes_per_user_unless_set(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", "placeholder")  # so that teardown restores it
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     folder = tmp_path / "xdg" / "genreclf" / "numba"
     assert Path(__import__("os").environ["NUMBA_CACHE_DIR"]) == folder and folder.is_dir()
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
-    FeatureExtractor(str(tmp_path / "cache"), n_jobs=1, progress=False)
+    make(FeatureExtractor, str(tmp_path / "cache"), n_jobs=1, progress=False)
     assert use_numba_cache_dir() == str(tmp_path / "mine")
     assert not (tmp_path / "mine").exists()  # the user's choice is left as it is
 
@@ -322,7 +323,9 @@ def test_dead_worker_costs_only_the_file_it_was_computing(tmp_path, monkeypatch)
 
     monkeypatch.setattr(pool, "compute_chunk_marked", dies_on_killer)
     monkeypatch.setattr(pool.WorkerPool, "compute_alone", compute_alone)
-    ex = FeatureExtractor(str(tmp_path / "cache"), n_jobs=2, backend="threading", progress=False)
+    ex = make(
+        FeatureExtractor, str(tmp_path / "cache"), n_jobs=2, backend="threading", progress=False
+    )
     table = ex.extract(tracks, FailsOnLoudClips())
     assert sorted(table.track_ids) == [f"a/{i}.wav" for i in range(7)]
     assert list(table.skipped.reason) == ["crashed the extractor (signal 9)"]

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from genreclf.audio import AudioError
 from genreclf.features.sets import LogMelSegments, MfccSegments, Seed174, Summary
+from tests.options import make
 from tests.paths import CONF
 
 FEATURES_CONF = CONF / "features"
@@ -54,7 +55,7 @@ def test_summary_values_match_direct_librosa_calls():
     import librosa
 
     y = clicks_and_tone(6.0)
-    fs = Summary()
+    fs = make(Summary)
     x = fs.compute(y, SR)
     assert x.shape == (len(fs.columns),) == (2 * (20 + 64 + 6 + 7 + 12) + 1,)
     assert np.all(np.isfinite(x))
@@ -76,7 +77,7 @@ def test_summary_values_match_direct_librosa_calls():
 
 def test_logmel_segments_shape_and_independence():
     y = clicks_and_tone(7.0)  # two full 3 s segments and a dropped 1 s tail
-    fs = LogMelSegments()
+    fs = make(LogMelSegments)
     x = fs.compute(y, SR)
     assert x.shape == (2, 130, 64) and fs.columns[0] == "logmel_1"
     # a segment depends on its own samples only
@@ -86,24 +87,26 @@ def test_logmel_segments_shape_and_independence():
 
 def test_mfcc_segments_with_and_without_deltas():
     y = clicks_and_tone(6.5)
-    full = MfccSegments().compute(y, SR)
-    bare = MfccSegments(deltas=False).compute(y, SR)
+    full = make(MfccSegments).compute(y, SR)
+    bare = make(MfccSegments, deltas=False).compute(y, SR)
     assert full.shape == (2, 130, 60) and bare.shape == (2, 130, 20)
     np.testing.assert_array_equal(full[..., :20], bare)
-    assert MfccSegments().columns[20] == "delta_1" and MfccSegments().columns[40] == "delta2_1"
-    assert len(MfccSegments(deltas=False).columns) == 20
+    assert (
+        make(MfccSegments).columns[20] == "delta_1" and make(MfccSegments).columns[40] == "delta2_1"
+    )
+    assert len(make(MfccSegments, deltas=False).columns) == 20
 
 
 def test_clip_shorter_than_one_segment_is_an_audio_error():
     with pytest.raises(AudioError, match="too short for one 3 s segment"):
-        LogMelSegments().compute(clicks_and_tone(2.0), SR)
+        make(LogMelSegments).compute(clicks_and_tone(2.0), SR)
 
 
 def test_params_cover_every_parameter():
-    assert LogMelSegments().params() != LogMelSegments(n_mels=32).params()
-    assert Summary().params() != Summary(hop_length=256).params()
-    assert MfccSegments().params()["deltas"] is True
-    assert Seed174().params() == {"mono": True, "sr": None}
+    assert make(LogMelSegments).params() != make(LogMelSegments, n_mels=32).params()
+    assert make(Summary).params() != make(Summary, hop_length=256).params()
+    assert make(MfccSegments).params()["deltas"] is True
+    assert make(Seed174).params() == {"mono": True, "sr": None}
 
 
 @pytest.mark.parametrize("name", ["logmel_segments", "mfcc_segments"])
@@ -116,9 +119,9 @@ def test_short_segments_fit_the_real_2_to_3_s_excerpts(name):
     clip = require_shared("gtzan_excerpts", "genres_original", "blues", "blues.00001.wav")
     y, sr = load_audio(clip, sr=22050)
     assert 2.0 <= len(y) / sr <= 3.0
-    short = FEATURE_SETS.build(name, {"segment_seconds": 1.0})
+    short = FEATURE_SETS.option(name, segment_seconds=1.0)
     segs = short.compute(y, sr)
     assert segs.shape[0] == int(len(y) / sr) and segs.shape[1] == 1 + 22050 // 512
     assert segs.shape[2] == len(short.columns) and np.all(np.isfinite(segs))
     with pytest.raises(AudioError, match="too short for one 3 s segment"):
-        FEATURE_SETS.build(name, {}).compute(y, sr)
+        FEATURE_SETS.option(name).compute(y, sr)

@@ -11,32 +11,39 @@ import pytest
 import torch
 from numpy.lib import format as npy
 
+from genreclf.core.registry import conf_values
 from genreclf.inference import ModelLoadError, load_model, save_model
 from genreclf.inference.spec import model_spec
+from tests.options import make, transform_option
 
 
 @pytest.fixture(scope="module")
 def fitted(shared_data):
     """A datamodule on the real seed174 table (log_standard transform) and a seeded head."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from genreclf.data.sources import TableSource
     from genreclf.datamodule import GenreDataModule
     from genreclf.features.build import build_feature_table
     from genreclf.models.heads import DenseHead
     from genreclf.split import HoldoutSplit
-    from genreclf.transforms import log_columns
 
-    source = TableSource(shared_data / "seed_features.csv", recipe="seed174")
+    source = make(TableSource, shared_data / "seed_features.csv", recipe="seed174")
     table = build_feature_table(source, None, None)
-    datamodule = GenreDataModule(
-        table, HoldoutSplit(), make_pipeline(log_columns(), StandardScaler())
+    datamodule = make(
+        GenreDataModule,
+        table,
+        make(HoldoutSplit),
+        transform=transform_option("log_standard"),
     )
     datamodule.setup()
     torch.manual_seed(0)
-    params = {"hidden_size": 16, "num_layers": 2, "dropout": 0.1, "batch_norm": True}
-    head = DenseHead(datamodule.input_shape, datamodule.num_classes, **params).eval()
+    params = conf_values("model", "dense") | {
+        "hidden_size": 16,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "batch_norm": True,
+    }
+    head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params).eval()
     with torch.no_grad():  # BatchNorm statistics that are not the defaults
         head(datamodule.datasets["train"].tensors[0])
     head.train(False)
@@ -104,6 +111,7 @@ def test_every_head_loads_from_the_meta_device(fitted, tmp_path, name, params):
 
     torch.manual_seed(1)
     shape, classes = fitted["datamodule"].input_shape, fitted["datamodule"].num_classes
+    params = conf_values("model", name) | params
     head = build_head(name, params, input_shape=shape, num_classes=classes).eval()
     folder = save_model(
         tmp_path / name,
@@ -358,6 +366,6 @@ def test_the_package_records_the_training_clip_length(shared_data):
 
     excerpts, how = training_clip_seconds(GTZANSource(shared_data / "gtzan_excerpts"))
     assert 2.0 <= excerpts <= 3.1 and "median length" in how
-    assert training_clip_seconds(SyntheticGTZAN(root="unused", duration=6.0))[0] == 6.0
-    table = TableSource(shared_data / "seed_features.csv", recipe="seed174")
+    assert training_clip_seconds(make(SyntheticGTZAN, root="unused", duration=6.0))[0] == 6.0
+    table = make(TableSource, shared_data / "seed_features.csv", recipe="seed174")
     assert training_clip_seconds(table)[0] == 30.0

@@ -4,16 +4,18 @@ import pytest
 import torch
 from torch import nn
 
+from genreclf.core.registry import conf_values
 from genreclf.models.classifier import GenreClassifier
 from genreclf.models.heads import DenseHead
+from tests.options import make
 
 NAMES = ["a", "b", "c"]
 
 
 def classifier(**kwargs) -> GenreClassifier:
     torch.manual_seed(0)
-    head = DenseHead((4,), 3, hidden_size=8, num_layers=1, dropout=0.0, batch_norm=True)
-    return GenreClassifier(head, lambda p: torch.optim.SGD(p, lr=0.1), NAMES, **kwargs)
+    head = make(DenseHead, (4,), 3, hidden_size=8, num_layers=1, dropout=0.0, batch_norm=True)
+    return make(GenreClassifier, head, lambda p: torch.optim.SGD(p, lr=0.1), NAMES, **kwargs)
 
 
 def batch():
@@ -63,8 +65,8 @@ def test_bad_values_name_the_option(kwargs, option):
     """The classifier's declaration refuses them up front (its constructor does not)."""
     from genreclf.core.errors import ConfigError
     from genreclf.core.params import check_params
-    from genreclf.models.classifier import GenreClassifier
 
     supplied = ("head", "optimizer", "class_names")
     with pytest.raises(ConfigError, match=option):
-        check_params(GenreClassifier, kwargs, prefix="classifier.", supplied=supplied)
+        values = conf_values("classifier", "default") | kwargs
+        check_params(GenreClassifier, values, prefix="classifier.", supplied=supplied)

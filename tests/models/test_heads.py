@@ -7,6 +7,7 @@ from genreclf.core.registry import RegistryError
 from genreclf.models.classifier import aggregate_by_track
 from genreclf.models.heads import HEADS as REGISTERED_HEADS
 from genreclf.models.heads import CNNHead, DenseHead, LSTMHead
+from tests.options import make
 
 HEADS = [DenseHead, CNNHead, LSTMHead]
 
@@ -15,7 +16,9 @@ HEADS = [DenseHead, CNNHead, LSTMHead]
 @pytest.mark.parametrize("input_shape", [(174,), (7,), (130, 20)])
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_output_shape(head_cls, input_shape, num_layers):
-    head = head_cls(input_shape, num_classes=10, hidden_size=16, num_layers=num_layers, dropout=0.1)
+    head = make(
+        head_cls, input_shape, num_classes=10, hidden_size=16, num_layers=num_layers, dropout=0.1
+    )
     out = head(torch.randn(5, *input_shape))
     assert out.shape == (5, 10)
     out.sum().backward()  # gradients flow to every parameter
@@ -23,7 +26,9 @@ def test_output_shape(head_cls, input_shape, num_layers):
 
 
 def test_lstm_reads_summary_vector_as_a_sequence():
-    head = LSTMHead((174,), num_classes=10, hidden_size=8, num_layers=1, dropout=0.0, step_size=6)
+    head = make(
+        LSTMHead, (174,), num_classes=10, hidden_size=8, num_layers=1, dropout=0.0, step_size=6
+    )
     assert head.lstm.input_size == 6  # 29 steps of 6 values, not one step of 174
     seen = []
     head.lstm.register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
@@ -32,24 +37,24 @@ def test_lstm_reads_summary_vector_as_a_sequence():
 
 
 def test_lstm_default_reads_174_features_as_3_steps_of_58():
-    head = LSTMHead((174,), num_classes=10, hidden_size=8, num_layers=1)
+    head = make(LSTMHead, (174,), num_classes=10, hidden_size=8, num_layers=1)
     assert head.lstm.input_size == 58
 
 
 def test_cnn_first_layer_reads_patches():
-    head = CNNHead((174,), num_classes=10, hidden_size=8, num_layers=1, patch_size=6)
+    head = make(CNNHead, (174,), num_classes=10, hidden_size=8, num_layers=1, patch_size=6)
     seen = []
     head.features[0].register_forward_hook(lambda m, args, out: seen.append(out.shape))
     head(torch.randn(2, 174))
     assert seen == [torch.Size([2, 8, 29])]  # 29 patches of 6 values
-    padded = CNNHead((10,), num_classes=3, hidden_size=4, num_layers=2, patch_size=4)
+    padded = make(CNNHead, (10,), num_classes=3, hidden_size=4, num_layers=2, patch_size=4)
     assert padded(torch.randn(2, 10)).shape == (2, 3)  # 10 values: 3 patches, zero-padded
 
 
 def test_dense_batch_norm_follows_each_hidden_layer():
-    head = DenseHead((10,), 3, hidden_size=8, num_layers=2, dropout=0.1, batch_norm=True)
+    head = make(DenseHead, (10,), 3, hidden_size=8, num_layers=2, dropout=0.1, batch_norm=True)
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in head.modules()) == 2
-    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in DenseHead((10,), 3).modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in make(DenseHead, (10,), 3).modules())
 
 
 @pytest.mark.parametrize(
@@ -73,7 +78,7 @@ def test_bad_knobs_name_the_option(name, knob):
 
 def test_linear_probe_is_one_linear_layer():
     """model=linear: a dense head with no hidden layer."""
-    head = DenseHead((2, 5), 3, hidden_size=8, num_layers=0)
+    head = make(DenseHead, (2, 5), 3, hidden_size=8, num_layers=0)
     linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(10, 3)]
     x = torch.randn(4, 2, 5)
@@ -83,7 +88,7 @@ def test_linear_probe_is_one_linear_layer():
 
 def test_layer_weights_learn_a_softmax_sum_of_layers():
     """(layers, d) inputs: a learned convex combination of layers, then the probe."""
-    head = DenseHead((4, 6), 3, num_layers=0, layer_weights=True)
+    head = make(DenseHead, (4, 6), 3, num_layers=0, layer_weights=True)
     weighting, linear = head.net[0], head.net[-1]
     assert linear.in_features == 6  # the probe sees one d-vector, not 4 x 6
     x = torch.randn(8, 4, 6)
@@ -98,7 +103,7 @@ def test_layer_weights_learn_a_softmax_sum_of_layers():
 
 def test_layer_weights_need_a_layer_axis():
     with pytest.raises(ValueError, match=r"layer_weights=true needs \(layers, d\) inputs"):
-        DenseHead((10,), 3, layer_weights=True)
+        make(DenseHead, (10,), 3, layer_weights=True)
 
 
 def test_aggregate_by_track_averages_segments():
@@ -125,7 +130,7 @@ def test_every_registered_head_has_its_class_path_in_the_torch_free_rule():
 
 def _dense_output(**knobs) -> tuple[torch.Tensor, dict]:
     torch.manual_seed(0)
-    head = DenseHead((12,), num_classes=3, num_layers=0, **knobs).train()
+    head = make(DenseHead, (12,), num_classes=3, num_layers=0, **knobs).train()
     torch.manual_seed(1)
     return head(torch.randn(4, 12)), head.state_dict()
 
@@ -145,7 +150,7 @@ def test_a_dense_head_without_hidden_layer_ignores_width_dropout_and_batch_norm(
 def test_a_one_layer_lstm_keeps_its_dropout_which_acts_on_its_last_state():
     def output(dropout: float) -> torch.Tensor:
         torch.manual_seed(0)
-        head = LSTMHead((12,), num_classes=3, hidden_size=8, num_layers=1, dropout=dropout)
+        head = make(LSTMHead, (12,), num_classes=3, hidden_size=8, num_layers=1, dropout=dropout)
         torch.manual_seed(1)
         return head.train()(torch.randn(4, 12))
 

@@ -296,7 +296,11 @@ def test_transform_is_rebuilt_from_a_logged_config():
         "transforms": {
             "_target_": "sklearn.pipeline.make_pipeline",
             "_args_": [
-                {"_target_": "genreclf.transforms.log_columns", "eps": 1e-10},
+                {
+                    "_target_": "genreclf.transforms.log_columns",
+                    "pattern": "^mel_spectrogram_",
+                    "eps": 1e-10,
+                },
                 {"_target_": "sklearn.preprocessing.StandardScaler"},
             ],
         },

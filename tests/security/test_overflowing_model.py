@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 import torch
 
+from genreclf.core.registry import conf_values
 from tests.e2e import run_command
+from tests.options import make, transform_option
 
 
 @pytest.fixture(scope="module")
 def overflowing(shared_data, tmp_path_factory):
     """``(model URI, tracking URI, folder, clip)`` of a logged model with weights of ±3e38."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from genreclf.data.sources import TableSource
     from genreclf.datamodule import GenreDataModule
@@ -32,18 +32,18 @@ def overflowing(shared_data, tmp_path_factory):
     from genreclf.split import HoldoutSplit
     from genreclf.tracking.models import fetch_model
     from genreclf.tracking.store import Store
-    from genreclf.transforms import log_columns
 
     folder = tmp_path_factory.mktemp("overflow")
-    source = TableSource(shared_data / "seed_features.csv", recipe="seed174")
-    datamodule = GenreDataModule(
+    source = make(TableSource, shared_data / "seed_features.csv", recipe="seed174")
+    datamodule = make(
+        GenreDataModule,
         build_feature_table(source, None, None),
-        HoldoutSplit(),
-        make_pipeline(log_columns(), StandardScaler()),
+        make(HoldoutSplit),
+        transform=transform_option("log_standard"),
     )
     datamodule.setup()
-    params = {"hidden_size": 8, "num_layers": 1}
-    head = DenseHead(datamodule.input_shape, datamodule.num_classes, **params).eval()
+    params = conf_values("model", "dense") | {"hidden_size": 8, "num_layers": 1}
+    head = make(DenseHead, datamodule.input_shape, datamodule.num_classes, **params).eval()
     with torch.no_grad():
         for weights in head.parameters():
             signs = torch.where(torch.rand_like(weights) < 0.5, -1.0, 1.0)

@@ -168,10 +168,10 @@ class SyntheticGTZAN:
     def __init__(
         self,
         root: Text,
-        clips_per_genre: Int(ge=1, le=10_000) = 20,
-        duration: Float(gt=0, le=600) = 6.0,
-        sr: Int(ge=1000, le=192_000) = 22050,
-        seed: Seed = 0,
+        clips_per_genre: Int(ge=1, le=10_000),
+        duration: Float(gt=0, le=600),
+        sr: Int(ge=1000, le=192_000),
+        seed: Seed,
     ):
         self.root = Path(root).expanduser()
         self.clips_per_genre = int(clips_per_genre)
