@@ -27,7 +27,7 @@ class ExtractError(ConfigError):
 class ExtractOptions(Options):
     """``conf/extract.yaml``: extract's own option."""
 
-    export: WritableFile(".csv") | None = None
+    export: WritableFile(".csv") | None
 
 
 def check_extract_config(cfg: DictConfig) -> None:

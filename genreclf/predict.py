@@ -36,14 +36,14 @@ class PredictOptions(Options):
 
     model_uri: Text
     inputs: Text | Annotated[list[Text], Field(min_length=1)]
-    output: WritableFile(".csv", ".json") | None = None
-    top_k: Int(ge=1, le=1000) = 3
-    n_jobs: Jobs = -1
-    max_windows: Int(ge=1, le=100_000) | None = None
-    max_parameters: Int(ge=1) = 100_000_000
-    trust_remote_code: Bool = False
-    timeline: Bool = False
-    plot: WritableFolder | None = None
+    output: WritableFile(".csv", ".json") | None
+    top_k: Int(ge=1, le=1000)
+    n_jobs: Jobs
+    max_windows: Int(ge=1, le=100_000) | None
+    max_parameters: Int(ge=1)
+    trust_remote_code: Bool
+    timeline: Bool
+    plot: WritableFolder | None
 
 
 def check_predict_config(cfg: DictConfig) -> None:

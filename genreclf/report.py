@@ -20,13 +20,13 @@ class ReportOptions(Options):
     """``conf/report.yaml``: the report's options."""
 
     experiment: Name
-    sweep_id: Text | None = None
-    top_k: Int(ge=1, le=1000) = 10
+    sweep_id: Text | None
+    top_k: Int(ge=1, le=1000)
     output_dir: WritableFolder
-    ignore_params: list[AnyText] = []
-    pca: Bool = True
-    log_to_mlflow: Bool = True
-    formats: list[Literal["html", "md", "tex"]] = ["html", "md"]
+    ignore_params: list[AnyText]
+    pca: Bool
+    log_to_mlflow: Bool
+    formats: list[Literal["html", "md", "tex"]]
 
 
 class ReportTracking(Options):

@@ -209,11 +209,11 @@ def check_config(
 class TrainOptions(Options):
     """``conf/config.yaml``'s own options."""
 
-    seed: Seed = 42
+    seed: Seed
     #: Seeds per fold (``seed``, ``seed + 1``, ...); see :mod:`genreclf.protocol`.
-    repeats: Int(ge=1, le=1000) = 1
+    repeats: Int(ge=1, le=1000)
     #: Rerun a logged run: its id, or ``best:<experiment>`` (see :func:`load_run_config`).
-    from_run: Text | None = None
+    from_run: Text | None
 
 
 def _train_sections() -> dict[str, type[BaseModel]]:

@@ -46,24 +46,24 @@ class TrackingOptions(Options):
     """``conf/tracking/``: where and how runs are recorded."""
 
     uri: TrackingUri
-    experiment: Name = "genreclf"
-    run_name: RunName | None = None
-    log_artifacts: Bool = True
-    log_model: Bool = True
-    flush_every_s: Float(ge=0, le=86400) | None = None
-    sqlite_pragmas: dict[str, str | int] | None = None
+    experiment: Name
+    run_name: RunName | None
+    log_artifacts: Bool
+    log_model: Bool
+    flush_every_s: Float(ge=0, le=86400) | None
+    sqlite_pragmas: dict[str, str | int] | None
 
 
 class RegistryOptions(Options):
     """``registry.name`` and ``registry.alias``: register the trained model."""
 
-    name: RegistryName | None = None
-    alias: RegistryAlias | None = None
+    name: RegistryName | None
+    alias: RegistryAlias | None
 
 
 class SweepOptions(Options):
     """``conf/sweep/``: the sweep's name (its experiment and folder) and behaviour."""
 
     name: Name
-    resume: Bool = True
-    share_epoch_budgets: Bool = False
+    resume: Bool
+    share_epoch_budgets: Bool

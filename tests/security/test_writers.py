@@ -149,13 +149,15 @@ def test_predict_console_lines_escape_file_names_and_labels():
 
 
 def test_run_names_are_refused_or_cut_at_mlflows_limit():
+    from genreclf.core.registry import conf_values
     from genreclf.tracking.names import MAX_RUN_NAME, fit_run_name
     from genreclf.tracking.options import TrackingOptions
 
+    tracking = conf_values("tracking", "default") | {"uri": "sqlite:///mlruns/mlflow.db"}
     for bad in ("x" * (MAX_RUN_NAME + 1), CONSOLE_NAME, "x" * 10_000):
         with pytest.raises(ValueError, match="run_name"):
-            TrackingOptions(uri="sqlite:///mlruns/mlflow.db", run_name=bad)
-    assert TrackingOptions(uri="sqlite:///m.db", run_name="x" * MAX_RUN_NAME).run_name
+            TrackingOptions(**(tracking | {"run_name": bad}))
+    assert TrackingOptions(**(tracking | {"run_name": "x" * MAX_RUN_NAME})).run_name
     cut = fit_run_name("y" * 10_000)
     assert len(cut) == MAX_RUN_NAME and cut.endswith("...")
     assert fit_run_name(CONSOLE_NAME) == printable(CONSOLE_NAME)
