@@ -7,8 +7,12 @@ Two kinds of error pass, each with its own :class:`Backoff` in :data:`POLICY`:
   see :func:`unreachable`). After its tries a run's writes are spooled (see
   :mod:`genreclf.tracking.spool`).
 
-Every call to a store goes through :func:`retried` once, in
-:meth:`genreclf.tracking.store.Store.call`; nothing above it tries a call again.
+Every call to a store goes through :func:`retried` in
+:meth:`genreclf.tracking.store.Store.call`, where a locked database passes. A server
+that does not answer is tried again only where a run's write could otherwise be lost:
+the outbox's direct writes and its uploads (:mod:`genreclf.tracking.spool`), through
+:func:`retried` too; a read or a new run fails at once, so that a dead server costs one
+try, not several.
 
 Below it, inside each HTTP request to a server, MLflow's own client tries again a refused
 connection or a 429/5xx answer (``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and its timeout).
@@ -96,8 +100,10 @@ def passing_kind(exc: BaseException) -> str | None:
     return "unreachable" if unreachable(exc) else None
 
 
-def retried(fn: Callable[[], T], budget_s: float | None = None) -> T:
-    """``fn()``, tried again as :data:`POLICY` says while its error is of a passing kind.
+def retried(
+    fn: Callable[[], T], budget_s: float | None = None, kinds: tuple[str, ...] = ("locked",)
+) -> T:
+    """``fn()``, tried again as :data:`POLICY` says while its error is of one of ``kinds``.
 
     ``budget_s``: seconds for all tries (a read's deadline); a try that would end past
     them, if it took as long as the last one, is not started and the error raises.
@@ -110,7 +116,7 @@ def retried(fn: Callable[[], T], budget_s: float | None = None) -> T:
             return fn()
         except Exception as exc:
             kind = passing_kind(exc)
-            if kind is None:
+            if kind not in kinds:
                 raise
             failures[kind] += 1
             backoff = POLICY[kind]

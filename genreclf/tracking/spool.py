@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from genreclf.tracking import names
-from genreclf.tracking.retry import unreachable
+from genreclf.tracking.retry import retried, unreachable
 from genreclf.tracking.spool_file import (
     SPOOL_DIR,
     SpoolError,
@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A run's write waits out a short outage (then it is spooled): both kinds pass.
+PATIENT = ("locked", "unreachable")
 
 #: While a run spools, seconds before the store is tried again (doubled after each
 #: failure, up to :data:`MAX_RETRY_S`).
@@ -175,7 +178,7 @@ class Outbox:
                 return False  # it just failed: the next run of the sweep, or sync, uploads
         self.spool.append(record)
         try:
-            upload(self.store, self.spool.path)
+            retried(lambda: upload(self.store, self.spool.path), kinds=PATIENT)
         except Exception as exc:
             if not unreachable(exc):
                 raise
@@ -195,11 +198,11 @@ class Outbox:
         self._maybe_drain()
 
     def _direct(self, send: Callable[[], None]) -> None:
-        """``send()`` (retried by the store); raise :class:`_Spooled` if it does not answer."""
+        """``send()``, tried again while the store does not answer; then :class:`_Spooled`."""
         if self.run_id is None and self.folder is not None:  # opened offline: all waits
             raise _Spooled
         try:
-            send()
+            retried(send, kinds=PATIENT)
         except Exception as exc:
             if self.folder is None or not unreachable(exc):  # nowhere to spool: errors raise
                 raise

@@ -177,7 +177,7 @@ class Store(ArtifactCalls):
         return self._client
 
     def call(self, fn: Callable[[Any], T], budget_s: float | None = None) -> T:
-        """``fn(client)``, retried (locked SQLite, a server that does not answer) and timed.
+        """``fn(client)``, retried while SQLite is locked, and timed.
 
         ``budget_s``: seconds for all its tries (see :func:`~genreclf.tracking.retry.retried`).
         """

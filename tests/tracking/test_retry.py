@@ -6,6 +6,7 @@ import pytest
 
 from genreclf.tracking import retry
 from genreclf.tracking.retry import POLICY, passing_kind, retried, unreachable
+from genreclf.tracking.spool import PATIENT
 
 
 @pytest.fixture
@@ -37,19 +38,26 @@ def test_a_locked_sqlite_store_is_tried_20_times_a_little_longer_apart(pauses):
     assert pauses[:3] == pytest.approx([0.2, 0.4, 0.6]) and len(pauses) == 19
 
 
-def test_a_store_that_does_not_answer_is_tried_twice_2_s_apart(pauses):
+def test_a_write_to_a_store_that_does_not_answer_is_tried_twice_2_s_apart(pauses):
+    call, calls = failing([ConnectionError("Connection refused")] * 3)
+    with pytest.raises(ConnectionError):
+        retried(call, kinds=PATIENT)
+    assert len(calls) == POLICY["unreachable"].tries == 2
+    assert pauses == [2.0]
+
+
+def test_a_plain_call_to_a_store_that_does_not_answer_fails_at_once(pauses):
     call, calls = failing([ConnectionError("Connection refused")] * 3)
     with pytest.raises(ConnectionError):
         retried(call)
-    assert len(calls) == POLICY["unreachable"].tries == 2
-    assert pauses == [2.0]
+    assert len(calls) == 1 and pauses == []
 
 
 def test_both_kinds_pass_in_one_call_each_within_its_own_tries(pauses):
     locked = RuntimeError("database is locked")
     away = RuntimeError("Max retries exceeded with url: /api/2.0/mlflow/runs/create")
     call, calls = failing([locked, away, locked])
-    assert retried(call) == "ok"
+    assert retried(call, kinds=PATIENT) == "ok"
     assert len(calls) == 4 and pauses == pytest.approx([0.2, 2.0, 0.4])
 
 
@@ -65,7 +73,7 @@ def test_no_try_is_started_that_would_end_past_the_budget(pauses, monkeypatch):
     monkeypatch.setattr(retry.time, "monotonic", lambda: next(clock))
     call, calls = failing([TimeoutError("read timed out")])
     with pytest.raises(TimeoutError):
-        retried(call, budget_s=90.0)  # 60 s + 2 s + 60 s would end at 122 s
+        retried(call, budget_s=90.0, kinds=PATIENT)  # 60 s + 2 s + 60 s would end at 122 s
     assert len(calls) == 1 and pauses == []
 
 
