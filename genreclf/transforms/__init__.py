@@ -18,11 +18,10 @@ transform), :mod:`.to_data` and :mod:`.from_data` (saving and loading as data),
 from genreclf.transforms.config import TRANSFORM_TARGETS, build_transform, check_transform_config
 from genreclf.transforms.from_data import DataTransform, TransformExportError, transform_from_data
 from genreclf.transforms.rows import feature_rows, transform_rows
-from genreclf.transforms.steps import MEL_POWER_PATTERN, log_columns, safe_log10
+from genreclf.transforms.steps import log_columns, safe_log10
 from genreclf.transforms.to_data import SUPPORTED_STEPS, check_exportable, transform_to_data
 
 __all__ = [
-    "MEL_POWER_PATTERN",
     "SUPPORTED_STEPS",
     "TRANSFORM_TARGETS",
     "DataTransform",

@@ -8,9 +8,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from genreclf.core.params import Float, Pattern
 
-#: The 128 mel-band means of the seed174 feature set: power values, so log-scaled.
-MEL_POWER_PATTERN = "^mel_spectrogram_"
-
 
 def safe_log10(x: np.ndarray, eps: float = 1e-10) -> np.ndarray:
     """``log10(x + eps)``, with ``x`` clipped at 0 first so non-positive values give ``log10(eps)``.
