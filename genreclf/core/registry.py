@@ -9,6 +9,7 @@ parameters, validated against the registered class's one declaration
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import re
@@ -66,7 +67,7 @@ def conf_values(group: str, option: str) -> dict[str, Any]:
     Hydra's keys, mandatory values (``???``) and interpolations (``${seed}``) are left
     out: the caller gives those.
     """
-    return dict(_option_values(group, option))
+    return copy.deepcopy(_option_values(group, option))
 
 
 class Registry(Generic[T]):
