@@ -39,11 +39,12 @@ def _linked(cls: type) -> dict[str, Any]:
     group, option = _options_by_class()[cls]
     raw = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml"))
     top = OmegaConf.load(CONFIG_DIR / "config.yaml")
-    return {
+    linked = {
         key: OmegaConf.select(top, value[2:-1])
         for key, value in raw.items()
-        if isinstance(value, str) and value.startswith("${") and OmegaConf.select(top, value[2:-1])
+        if isinstance(value, str) and value.startswith("${")
     }
+    return {key: value for key, value in linked.items() if value is not None}
 
 
 def make(cls: type[T], /, *args: Any, **changed: Any) -> T:
