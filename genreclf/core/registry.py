@@ -33,7 +33,7 @@ class RegistryError(ConfigError):
     """One line naming the kind, the name and the parameter at fault."""
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     """``repr(value)`` on one line, cut to ``limit`` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -153,7 +153,9 @@ class Registry(Generic[T]):
             return f"{cls.__module__}.{cls.__qualname__}"
         if name in self._lazy:
             return ".".join(self._lazy[name])
-        raise RegistryError(f"{self.kind} {_short(name)}: not registered; known: {self._known()}")
+        raise RegistryError(
+            f"{self.kind} {short_repr(name)}: not registered; known: {self._known()}"
+        )
 
     def get(self, name: str) -> type[T]:
         """The class registered as ``name``.
@@ -172,7 +174,7 @@ class Registry(Generic[T]):
             self._classes[name] = cls
         if not isinstance(name, str) or name not in self._classes:
             raise RegistryError(
-                f"{self.kind} {_short(name)}: not registered; known: {self._known()}"
+                f"{self.kind} {short_repr(name)}: not registered; known: {self._known()}"
             )
         return self._classes[name]
 
@@ -224,7 +226,7 @@ class Registry(Generic[T]):
                 if len(tail) == 1:
                     return tail[0]
         raise RegistryError(
-            f"_target_ {_short(what)} is not a registered {self.kind}; known: {self._known()}"
+            f"_target_ {short_repr(what)} is not a registered {self.kind}; known: {self._known()}"
         )
 
     def check(
@@ -250,7 +252,7 @@ class Registry(Generic[T]):
         cls = self.get(name)
         where = f"{self.kind} {name!r}: "
         if not isinstance(params, Mapping):
-            raise RegistryError(f"{where}parameters must be a mapping, got {_short(params)}")
+            raise RegistryError(f"{where}parameters must be a mapping, got {short_repr(params)}")
         plain: dict[str, Any] = {}
         for key, raw in params.items():
             value = as_plain(raw)
@@ -261,12 +263,12 @@ class Registry(Generic[T]):
                     same = False
                 if not same:
                     raise RegistryError(
-                        f"{where}_target_ {_short(value)} names another class than "
+                        f"{where}_target_ {short_repr(value)} names another class than "
                         f"{self.target_of(name)}"
                     )
             elif key == "_partial_":
                 if not isinstance(value, bool):
-                    raise RegistryError(f"{where}_partial_={_short(value)} must be bool")
+                    raise RegistryError(f"{where}_partial_={short_repr(value)} must be bool")
             elif key in set(fixed):
                 raise RegistryError(f"{where}parameter {key!r} is fixed, not configurable")
             else:
@@ -315,7 +317,7 @@ class Registry(Generic[T]):
         The ``_target_`` is mapped to a name with :meth:`name_of`, then :meth:`build`.
         """
         if not isinstance(node, Mapping):
-            raise RegistryError(f"{self.kind} config must be a mapping, got {_short(node)}")
+            raise RegistryError(f"{self.kind} config must be a mapping, got {short_repr(node)}")
         if "_target_" not in node:
             raise RegistryError(f"{self.kind} config has no _target_")
         return self.build(self.name_of(node["_target_"]), node, **fixed)

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from genreclf.core.registry import short_repr
 from genreclf.features.sets import FEATURE_SETS, FeatureSet, feature_set_spec
 from genreclf.models.heads import HEADS
 
@@ -315,11 +316,6 @@ class ModelSpec(_Strict):
         return value
 
 
-def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def spec_error(exc: ValidationError) -> str:
     """A :class:`ModelSpec` refusal in one line: the first field at fault, and why."""
     errors = exc.errors(include_url=False)
@@ -328,7 +324,7 @@ def spec_error(exc: ValidationError) -> str:
     if where and first["type"] not in ("missing", "extra_forbidden", "value_error"):
         value = first.get("input")
         if value is None or isinstance(value, bool | int | float | str):
-            where += f"={_short(value)}"
+            where += f"={short_repr(value, limit=40)}"
     why = first["msg"].removeprefix("Value error, ")
     line = f"{where}: {why}" if where else why
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
