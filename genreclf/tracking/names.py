@@ -64,6 +64,12 @@ REAPED_TAG = "genreclf.reaped"
 FAILURE_TAG = "genreclf.failure"
 #: Why a run ended KILLED: the stop signal (SIGTERM, SIGUSR1) or SIGINT (Ctrl-C).
 STOP_TAG = "genreclf.stopped_by"
+#: A sweep job that its pruner stopped (``sweep.pruner``): the number of epochs it
+#: trained. Such a run ends FINISHED with its curves up to that epoch, and no selection
+#: metric or test score, so that no ranking (``best_run``) ever chooses it.
+PRUNED_TAG = "genreclf.pruned_at_epoch"
+#: The number of the Optuna trial a pruned sweep's job ran as (``sweep.pruner``).
+TRIAL_TAG = "genreclf.trial"
 #: The SHA-256 of the random token a job wrote into its run's spool header when it
 #: created the run: ``sync`` writes into a run only from a spool holding that token.
 SPOOL_TOKEN_TAG = "genreclf.spool_token_sha256"
