@@ -340,6 +340,9 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     )(one_line_errors(task, check_groups_early))
 
     def main() -> None:
+        from genreclf.sweeps.schemas import register_launcher_schemas
+
+        register_launcher_schemas()
         exit_on_bad_choice(config_name=config_name)
         quiet_console(verbose_requested())
         stopping.install()

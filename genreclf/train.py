@@ -142,6 +142,7 @@ def fit_and_evaluate(
     from genreclf.models.run_logger import RunLogger, hit_max_epochs
     from genreclf.refit import refit_on_train_val
     from genreclf.sweeps.budgets import shared_fit
+    from genreclf.sweeps.pruning import pruning_callback, stop_if_pruned
     from genreclf.sweeps.selection import selected_checkpoint, selected_epoch
 
     cfg = config.dictconfig()
@@ -152,6 +153,8 @@ def fit_and_evaluate(
     module = build.classifier(config, datamodule)
     callbacks = build.callbacks(config)
     shared = shared_fit(cfg, callbacks, writer)  # a sweep's epoch budgets, else None
+    pruning = pruning_callback()  # a pruned sweep's trial, else None
+    callbacks += [pruning] if pruning else []
     trainer = build.trainer(
         config,
         logger=RunLogger(writer),
@@ -160,6 +163,7 @@ def fit_and_evaluate(
     )
     trainer.fit(module, datamodule=datamodule)
     writer.log_tags({names.HIT_MAX_EPOCHS_TAG: str(hit_max_epochs(trainer)).lower()})
+    stop_if_pruned(pruning, writer)  # a pruned fit is neither selected nor tested
 
     ckpt = selected_checkpoint(trainer)
     evaluate = functools.partial(evaluate_selected, trainer, module, datamodule, ckpt)

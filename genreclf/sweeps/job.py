@@ -16,7 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from genreclf.sweeps.budgets import epoch_budgets, wait_for_shared_fit
 from genreclf.sweeps.hashing import config_hash
-from genreclf.sweeps.progress import JobValue, job_line, say_job_line, scores
+from genreclf.sweeps.progress import (
+    JobValue,
+    PrunedValue,
+    job_line,
+    job_score,
+    say_job_line,
+    scores,
+)
 from genreclf.sweeps.runs import (
     LAUNCHER_ENV,
     SWEEP_ID_ENV,
@@ -93,18 +100,38 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
     """
     from hydra.core.hydra_config import HydraConfig
 
+    from genreclf.sweeps.pruning import close_trial, open_trial
+
     hydra = HydraConfig.get()
     start = time.perf_counter()
     resume = bool((cfg.get("sweep") or {}).get("resume", True))
     job = _Job(cfg, config_hash(cfg), resume, _new_timing(hydra), start)
-    if resume:
-        done = _resumed(job)
+    trial = open_trial(cfg.get("sweep"), str(cfg.tracking.uri))  # a pruned sweep's trial
+    value: float = math.nan
+    try:
+        done = _resumed(job) if resume else None
         if done is not None:
+            value = done
             return done
-    job.lookup_seconds = job.seconds() - job.timing.get("waited_seconds", 0.0)
-    _settle_job(hydra)
-    watch_launcher()
-    return _train_job(job, train)
+        job.lookup_seconds = job.seconds() - job.timing.get("waited_seconds", 0.0)
+        _settle_job(hydra)
+        watch_launcher()
+        value = _train_job(job, train)
+        return value
+    finally:
+        close_trial(trial, *trial_outcome(value))
+
+
+def trial_outcome(value: float) -> tuple[str, float | None]:
+    """How a job's trial ended, by the job's value: its state, and what it tells the study."""
+    from genreclf.sweeps.study import selection_value
+
+    if isinstance(value, PrunedValue):
+        return "PRUNED", None
+    score = job_score(value)
+    if not score.ranked:
+        return "FAIL", None
+    return "COMPLETE", selection_value(score.val_acc, score.val_loss)
 
 
 def _new_timing(hydra: Any) -> dict[str, Any]:
@@ -197,7 +224,12 @@ def _claim_and_train(
         writer.discard()
         return True, math.nan, f"skipped: claimed by run {rival.info.run_id}"
     writer.log_config(OmegaConf.to_container(cfg, resolve=True))
-    result = train(cfg)
+    from genreclf.sweeps.pruning import Pruned
+
+    try:
+        result = train(cfg)
+    except Pruned as stop:  # its curves are logged; it is neither selected nor tested
+        return False, PrunedValue(stop.epochs), str(stop)
     value = JobValue(
         Score(
             float(result["val_acc"]),
@@ -249,6 +281,7 @@ def _finished_before(job: _Job, own: Any, equivalent: Any) -> float:
     """
     done = own or equivalent
     status, outcome = "SKIPPED", f"skipped: already FINISHED as run {done.info.run_id}"
+    pruned_at = done.data.tags.get(names.PRUNED_TAG)
     if own is None:
         name = _run_name(job.cfg)
         run_id = log_equivalent_run(job.cfg, job.digest, equivalent, name or None)
@@ -259,9 +292,10 @@ def _finished_before(job: _Job, own: Any, equivalent: Any) -> float:
     seconds = job.seconds()
     metrics = done.data.metrics
     acc = scores(metrics.get(names.BEST_VAL_ACC, math.nan), metrics.get(names.TEST_ACC, math.nan))
+    acc = f"pruned at epoch {pruned_at}" if pruned_at else acc
     store = seconds - job.timing.get("waited_seconds", 0.0)
     _end_untrained(job, status, f"{outcome} ({acc})", seconds, store)
-    return JobValue(score_of(done))
+    return PrunedValue(int(pruned_at)) if pruned_at else JobValue(score_of(done))
 
 
 def _end_untrained(

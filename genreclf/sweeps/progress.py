@@ -47,7 +47,8 @@ _KEPT_LINES: list[str] | None = None
 def planned_jobs(config: DictConfig) -> list[list[str]] | None:
     """Each job's overrides, as a sweeper derived from Hydra's basic sweeper launches them.
 
-    ``None`` for another sweeper (Optuna's samples its trials as it goes). Nothing is run.
+    ``None`` for another sweeper, or a search that samples its trials as it goes
+    (``hydra.sweeper.sampler: tpe``). Nothing is run.
     """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -61,6 +62,9 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
         kwargs = OmegaConf.to_container(sweeper, resolve=True)
         basic = cls(**{k: v for k, v in kwargs.items() if k != "_target_"})
         arguments = basic._parse_config() + list(config.hydra.overrides.task)
+        if hasattr(basic, "planned"):  # genreclf's sweeper (genreclf.sweeps.sweeper)
+            basic.config = config
+            return basic.planned(arguments)
         parsed = OverridesParser.create().parse_overrides(arguments)
         return [list(job) for batch in basic.split_arguments(parsed, None) for job in batch]
     except Exception:  # an unknown sweeper
@@ -71,16 +75,16 @@ def sweep_plan(config: DictConfig) -> tuple[int | None, list[str]]:
     """The number of jobs a multirun will launch (``None``: unknown) and its swept keys.
 
     Sweepers derived from Hydra's basic sweeper are asked for their jobs (none is run);
-    Optuna's runs ``n_trials``. The swept keys are those with more than one value.
+    a sampled search (``hydra.sweeper.sampler: tpe``) runs ``n_trials``. The swept keys
+    are those with more than one value.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     sweeper = config.hydra.sweeper
-    target = str(sweeper.get("_target_", ""))
     parser = OverridesParser.create()
     arguments = list(config.hydra.overrides.task)
     try:
-        if "optuna" in target.lower():
+        if sweeper.get("sampler") not in (None, "grid"):
             parsed = parser.parse_overrides(arguments)
             swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
             keys = [*(sweeper.get("params") or {}), *swept]
@@ -250,6 +254,20 @@ class JobValue(float):
         return (JobValue, (self.score,))
 
 
+class PrunedValue(float):
+    """The return value of a job its pruner stopped: NaN (no score), and its ``epochs``."""
+
+    epochs: int
+
+    def __new__(cls, epochs: int) -> PrunedValue:
+        value = super().__new__(cls, math.nan)
+        value.epochs = int(epochs)
+        return value
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return (PrunedValue, (self.epochs,))
+
+
 def job_score(value: Any) -> Score:
     """The :class:`~genreclf.tracking.selection.Score` of a job's return value (NaN: failed)."""
     if isinstance(value, JobValue):
@@ -270,6 +288,7 @@ class SweepProgress:
         self.start = time.monotonic()
         self.done = 0
         self.failed = 0
+        self.pruned = 0
         self.best: tuple[Score, str] | None = None
         self._lock = threading.RLock()
 
@@ -278,7 +297,9 @@ class SweepProgress:
         score = job_score(value)
         with self._lock:
             self.done += 1
-            if not score.ranked:
+            if isinstance(value, PrunedValue):
+                self.pruned += 1
+            elif not score.ranked:
                 self.failed += 1
             elif self.best is None or best_run([self.best[0], score]) is score:
                 label = swept_values(overrides, self.keys or None)
@@ -308,8 +329,11 @@ class SweepProgress:
         elapsed = time.monotonic() - self.start
         count = f"{self.done}/{self.total}" if self.total else str(self.done)
         parts = [f"sweep {self.name}: {count} done"]
-        if self.failed:
-            parts[0] += f" ({self.failed} failed)"
+        ended = [
+            f"{n} {what}" for n, what in ((self.pruned, "pruned"), (self.failed, "failed")) if n
+        ]
+        if ended:
+            parts[0] += f" ({', '.join(ended)})"
         parts.append(f"{duration(elapsed)} elapsed")
         if self.total:
             left = max(self.total - self.done, 0)

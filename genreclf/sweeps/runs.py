@@ -43,7 +43,9 @@ def finished_runs(cfg: DictConfig, digest: str) -> tuple[Any | None, Any | None]
     """This config's own FINISHED run, and else a FINISHED run of an equivalent config.
 
     Both have config hash ``digest`` (the effective config, see
-    :mod:`genreclf.sweeps.hashing`); the own run also has this config's exact hash. The
+    :mod:`genreclf.sweeps.hashing`); the own run also has this config's exact hash. A
+    pruned run counts only for a pruned sweep (``sweep.pruner``): a sweep without a
+    pruner trains its config to the end. The
     equivalent run returned is one that trained itself, if the store holds it.
     """
     store = store_for(cfg.tracking)
@@ -51,6 +53,8 @@ def finished_runs(cfg: DictConfig, digest: str) -> tuple[Any | None, Any | None]
     runs = store.find_runs(
         experiment, tags={names.HASH_TAG: digest}, statuses=(names.FINISHED,), max_results=100
     )
+    if str((cfg.get("sweep") or {}).get("pruner", "none")) == "none":  # trains what was pruned
+        runs = [run for run in runs if names.PRUNED_TAG not in run.data.tags]
     exact = exact_hash(cfg)
     own = next((run for run in runs if own_hash(run) == exact), None)
     if own is not None or not runs:
@@ -70,6 +74,7 @@ COPIED_TAGS = (
     names.DATASET_TAG,
     names.HIT_MAX_EPOCHS_TAG,
     names.ROLE_TAG,
+    names.PRUNED_TAG,
 )
 
 

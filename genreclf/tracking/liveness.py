@@ -55,6 +55,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def owner_alive(owner: str) -> bool:
+    """Whether the process ``<host>:<pid>`` may still run (one on another host may)."""
+    where, _, pid = owner.rpartition(":")
+    if not pid.isdigit():
+        return False
+    return where != host() or _pid_alive(int(pid))
+
+
 def is_ghost(run: Any, now: float | None = None) -> bool:
     """Whether a RUNNING ``run`` has lost its process (see the module docstring)."""
     if run.info.status != names.RUNNING:

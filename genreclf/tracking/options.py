@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, Strict
 
 from genreclf.core.errors import printable
-from genreclf.core.params import Bool, Float, Name, Options, Text
+from genreclf.core.params import Bool, Float, Int, Name, Options, Text
 from genreclf.tracking import names
 
 
@@ -67,3 +67,8 @@ class SweepOptions(Options):
     name: Name
     resume: Bool
     share_epoch_budgets: Bool
+    pruner: Literal["none", "median", "asha", "hyperband"]
+    pruners: dict[str, dict[str, int | float | str]]
+    storage: Text | None
+    study: Name
+    trial: Int(ge=0) | None

@@ -1,0 +1,136 @@
+"""``hydra/launcher=submitit_local|submitit_slurm``: jobs reported as they end, slots busy.
+
+See :mod:`genreclf.sweeps.launcher` for what every genreclf launcher shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn
+
+from genreclf.sweeps.feed import JobFeed, as_feed
+from genreclf.sweeps.launcher import last_line, lost_job
+from genreclf.sweeps.progress import current_progress, run_keeping_line
+
+log = logging.getLogger("genreclf.sweeps")
+
+#: A task's jobs: (job number, overrides) each.
+Jobs = list[tuple[int, list[str]]]
+
+
+class ReportingSubmitit:
+    """Mixin for Hydra's submitit launchers: jobs reported as they end, workers quiet.
+
+    Hydra's ``BaseSubmititLauncher.launch`` waits for the jobs in job order and prints
+    nothing of them; here the launching process polls the tasks and reports each job as
+    its task ends. Each task runs ``hydra.launcher.jobs_per_task`` jobs, one after
+    another, in one process (imports and the feature table paid once). A list of jobs is
+    submitted at once, as one job array; a study's jobs are taken as tasks end, with as
+    many tasks running as ``array_parallelism`` (SLURM) or the machine's cores per
+    ``cpus_per_task`` (local) allow. A task whose process died, or that SLURM
+    cancelled, costs its jobs: FAILED runs (:func:`lost_job`).
+    """
+
+    #: Seconds between two looks at the tasks' states.
+    poll_s: float = 1.0
+
+    def __call__(self, sweep_overrides: list[str], *args: Any, **kwargs: Any) -> JobReturn:
+        """Run one job in the submitit worker, quiet, its line kept for the launcher."""
+        from genreclf.core.console import quiet_console
+
+        quiet_console(self.config.hydra.verbose)  # type: ignore[attr-defined]
+        return run_keeping_line(super().__call__, sweep_overrides, *args, **kwargs)  # type: ignore[misc]
+
+    def run_task(self, jobs: list[tuple[Any, ...]]) -> list[JobReturn]:
+        """One task in the submitit worker: its jobs (``__call__``'s arguments) in turn."""
+        return [self(*job) for job in jobs]
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]] | JobFeed, initial_job_idx: int
+    ) -> list[JobReturn]:
+        feed = as_feed(job_overrides, initial_job_idx)
+        executor, per_task, slots = self._executor()
+        progress = current_progress(len(feed))
+        log.info("launching %d jobs with submitit, %d per task", len(feed), per_task)
+        running: dict[Any, Jobs] = {}
+        results: dict[int, JobReturn] = {}
+        self._submit(executor, feed, per_task, len(feed) if feed.eager else slots, running)
+        while running:
+            ended = [task for task in running if task.done()]
+            if not ended:
+                time.sleep(self.poll_s)
+                continue
+            for task in ended:
+                jobs = running.pop(task)
+                for (idx, overrides), result in zip(jobs, self._results(task, jobs), strict=True):
+                    results[idx] = result
+                    progress.report(idx, result, overrides)
+            self._submit(executor, feed, per_task, slots, running)
+        return [results[i] for i in sorted(results)]
+
+    def _submit(
+        self, executor: Any, feed: JobFeed, per_task: int, slots: int, running: dict[Any, Jobs]
+    ) -> None:
+        """Submit tasks of ``per_task`` jobs until ``slots`` run (one job array)."""
+        from hydra.core.singleton import Singleton
+
+        tasks: list[Jobs] = []
+        while len(running) + len(tasks) < slots and (jobs := feed.take_many(per_task)):
+            tasks.append(jobs)
+        if not tasks:
+            return
+        state = Singleton.get_state()
+        with executor.batch():
+            submitted = [
+                executor.submit(
+                    self.run_task,
+                    [(o, "hydra.sweep.dir", i, f"job_id_for_{i}", state) for i, o in jobs],
+                )
+                for jobs in tasks
+            ]
+        running.update(zip(submitted, tasks, strict=True))
+
+    def _results(self, task: Any, jobs: Jobs) -> list[JobReturn]:
+        """The ``JobReturn`` of each job of a task that ended (lost jobs if it failed)."""
+        try:
+            return task.results()[0]
+        except Exception as exc:  # submitit's FailedJobError, UncompletedJobError
+            why = f"its submitit job {task.job_id} failed ({last_line(exc)})"
+            total = current_progress().total
+            config = self.config  # type: ignore[attr-defined]
+            return [lost_job(config, idx, overrides, why, total) for idx, overrides in jobs]
+
+    def _executor(self) -> tuple[Any, int, int]:
+        """Submitit's executor as Hydra's launcher makes it; jobs per task; task slots."""
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+        from omegaconf import OmegaConf
+
+        cluster = self._EXECUTOR  # type: ignore[attr-defined]
+        params = dict(self.params)  # type: ignore[attr-defined]
+        per_task = max(1, int(params.pop("jobs_per_task", 1) or 1))
+        init = {"folder": params.pop("submitit_folder")}
+        if "max_num_timeout" in params:
+            init[f"{cluster}_max_num_timeout"] = params.pop("max_num_timeout")
+        executor = submitit.AutoExecutor(cluster=cluster, **init)
+        common = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{k if k in common else f"{cluster}_{k}": v for k, v in params.items()}
+        )
+        self._make_sweep_dir()
+        cores = (os.cpu_count() or 1) // max(1, int(params.get("cpus_per_task") or 1))
+        return executor, per_task, int(params.get("array_parallelism") or max(1, cores))
+
+    def _make_sweep_dir(self) -> None:
+        """Create the sweep folder, with ``hydra.sweep.mode`` if set."""
+        config = self.config  # type: ignore[attr-defined]
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(config.hydra.sweep.mode), 8))

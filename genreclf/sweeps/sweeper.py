@@ -1,0 +1,262 @@
+"""genreclf's Hydra sweeper: a grid or an Optuna search, pruned if asked (``sweep.pruner``).
+
+``hydra/sweeper=genreclf`` (every ``conf/sweep/*.yaml``) takes ``hydra.sweeper.params``
+and the command line's sweeps, as Hydra's basic sweeper does.
+
+- ``sampler: grid`` without a pruner is Hydra's basic sweeper, unchanged: every
+  combination, in Hydra's order, as one batch.
+- Otherwise the sweep is an Optuna study (:mod:`genreclf.sweeps.study`): the grid's
+  combinations as the search space of Optuna's ``GridSampler``, or ``sampler: tpe`` over
+  ``choice``, ``range`` and ``interval`` sweeps for ``n_trials`` trials. The launcher
+  takes one job at a time as its slots free up (:class:`~genreclf.sweeps.feed.JobFeed`),
+  and each job is asked from the study only then; no slot waits for a batch. With a
+  pruner, a swept ``trainer.max_epochs`` is the pruner's budget: every job gets its
+  largest value (see :func:`fold_budget`).
+- Rerunning the command continues the study: trials that completed or were pruned are not
+  asked again, trials left RUNNING by a process that is gone are failed, and failed
+  trials are asked again (:func:`~genreclf.sweeps.study.retry_failed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from omegaconf import OmegaConf
+
+from genreclf.core.errors import ConfigError
+from genreclf.sweeps.budgets import BUDGET_KEY
+from genreclf.sweeps.feed import JobFeed
+from genreclf.sweeps.study import LAUNCHER_ATTR, SAMPLERS
+
+log = logging.getLogger("genreclf.sweeps")
+
+#: The study's best trial, written in the sweep folder (and logged on the parent run).
+RESULTS_FILE = "optimization_results.yaml"
+
+
+def search_space(overrides: Sequence[Any]) -> tuple[list[str], dict[str, Any]]:
+    """The fixed overrides and the swept ones as Optuna distributions, by key.
+
+    A list or ``choice`` is categorical (over the values as written), ``range`` is
+    integer (if its bounds are), ``interval`` is a float range (``tag(log, ...)``: log).
+    """
+    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
+    from optuna import distributions as dist
+
+    fixed, space = [], {}
+    for override in overrides:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            fixed.append(f"{key}={override.get_value_element_as_str()}")
+            continue
+        value = override.value()
+        if isinstance(value, IntervalSweep):
+            log_scale = "log" in value.tags
+            if isinstance(value.start, int) and isinstance(value.end, int):
+                space[key] = dist.IntDistribution(value.start, value.end, log=log_scale)
+            else:
+                space[key] = dist.FloatDistribution(value.start, value.end, log=log_scale)
+        elif isinstance(value, RangeSweep) and all(
+            isinstance(v, int) for v in (value.start, value.stop, value.step)
+        ):
+            last = list(override.sweep_iterator())[-1]
+            space[key] = dist.IntDistribution(
+                min(value.start, last), max(value.start, last), step=abs(value.step)
+            )
+        else:
+            space[key] = dist.CategoricalDistribution(list(override.sweep_string_iterator()))
+    return fixed, space
+
+
+def fold_budget(
+    fixed: list[str], space: dict[str, Any]
+) -> tuple[list[str], dict[str, Any], int | None]:
+    """With a pruner: a swept ``trainer.max_epochs`` becomes its largest value, for all jobs.
+
+    The pruner stops losing jobs by epochs: the epoch budget is its resource, no longer a
+    hyperparameter. Shared epoch budgets (:mod:`genreclf.sweeps.budgets`) are off.
+    Returns the new fixed overrides and space, and that largest value (``None``: not swept).
+    """
+    budget = space.pop(BUDGET_KEY, None)
+    extra, most = ["sweep.share_epoch_budgets=false"], None
+    if budget is not None:
+        values = getattr(budget, "choices", None) or [budget.high]
+        most = max(int(v) for v in values)
+        extra.append(f"{BUDGET_KEY}={most}")
+    kept = [f for f in fixed if not f.startswith("sweep.share_epoch_budgets=")]
+    return kept + extra, space, most
+
+
+def grid_of(space: dict[str, Any]) -> dict[str, list[Any]]:
+    """The grid of a search space of categorical and stepped integer distributions."""
+    grid = {}
+    for key, distribution in space.items():
+        if hasattr(distribution, "choices"):
+            grid[key] = list(distribution.choices)
+        elif getattr(distribution, "step", None) and not getattr(distribution, "log", False):
+            grid[key] = list(range(distribution.low, distribution.high + 1, distribution.step))
+        else:
+            raise ConfigError(f"hydra.sweeper.params.{key}: a grid needs a list, choice or range")
+    return grid
+
+
+def _value_text(value: Any) -> str:
+    """A sampled value as an override value (strings were written as overrides already)."""
+    return value if isinstance(value, str) else repr(value)
+
+
+class StudySweeper(BasicSweeper):
+    """Hydra's basic sweeper, or an Optuna study fed to the launcher (module docstring)."""
+
+    def __init__(
+        self,
+        max_batch_size: int | None,
+        params: dict[str, str] | None = None,
+        sampler: str = "grid",
+        n_trials: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(max_batch_size, params)
+        if sampler not in SAMPLERS:
+            raise ConfigError(
+                f"hydra.sweeper.sampler={sampler}: choose one of {', '.join(SAMPLERS)}"
+            )
+        self.sampler, self.n_trials, self.seed = sampler, n_trials, seed
+
+    def pruner(self) -> str:
+        """The sweep's ``sweep.pruner`` (``none`` outside a genreclf sweep)."""
+        return str(OmegaConf.select(self.config, "sweep.pruner", default="none"))
+
+    def sweep(self, arguments: list[str]) -> Any:
+        if self.sampler == "grid" and self.pruner() == "none":
+            return super().sweep(arguments)
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        fixed, space = search_space(parser.parse_overrides(self._parse_config() + arguments))
+        if self.pruner() != "none":
+            fixed, space, most = fold_budget(fixed, space)
+            if most is not None:
+                print(
+                    f"sweep: {BUDGET_KEY} is the pruner's budget: up to {most} epochs", flush=True
+                )
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        return run_study(self, fixed, space, sweep_dir)
+
+    def planned(self, arguments: list[str]) -> list[list[str]] | None:
+        """Each job's overrides, if known before the sweep (a grid), else ``None``."""
+        if self.sampler != "grid":
+            return None
+        import itertools
+
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        if self.pruner() == "none":  # Hydra's basic sweeper's jobs
+            return [list(job) for batch in self.split_arguments(parsed, None) for job in batch]
+        fixed, space, _ = fold_budget(*search_space(parsed))
+
+        grid = grid_of(space)
+        return [
+            fixed + [f"{k}={_value_text(v)}" for k, v in zip(grid, values, strict=True)]
+            for values in itertools.product(*grid.values())
+        ]
+
+
+def run_study(
+    sweeper: StudySweeper, fixed: list[str], space: dict[str, Any], sweep_dir: Path
+) -> list[Any]:
+    """Launch the study's remaining trials, one job per free slot; fail what is left over."""
+    from genreclf.sweeps.progress import current_progress
+    from genreclf.sweeps.study import fail_running, open_study
+    from genreclf.tracking.liveness import host
+
+    config = sweeper.config
+    check_one_split(config)
+    study, plain, target = _studies(sweeper, space)
+    left = max(target - _finished(plain, space), 0)
+    owner = f"{host()}:{os.getpid()}"
+
+    def next_job() -> list[str] | None:
+        trial = study.ask(space)
+        trial.set_user_attr(LAUNCHER_ATTR, owner)
+        chosen = [f"{k}={_value_text(v)}" for k, v in trial.params.items()]
+        return fixed + chosen + [f"sweep.trial={trial.number}"]
+
+    current_progress().total = left
+    print(f"sweep: study '{config.sweep.study}', {left} of {target} trials to run", flush=True)
+    try:
+        results = sweeper.launcher.launch(JobFeed(left, next_job), initial_job_idx=0)
+    finally:
+        fail_running(open_study(config.sweep, str(config.tracking.uri)), owner)
+    _write_results(plain, sweep_dir)
+    return [results]
+
+
+def _studies(sweeper: StudySweeper, space: dict[str, Any]) -> tuple[Any, Any, int]:
+    """The study with the sampler (to ask), without it (to tell), and the trials wanted."""
+    import optuna
+
+    from genreclf.sweeps.study import fail_stale_trials, open_study, retry_failed
+    from genreclf.tracking.liveness import owner_alive
+
+    config = sweeper.config
+    if sweeper.sampler == "grid":
+        grid = grid_of(space)
+        sampler = optuna.samplers.GridSampler(grid, seed=sweeper.seed)
+        target = len(sampler._all_grids)
+    else:
+        sampler = getattr(optuna.samplers, SAMPLERS[sweeper.sampler])(seed=sweeper.seed)
+        target = int(sweeper.n_trials or 0)
+    uri = str(config.tracking.uri)
+    study, plain = open_study(config.sweep, uri, sampler), open_study(config.sweep, uri)
+    stale, again = fail_stale_trials(plain, owner_alive), retry_failed(plain)
+    if stale or again:
+        print(
+            f"sweep: {stale} trial(s) of a stopped sweep failed; {again} to run again", flush=True
+        )
+    return study, plain, target
+
+
+def _finished(study: Any, space: dict[str, Any]) -> int:
+    """How many distinct configurations of ``space`` completed or were pruned."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    done = {
+        repr(sorted(t.params.items()))
+        for t in study.get_trials(deepcopy=False, states=states)
+        if set(t.params) == set(space)
+    }
+    return len(done)
+
+
+def check_one_split(config: Any) -> None:
+    """Refuse a pruned sweep whose jobs train several folds or seeds (one line, exit 2)."""
+    from genreclf.protocol import members
+
+    if (
+        OmegaConf.select(config, "sweep.pruner", default="none") != "none"
+        and len(members(config)) > 1
+    ):
+        raise ConfigError(
+            "sweep.pruner: a pruned job trains one fold and one seed; set split.fold "
+            "(with split=kfold) and repeats=1, or sweep.pruner=none"
+        )
+
+
+def _write_results(study: Any, sweep_dir: Path) -> None:
+    """Write the study's best trial (params and value) as ``optimization_results.yaml``."""
+    try:
+        best = study.best_trial
+    except ValueError:  # no trial completed
+        return
+    results = {"name": study.study_name, "best_params": best.params, "best_value": best.value}
+    (sweep_dir / RESULTS_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(results)))
