@@ -15,7 +15,7 @@ from genreclf.reports.comparison import (
 )
 from genreclf.reports.plots import impact_figure
 from genreclf.reports.provenance import dataset_fields, fields_frame
-from genreclf.reports.runs import finished_runs, live_runs, swept_params
+from genreclf.reports.runs import finished_runs, live_runs, pruned_runs, swept_params
 from genreclf.reports.tables import (
     FOLD_PARAM,
     SCORES,
@@ -26,35 +26,54 @@ from genreclf.reports.tables import (
     top_runs,
 )
 from genreclf.reports.writer import Writer, file_name
+from genreclf.tracking import names
 from genreclf.tracking.selection import best_run
 from genreclf.tracking.store import Store
 
+#: Column of ``runs.csv``: the epochs a pruned run trained before its sweep's pruner
+#: stopped it (empty for the others).
+PRUNED_COLUMN = "pruned_at_epoch"
+
 
 def run_columns(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame:
-    """``run_id``, ``run_name``, ``status``, ``model``, the scores and the swept params."""
+    """``run_id``, ``run_name``, ``status``, ``model``, the scores, ``pruned_at_epoch``
+    (tag :data:`~genreclf.tracking.names.PRUNED_TAG`, empty for a run not pruned) and
+    the swept params."""
     table = runs[["run_id", "run_name", "status", "model", *SCORES]].copy()
+    table[PRUNED_COLUMN] = runs.get(f"tags.{names.PRUNED_TAG}")
     for name in params:
         table[name] = runs.get(f"params.{name}")
     return table.reset_index(drop=True)
 
 
 def impact_section(
-    done: pd.DataFrame, params: list[str], write: Writer, prefix: str = ""
+    done: pd.DataFrame,
+    params: list[str],
+    write: Writer,
+    prefix: str = "",
+    pruned: pd.DataFrame | None = None,
 ) -> list[Block]:
-    """One figure per swept param (and per model type, when there are several)."""
+    """One figure per swept param (and per model type, when there are several); the
+    ``pruned`` runs (:func:`~genreclf.reports.runs.pruned_runs`) marked apart."""
+    pruned = done.iloc[:0] if pruned is None else pruned
     shown = [p for p in params if p != FOLD_PARAM]
-    if done["model"].nunique() > 1:
+    if pd.concat([done["model"], pruned["model"]]).nunique() > 1:
         shown.insert(0, "model")
-    if done.empty or not shown:
+    if (done.empty and pruned.empty) or not shown:
         return [blocks.text("No finished runs that differ in a hyperparameter yet.")]
-    parts = [
-        blocks.text(
-            "Each box holds the finished runs with one value of the param; points are runs. "
-            f"Swept params: {', '.join(params) or 'none'}."
+    blurb = (
+        "Each box holds the finished runs with one value of the param; points are runs. "
+        f"Swept params: {', '.join(params) or 'none'}."
+    )
+    if len(pruned):
+        blurb += (
+            f" Hollow grey circles are the {len(pruned)} runs the sweep's pruner stopped, at "
+            "the validation accuracy of their last epoch (in no box; they have no test score)."
         )
-    ]
+    parts = [blocks.text(blurb)]
     for param in shown:
-        path = write.figure(impact_figure(done, param), f"{prefix}impact_{file_name(param)}.png")
+        figure = impact_figure(done, param, pruned=pruned)
+        path = write.figure(figure, f"{prefix}impact_{file_name(param)}.png")
         parts.append(blocks.image(path, f"accuracy against {param}"))
     return parts
 
@@ -141,7 +160,9 @@ def dataset_sections(
     if configs is not None:
         heading = f"{label}Configurations over folds and seeds"
         sections.append((heading, configuration_blocks(configs)))
-    impact = impact_section(done, swept_params(done, ignore), write, prefix)
+    pruned = pruned_runs(runs)
+    varied = swept_params(runs.loc[done.index.union(pruned.index)], ignore)
+    impact = impact_section(done, varied, write, prefix, pruned)
     sections.append((f"{label}Hyperparameter impact", impact))
     if best_id is not None:
         sections += _chosen_sections(store, runs, best_id, write, tables, pca, label, prefix)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from genreclf.reports import blocks
 from genreclf.reports.blocks import SHORT_ID, Block
-from genreclf.reports.runs import status_counts
+from genreclf.reports.runs import pruned_runs, status_counts
 from genreclf.reports.writer import Report
 from genreclf.tracking import names
 
@@ -23,16 +23,26 @@ RANKING_TEXT = (
     "CSV files hold them whole."
 )
 
+#: Added to :data:`RANKING_TEXT` where a sweep's pruner stopped runs.
+PRUNED_TEXT = (
+    f" A pruned run (tag {names.PRUNED_TAG}: the epochs it trained) is FINISHED but "
+    "has no best_val_acc and no test score: it is counted here, never ranked or chosen, "
+    "and the hyperparameter impact plots mark it at its last validation accuracy."
+)
+
 
 def overview_blocks(runs: pd.DataFrame, report: Report, datasets: list[str]) -> list[Block]:
     """Run counts, how runs are ranked, and the data sets."""
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(runs).items())
+    pruned = len(pruned_runs(runs))
+    if pruned:
+        counts += f"; pruned: {pruned} of {len(runs)} runs (stopped early by the sweep's pruner)"
     overview = [
         blocks.text(
             f"{len(runs)} runs: {counts}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
             + (f"; report run {report.report_run_id[:SHORT_ID]}." if report.report_run_id else ".")
         ),
-        blocks.text(RANKING_TEXT),
+        blocks.text(RANKING_TEXT + (PRUNED_TEXT if pruned else "")),
     ]
     if len(datasets) > 1:
         listed = "; ".join(f"{i}: {key}" for i, key in enumerate(datasets, 1))

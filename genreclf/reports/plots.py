@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from genreclf.reports.figures import plain_text  # noqa: E402
@@ -23,7 +24,52 @@ def _categories(values: pd.Series) -> list:
     return sorted(values.dropna().unique(), key=lambda v: (isinstance(v, str), v))
 
 
-def impact_figure(runs: pd.DataFrame, param: str, title: str = "") -> Figure:
+#: The legend entry of the pruned runs in :func:`impact_figure`.
+PRUNED_LABEL = "pruned (last val_acc)"
+#: How :func:`impact_figure` draws a pruned run: a hollow grey circle, apart from the
+#: filled points of the runs that completed.
+PRUNED_STYLE: dict = {
+    "s": 26,
+    "marker": "o",
+    "facecolors": "none",
+    "edgecolors": "0.3",
+    "linewidths": 1.1,
+    "zorder": 4,
+}
+
+
+def _impact_data(
+    runs: pd.DataFrame, column: str, pruned: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The completed and the pruned runs with the ``value`` of ``column`` (parsed as
+    numbers where all values of both are), rows without one left out."""
+    both = runs.assign(_pruned=False)
+    if pruned is not None and len(pruned):
+        both = pd.concat([both, pruned.assign(_pruned=True)], ignore_index=True)
+    if "last_val_acc" not in both.columns:
+        both["last_val_acc"] = np.nan
+    both = both.assign(value=param_values(both[column])).dropna(subset=["value"])
+    return both[~both["_pruned"]], both[both["_pruned"]]
+
+
+def _box(ax: Axes, scores: np.ndarray, position: float, width: float, colour: tuple) -> None:
+    """One box of ``scores`` at ``position``, outliers left to the points drawn on it."""
+    ax.boxplot(
+        scores,
+        positions=[position],
+        widths=0.8 * width,
+        showfliers=False,
+        patch_artist=True,
+        boxprops={"facecolor": (*colour, 0.25), "edgecolor": colour},
+        medianprops={"color": colour},
+        whiskerprops={"color": colour},
+        capprops={"color": colour},
+    )
+
+
+def impact_figure(
+    runs: pd.DataFrame, param: str, title: str = "", pruned: pd.DataFrame | None = None
+) -> Figure:
     """Accuracy against one param, one box (with its runs as points) per value and model type.
 
     Parameters
@@ -35,11 +81,15 @@ def impact_figure(runs: pd.DataFrame, param: str, title: str = "") -> Figure:
         Param name without the ``params.`` prefix, or ``model``.
     title : str, optional
         Figure title; by default the param name.
+    pruned : pandas.DataFrame, optional
+        Runs a sweep's pruner stopped (``model``, ``last_val_acc``, ``params.<param>``):
+        drawn on the validation axis at their last validation accuracy, hollow and grey
+        (:data:`PRUNED_STYLE`), in no box.
     """
     column = "model" if param == "model" else f"params.{param}"
-    data = runs.assign(value=param_values(runs[column])).dropna(subset=["value"])
-    values = _categories(data["value"])
-    models = sorted(data["model"].unique())
+    data, stopped = _impact_data(runs, column, pruned)
+    values = _categories(pd.concat([data["value"], stopped["value"]]))
+    models = sorted(set(data["model"]) | set(stopped["model"]))
     width = 0.8 / max(1, len(models))
     colours = plt.get_cmap("tab10").colors
     rng = np.random.default_rng(0)
@@ -54,30 +104,39 @@ def impact_figure(runs: pd.DataFrame, param: str, title: str = "") -> Figure:
             for i, value in enumerate(values):
                 scores = data.loc[(data["model"] == model) & (data["value"] == value), score]
                 scores = scores.dropna().to_numpy()
-                if not len(scores):
-                    continue
-                ax.boxplot(
-                    scores,
-                    positions=[i + offset],
-                    widths=0.8 * width,
-                    showfliers=False,
-                    patch_artist=True,
-                    boxprops={"facecolor": (*colour, 0.25), "edgecolor": colour},
-                    medianprops={"color": colour},
-                    whiskerprops={"color": colour},
-                    capprops={"color": colour},
-                )
-                jitter = rng.uniform(-0.25, 0.25, len(scores)) * width
-                ax.scatter(i + offset + jitter, scores, s=14, color=colour, zorder=3)
+                if len(scores):
+                    _box(ax, scores, i + offset, width, colour)
+                    jitter = rng.uniform(-0.25, 0.25, len(scores)) * width
+                    ax.scatter(i + offset + jitter, scores, s=14, color=colour, zorder=3)
+                if score == "val_acc":
+                    last = stopped.loc[(stopped["model"] == model) & (stopped["value"] == value)]
+                    last = last["last_val_acc"].dropna().to_numpy()
+                    jitter = rng.uniform(-0.25, 0.25, len(last)) * width
+                    ax.scatter(i + offset + jitter, last, **PRUNED_STYLE)
             ax.scatter([], [], color=colour, label=plain_text(model))
         ax.set_xticks(range(len(values)), [plain_text(v) for v in values], rotation=30)
         ax.set_xlim(-0.6, len(values) - 0.4)
         ax.set_xlabel(plain_text(param))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(title="model", fontsize="small")
+    _legend(fig, axes, stopped["last_val_acc"].notna().any())
     fig.suptitle(plain_text(title or f"Accuracy against {param}"))
     return fig
+
+
+def _legend(fig: Figure, axes: np.ndarray, pruned: bool) -> None:
+    """A legend of the model types in each axes; with ``pruned`` runs drawn, one legend
+    beside the axes instead (the pruned points lie low, where a legend inside would go),
+    its last entry :data:`PRUNED_LABEL`."""
+    if not pruned:
+        for ax in axes:
+            ax.legend(title="model", fontsize="small")
+        return
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(axes[0].scatter([], [], **PRUNED_STYLE))
+    fig.legend(
+        handles, [*labels, PRUNED_LABEL], title="model", fontsize="small", loc="outside right upper"
+    )
 
 
 def pca_figure(

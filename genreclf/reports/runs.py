@@ -35,11 +35,13 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
         ``mlflow.search_runs`` columns (``run_id``, ``status``, ``start_time``,
         ``params.*``, ``metrics.*``, ``tags.*``) plus ``run_name``, ``model`` (see
         :func:`~genreclf.models.heads.model_name`) and ``val_acc``, ``val_loss``,
-        ``test_acc``, ``test_f1``. ``val_acc`` is
+        ``test_acc``, ``test_f1``, ``last_val_acc``. ``val_acc`` is
         ``best_val_acc`` (validation accuracy of the selected checkpoint) or, for runs
-        that have not logged it yet, their latest ``val_acc``; ``val_loss`` is
-        ``best_val_loss``, the tie-break of :func:`genreclf.tracking.selection.rank_runs`.
-        Sorted by start time.
+        not finished yet (RUNNING), their latest ``val_acc``: a FINISHED run without
+        ``best_val_acc`` (a pruned one, see :func:`pruned_runs`) has none and is not
+        ranked, as :func:`~genreclf.tracking.selection.best_run` ranks it; ``val_loss`` is
+        ``best_val_loss``, the tie-break of :func:`genreclf.tracking.selection.rank_runs`;
+        ``last_val_acc`` is the latest ``val_acc`` of the curve. Sorted by start time.
 
     Raises
     ------
@@ -54,7 +56,9 @@ def load_runs(store: Store, experiment: str, sweep_id: str | None = None) -> pd.
         )
     runs = store.runs_frame(experiment_id)
     if runs.empty:
-        return runs.assign(run_name=[], model=[], val_acc=[], val_loss=[], test_acc=[], test_f1=[])
+        return runs.assign(
+            run_name=[], model=[], val_acc=[], val_loss=[], test_acc=[], test_f1=[], last_val_acc=[]
+        )
     runs = _ranked_rows(runs, sweep_id)
     return _with_scores(runs).sort_values("start_time", kind="stable").reset_index(drop=True)
 
@@ -86,8 +90,9 @@ def _with_scores(runs: pd.DataFrame) -> pd.DataFrame:
     from genreclf.models.heads import model_name  # (torch: only when runs are read)
 
     runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
-    best = column(f"metrics.{names.BEST_VAL_ACC}")
-    runs["val_acc"] = best.fillna(column(f"metrics.{names.VAL_ACC}"))
+    runs["last_val_acc"] = column(f"metrics.{names.VAL_ACC}")
+    going = runs["last_val_acc"].where(runs["status"] != names.FINISHED)
+    runs["val_acc"] = column(f"metrics.{names.BEST_VAL_ACC}").fillna(going)
     runs["val_loss"] = column(f"metrics.{names.BEST_VAL_LOSS}")
     runs["test_acc"] = column(f"metrics.{names.TEST_ACC}")
     runs["test_f1"] = column(f"metrics.{names.TEST_F1}")
@@ -107,6 +112,16 @@ def live_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished runs with a validation accuracy: the ones plotted and compared."""
     return runs[(runs["status"] == names.FINISHED) & runs["val_acc"].notna()]
+
+
+def pruned_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs that a sweep's pruner stopped early (tag
+    :data:`~genreclf.tracking.names.PRUNED_TAG`, the epochs they trained).
+
+    They have no ``best_val_acc``, so their ``val_acc`` is NaN and nothing ranks them;
+    ``last_val_acc`` holds where their curve stopped.
+    """
+    return runs[(runs["status"] == names.FINISHED) & _tag(runs, names.PRUNED_TAG).notna()]
 
 
 def swept_params(runs: pd.DataFrame, ignore: tuple[str, ...] | list[str] = ()) -> list[str]:
