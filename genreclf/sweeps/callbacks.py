@@ -302,7 +302,9 @@ class SweepTracking(Callback):
         counts = {s: 0 for s in ("FINISHED", "FAILED", "KILLED", "RUNNING")}
         for run in runs:
             counts[run.info.status] = counts.get(run.info.status, 0) + 1
+        pruned = sum(names.PRUNED_TAG in run.data.tags for run in runs)
         metrics = [Metric(f"runs_{s.lower()}", n, 0, 0) for s, n in counts.items()]
+        metrics.append(Metric("runs_pruned", pruned, 0, 0))
         tags: dict[str, str] = {}
         params: dict[str, str] = {}
         best = best_job_run(runs)
@@ -326,7 +328,8 @@ class SweepTracking(Callback):
             self.store.log_artifact(self.parent_run_id, results)
         lines = [
             f"Sweep {self.sweep_id}: {len(runs)} new run(s) (finished configs are skipped): "
-            + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+            + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+            + (f" ({pruned} of them pruned: stopped early, never chosen)" if pruned else ""),
         ]
         if best is not None:
             shown = {k.removeprefix("best."): v for k, v in params.items()}

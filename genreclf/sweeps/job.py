@@ -119,7 +119,7 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
         value = _train_job(job, train)
         return value
     finally:
-        close_trial(trial, *trial_outcome(value))
+        close_trial(trial, *trial_outcome(value), run_id=job_score(value).run_id)
 
 
 def trial_outcome(value: float) -> tuple[str, float | None]:

@@ -56,13 +56,21 @@ def open_trial(sweep: Any, tracking_uri: str) -> OpenTrial | None:
     return _CURRENT
 
 
-def close_trial(trial: OpenTrial | None, state: str, value: float | None = None) -> None:
-    """Tell the study how ``trial`` ended, and forget it (see :func:`~.study.finish`)."""
+def close_trial(
+    trial: OpenTrial | None, state: str, value: float | None = None, run_id: str = ""
+) -> None:
+    """Tell the study how ``trial`` ended, and forget it (see :func:`~.study.finish`).
+
+    ``run_id``: the MLflow run that holds the trial's result (its user attribute
+    ``genreclf.run_id``), so that the study's best trial names MLflow's best run.
+    """
     global _CURRENT
     _CURRENT = None
     if trial is not None:
-        from genreclf.sweeps.study import finish
+        from genreclf.sweeps.study import RUN_ATTR, finish, trial_of
 
+        if run_id:
+            trial_of(trial.study, trial.number).set_user_attr(RUN_ATTR, run_id)
         finish(trial.study, trial.number, state, value)
 
 

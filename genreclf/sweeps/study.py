@@ -39,6 +39,8 @@ JOURNAL = "journal://"
 SQLITE_TIMEOUT_S = 60
 #: The trial's user attribute that names the process that asked it (``host:pid``).
 LAUNCHER_ATTR = "genreclf.launcher"
+#: The trial's user attribute that names the MLflow run holding its result.
+RUN_ATTR = "genreclf.run_id"
 
 
 def storage_url(storage: str | None, tracking_uri: str) -> str:

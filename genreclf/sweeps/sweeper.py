@@ -44,12 +44,15 @@ def search_space(overrides: Sequence[Any]) -> tuple[list[str], dict[str, Any]]:
 
     A list or ``choice`` is categorical (over the values as written), ``range`` is
     integer (if its bounds are), ``interval`` is a float range (``tag(log, ...)``: log).
+    A key given twice (in ``hydra.sweeper.params`` and on the command line) takes its
+    last value, as in Hydra's basic sweeper.
     """
     from hydra.core.override_parser.types import IntervalSweep, RangeSweep
     from optuna import distributions as dist
 
     fixed, space = [], {}
-    for override in overrides:
+    last = {override.get_key_element(): override for override in overrides}
+    for override in last.values():
         key = override.get_key_element()
         if not override.is_sweep_override():
             fixed.append(f"{key}={override.get_value_element_as_str()}")
@@ -64,9 +67,9 @@ def search_space(overrides: Sequence[Any]) -> tuple[list[str], dict[str, Any]]:
         elif isinstance(value, RangeSweep) and all(
             isinstance(v, int) for v in (value.start, value.stop, value.step)
         ):
-            last = list(override.sweep_iterator())[-1]
+            end = list(override.sweep_iterator())[-1]
             space[key] = dist.IntDistribution(
-                min(value.start, last), max(value.start, last), step=abs(value.step)
+                min(value.start, end), max(value.start, end), step=abs(value.step)
             )
         else:
             space[key] = dist.CategoricalDistribution(list(override.sweep_string_iterator()))

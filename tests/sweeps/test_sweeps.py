@@ -124,8 +124,8 @@ def test_probe_sweep_is_linear_and_one_hidden_layer_probes():
 def test_optuna_sweep_searches_the_grid_space_maximizing():
     cfg = sweep_config("sweep=optuna")
     sweeper = cfg.hydra.sweeper
-    assert "optuna" in sweeper._target_.lower() and "TPE" in sweeper.sampler._target_
-    assert sweeper.direction == "maximize" and sweeper.n_trials >= 1
+    assert sweeper._target_.endswith("StudySweeper") and sweeper.sampler == "tpe"
+    assert sweeper.n_trials >= 1 and cfg.sweep.pruner == "none"
     parsed = OverridesParser.create().parse_overrides(
         [f"{k}={v}" for k, v in sweeper.params.items()]
     )
