@@ -39,7 +39,10 @@ def ray_auth_mode(address: str | None) -> str:
 
 
 def start_ray(launcher: Any) -> None:
-    """Start or join Ray with ``hydra.launcher.ray.init``, unless this process has."""
+    """Start or join Ray with ``hydra.launcher.ray.init``, unless this process has.
+
+    Ray must not be imported before: it reads ``RAY_AUTH_MODE`` when first imported.
+    """
     from omegaconf import OmegaConf
 
     init = OmegaConf.to_container(launcher.ray_cfg.init, resolve=True) or {}
@@ -66,11 +69,11 @@ def launch_on_ray(
     as tasks end, as many tasks running as the cluster has room for. A task whose Ray
     worker died costs its jobs, which are FAILED runs (:func:`lost_job`).
     """
-    import ray
     from omegaconf import OmegaConf
 
     start_launch(launcher.config, launcher.hydra_context)
-    start_ray(launcher)
+    start_ray(launcher)  # sets RAY_AUTH_MODE, which Ray reads when first imported
+    import ray
     options = OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True) or {}
     remote = ray.remote(**options)(run_tasks) if options else ray.remote(run_tasks)
     feed = as_feed(job_overrides, initial_job_idx)

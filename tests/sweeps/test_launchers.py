@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from hydra.core.utils import JobReturn, JobStatus
 
-from genreclf.sweeps.ray_launch import ray_auth_mode
 from genreclf.sweeps.progress import SweepProgress, job_line, run_keeping_line, say_job_line
+from genreclf.sweeps.ray_launch import ray_auth_mode
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
 from tests.e2e import run_in_new_folder
