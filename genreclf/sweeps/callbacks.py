@@ -141,6 +141,18 @@ def check_every_job(config: DictConfig, check: str) -> None:
             sys.exit(exc.exit_status)
 
 
+def refuse_bad_sweep(config: DictConfig) -> None:
+    """End the command with one line (exit 2) for a sweep its sweeper cannot run."""
+    from genreclf.core.errors import GenreclfError
+    from genreclf.sweeps.sweeper import check_study_sweep
+
+    try:
+        check_study_sweep(config)
+    except GenreclfError as exc:
+        print(f"error: {exc}; no job was run", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_status)
+
+
 def hand_to_jobs(config: DictConfig, sweep_dir: Path, env: dict[str, str]) -> None:
     """Make every job of ``config`` run in ``sweep_dir`` with the environment ``env``.
 
@@ -181,6 +193,7 @@ class SweepTracking(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Check every job, open the sweep's parent run, and hand the sweep to the jobs."""
+        refuse_bad_sweep(config)
         if self.job_check:
             check_every_job(config, self.job_check)
         from genreclf.tracking.liveness import Heartbeat, host, reap_ghosts

@@ -74,6 +74,7 @@ def launch_on_ray(
     start_launch(launcher.config, launcher.hydra_context)
     start_ray(launcher)  # sets RAY_AUTH_MODE, which Ray reads when first imported
     import ray
+
     options = OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True) or {}
     remote = ray.remote(**options)(run_tasks) if options else ray.remote(run_tasks)
     feed = as_feed(job_overrides, initial_job_idx)

@@ -171,7 +171,11 @@ def retry_failed(study: Any) -> int:
 
     trials = study.get_trials(deepcopy=False)
     done = {_key(t.params) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
-    waiting = {_key(t.params) for t in trials if t.state == TrialState.WAITING}
+    waiting = {  # an enqueued trial holds its params as Optuna's fixed_params until asked
+        _key(t.system_attrs.get("fixed_params", {}))
+        for t in trials
+        if t.state == TrialState.WAITING
+    }
     again: dict[str, dict[str, Any]] = {}
     for trial in trials:
         key = _key(trial.params)

@@ -182,7 +182,6 @@ def run_study(
     from genreclf.tracking.liveness import host
 
     config = sweeper.config
-    check_one_split(config)
     study, plain, target = _studies(sweeper, space)
     left = max(target - _finished(plain, space), 0)
     owner = f"{host()}:{os.getpid()}"
@@ -241,14 +240,18 @@ def _finished(study: Any, space: dict[str, Any]) -> int:
     return len(done)
 
 
-def check_one_split(config: Any) -> None:
-    """Refuse a pruned sweep whose jobs train several folds or seeds (one line, exit 2)."""
+def check_study_sweep(config: Any) -> None:
+    """Refuse, before any job, a study sweep that cannot run: no storage for its study (a
+    tracking server without ``sweep.storage``), or pruned jobs of several folds or seeds."""
     from genreclf.protocol import members
+    from genreclf.sweeps.study import storage_url
 
-    if (
-        OmegaConf.select(config, "sweep.pruner", default="none") != "none"
-        and len(members(config)) > 1
-    ):
+    pruner = str(OmegaConf.select(config, "sweep.pruner", default="none"))
+    sampler = OmegaConf.select(config, "hydra.sweeper.sampler", default=None)
+    if pruner == "none" and sampler in (None, "grid"):
+        return
+    storage_url(OmegaConf.select(config, "sweep.storage"), str(config.tracking.uri))
+    if pruner != "none" and len(members(config)) > 1:
         raise ConfigError(
             "sweep.pruner: a pruned job trains one fold and one seed; set split.fold "
             "(with split=kfold) and repeats=1, or sweep.pruner=none"

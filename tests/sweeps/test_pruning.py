@@ -210,3 +210,40 @@ def _safe_runs(cwd: Path) -> list:
         return _job_runs(cwd)
     except Exception:  # the store is being created
         return []
+
+
+def test_an_optuna_search_with_hyperband_tells_every_trial(tmp_path, shared_data):
+    """`sweep=optuna` (TPE): 4 trials, each a run, each trial ended, the best the same."""
+    table = shared_data / "seed_features.csv"
+    result = run_command(
+        "genreclf.train",
+        "--multirun",
+        "sweep=optuna",
+        "hydra.sweeper.n_trials=4",
+        "sweep.pruner=hyperband",
+        "sweep.pruners.hyperband.min_resource=1",
+        "data=table",
+        f"data.path={table}",
+        "trainer.max_epochs=4",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        cwd=tmp_path,
+        cache=tmp_path / "cache",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "4 of 4 trials to run" in result.stdout
+    study = optuna.load_study(
+        study_name="genreclf-optuna", storage=f"sqlite:///{tmp_path}/mlruns/optuna.db"
+    )
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    assert len(study.trials) == 4 and all(t.state in finished for t in study.trials)
+    store = Store(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = store.find_runs(
+        store.experiment_id("genreclf-optuna", create=False), tags={names.ROLE_TAG: "job"}
+    )
+    assert len(runs) == 4 and {r.info.status for r in runs} == {names.FINISHED}
+    best = best_run(runs)
+    chosen = store.get_run(study.best_trial.user_attrs["genreclf.run_id"])
+    assert chosen.data.tags[names.HASH_TAG] == best.data.tags[names.HASH_TAG]
+    results = next((tmp_path / "multirun").rglob("optimization_results.yaml")).read_text()
+    assert "best_params" in results
