@@ -11,7 +11,8 @@ store (and its Optuna study), one after another on this machine:
    values 50, 100, 200 are the pruner's budget: every job may train 200 epochs).
 
 It prints each sweep's wall time, the ratio ASHA over exhaustive, the epochs trained
-(the points of every job run's validation curve), the validation and test accuracy of
+(the points of every job run's validation curve), the share of the workers' time spent in
+jobs (``sweep_job.json``: how busy the slots were), the validation and test accuracy of
 each sweep's pick (``best_run``: validation only), and the rank of ASHA's pick in the
 exhaustive sweep's validation ranking::
 
@@ -45,6 +46,9 @@ SUBGRID = [
     "model.dropout=0.1,0.5",
     "optimizer.lr=0.001,0.0005,0.0002",
     "trainer.max_epochs=100",
+    # each job trains its own 100 epochs: the params' max_epochs values would otherwise
+    # make every job also log the 50- and 200-epoch runs (conf/sweep/grid.yaml)
+    "sweep.share_epoch_budgets=false",
 ]
 TARGET_RATIO, TARGET_GAP, TARGET_FULL_MIN = 0.35, 0.01, 20.0
 
@@ -76,7 +80,15 @@ def job_runs(folder: Path) -> tuple[Any, list]:
     return store, store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
 
 
-def summary(name: str, folder: Path, seconds: float) -> dict[str, Any]:
+def busy_share(folder: Path, seconds: float, jobs: int) -> float:
+    """The share of the slots' time spent in jobs (each job's ``sweep_job.json`` seconds)."""
+    import json
+
+    spent = sum(json.loads(p.read_text())["seconds"] for p in folder.rglob("sweep_job.json"))
+    return spent / (seconds * jobs)
+
+
+def summary(name: str, folder: Path, seconds: float, jobs: int = 2) -> dict[str, Any]:
     """What one sweep cost and picked."""
     from genreclf.tracking import names
     from genreclf.tracking.selection import best_run
@@ -97,7 +109,8 @@ def summary(name: str, folder: Path, seconds: float) -> dict[str, Any]:
     }
     print(
         f"{name}: {seconds / 60:.1f} min, {row['runs']} runs ({row['pruned']} pruned), "
-        f"{epochs} epochs, pick val_acc {row['val_acc']:.4f} test_acc {row['test_acc']:.4f}",
+        f"{epochs} epochs, slots busy {busy_share(folder, seconds, jobs):.0%}, "
+        f"pick val_acc {row['val_acc']:.4f} test_acc {row['test_acc']:.4f}",
         flush=True,
     )
     return row
@@ -126,11 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name, extra in (("exhaustive subgrid", []), ("asha subgrid", ["sweep.pruner=asha"])):
         folder = base / name.replace(" ", "_")
-        rows.append(summary(name, folder, sweep(folder, args.data, args.jobs, *SUBGRID, *extra)))
+        seconds = sweep(folder, args.data, args.jobs, *SUBGRID, *extra)
+        rows.append(summary(name, folder, seconds, args.jobs))
     full = None
     if not args.no_full:
         folder = base / "asha_full"
-        full = summary("asha 900", folder, sweep(folder, args.data, args.jobs, "sweep.pruner=asha"))
+        seconds = sweep(folder, args.data, args.jobs, "sweep.pruner=asha")
+        full = summary("asha 900", folder, seconds, args.jobs)
     report(rows[0], rows[1], full)
 
 

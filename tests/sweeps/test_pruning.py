@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -172,21 +173,20 @@ def test_asha_on_submitit_local_three_jobs_per_task(tmp_path, shared_data):
     assert len(pids) == 2
 
 
-def test_sigterm_mid_study_leaves_no_run_and_no_trial_running(tmp_path, shared_data):
+def test_sigterm_mid_study_leaves_nothing_running_and_the_rerun_ends_the_study(
+    tmp_path, shared_data
+):
+    """SIGTERM: no run, no trial RUNNING. The same command again trains each config once."""
     table = shared_data / "seed_features.csv"
     command = [
         sys.executable, "-m", "genreclf.train", *ASHA, f"data.path={table}",
         "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        "trainer.max_epochs=60", "callbacks.early_stopping.patience=60",
+        "trainer.max_epochs=30", "callbacks.early_stopping.patience=30",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"GENRECLF_CACHE": str(tmp_path / "cache"), "PYTHONHASHSEED": "0"}
     proc = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env | {"GENRECLF_CACHE": str(tmp_path / "cache"), "PYTHONHASHSEED": "0"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 240
     while not any(r.info.status == names.RUNNING for r in _safe_runs(tmp_path)):
@@ -198,8 +198,20 @@ def test_sigterm_mid_study_leaves_no_run_and_no_trial_running(tmp_path, shared_d
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0, err[-2000:]
     assert not [r for r in _job_runs(tmp_path) if r.info.status == names.RUNNING]
-    running = optuna.trial.TrialState.RUNNING
-    assert _study(tmp_path).trials and running not in {t.state for t in _study(tmp_path).trials}
+    states = {t.state for t in _study(tmp_path).trials}
+    assert states and optuna.trial.TrialState.RUNNING not in states
+    killed = [r for r in _job_runs(tmp_path) if r.info.status == names.KILLED]
+    assert killed  # the job that was training
+
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    finished = Counter(
+        r.data.tags[names.HASH_TAG] for r in _job_runs(tmp_path) if r.info.status == names.FINISHED
+    )
+    assert len(finished) == 6 and set(finished.values()) == {1}, finished
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    configs = {tuple(sorted(t.params.items())) for t in _study(tmp_path).trials if t.state in done}
+    assert len(configs) == 6
 
 
 def _safe_runs(cwd: Path) -> list:
