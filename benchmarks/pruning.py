@@ -5,7 +5,8 @@ launcher (2 workers), on the seed feature table, each sweep into a fresh SQLite 
 store (and its Optuna study), one after another on this machine:
 
 1. the exhaustive grid over a subgrid of ``sweep=grid``'s space with the CNN and LSTM
-   heads (2 x 3 x 2 x 2 x 3 = 72 configurations, ``trainer.max_epochs=100``);
+   heads, spanning its widths, depths, dropouts and learning rates (2 x 3 x 3 x 2 x 2 = 72
+   configurations, ``trainer.max_epochs=100``);
 2. the same subgrid with ``sweep.pruner=asha`` (the defaults of ``conf/sweep/_common.yaml``);
 3. the whole grid's 900 configurations with ``sweep.pruner=asha`` (its ``max_epochs``
    values 50, 100, 200 are the pruner's budget: every job may train 200 epochs).
@@ -42,9 +43,9 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "seed_features.csv"
 SUBGRID = [
     "model=rnn,cnn",
     "model.hidden_size=64,128,256",
-    "model.num_layers=1,2",
+    "model.num_layers=1,3,5",
     "model.dropout=0.1,0.5",
-    "optimizer.lr=0.001,0.0005,0.0002",
+    "optimizer.lr=0.001,0.0002",
     "trainer.max_epochs=100",
     # each job trains its own 100 epochs: the params' max_epochs values would otherwise
     # make every job also log the 50- and 200-epoch runs (conf/sweep/grid.yaml)

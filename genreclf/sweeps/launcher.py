@@ -56,6 +56,9 @@ log = logging.getLogger("genreclf.sweeps")
 class ResilientJoblibLauncher(JoblibLauncher):
     """Hydra's ``JoblibLauncher`` that survives dead workers (see the module docstring)."""
 
+    #: It takes a :class:`~genreclf.sweeps.feed.JobFeed`: a job whenever a slot is free.
+    takes_feed = True
+
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:

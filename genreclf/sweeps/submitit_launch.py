@@ -39,6 +39,8 @@ class ReportingSubmitit:
 
     #: Seconds between two looks at the tasks' states.
     poll_s: float = 1.0
+    #: It takes a :class:`~genreclf.sweeps.feed.JobFeed`: a job whenever a slot is free.
+    takes_feed = True
 
     def __call__(self, sweep_overrides: list[str], *args: Any, **kwargs: Any) -> JobReturn:
         """Run one job in the submitit worker, quiet, its line kept for the launcher."""

@@ -195,11 +195,22 @@ def run_study(
     current_progress().total = left
     print(f"sweep: study '{config.sweep.study}', {left} of {target} trials to run", flush=True)
     try:
-        results = sweeper.launcher.launch(JobFeed(left, next_job), initial_job_idx=0)
+        results = launch_feed(sweeper.launcher, JobFeed(left, next_job))
     finally:
         fail_running(open_study(config.sweep, str(config.tracking.uri)), owner)
     _write_results(plain, sweep_dir)
     return [results]
+
+
+def launch_feed(launcher: Any, feed: JobFeed) -> list[Any]:
+    """Launch ``feed``'s jobs: genreclf's launchers take it whole (a job per free slot);
+    any other launcher (Hydra's basic one, in this process) gets one job at a time."""
+    if getattr(launcher, "takes_feed", False):
+        return list(launcher.launch(feed, initial_job_idx=0))
+    results = []
+    while (job := feed.take()) is not None:
+        results += launcher.launch([job[1]], initial_job_idx=job[0])
+    return results
 
 
 def _studies(sweeper: StudySweeper, space: dict[str, Any]) -> tuple[Any, Any, int]:

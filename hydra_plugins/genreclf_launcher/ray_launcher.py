@@ -15,6 +15,9 @@ if installed("ray"):
     class QuietRayLauncher(RayLauncher):
         """Hydra's Ray launcher: jobs reported as they end, Ray's own output off."""
 
+        #: It takes a ``genreclf.sweeps.feed.JobFeed``: a job whenever a slot is free.
+        takes_feed = True
+
         def __init__(self, ray, jobs_per_task: int = 1) -> None:  # noqa: ANN001
             super().__init__(ray)
             self.jobs_per_task = jobs_per_task
