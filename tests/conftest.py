@@ -86,6 +86,7 @@ def pg_mlflow_server(tmp_path) -> Iterator[MlflowServer]:
         artifacts = tmp_path / "server" / "artifacts"
         artifacts.mkdir(parents=True)
         server = MlflowServer(cluster.uri, artifacts).start()
+        server.cluster = cluster  # a test may create another database on it
         yield server
     finally:
         if server is not None:

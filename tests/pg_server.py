@@ -94,6 +94,11 @@ class PgCluster:
             "-w", "-t", "60", "start",
         )  # fmt: skip
         self.started = True
+        self.create_database(self.database)
+        return self
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` on the server; its SQLAlchemy URI."""
         import psycopg2
 
         connection = psycopg2.connect(
@@ -102,10 +107,10 @@ class PgCluster:
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{self.database}"')
+                cursor.execute(f'CREATE DATABASE "{name}"')
         finally:
             connection.close()
-        return self
+        return self.uri.rsplit("/", 1)[0] + f"/{name}"
 
     def stop(self) -> None:
         """Stop the server (``pg_ctl stop``, which signals its PID) and remove the folder."""

@@ -9,7 +9,9 @@ samplers; genreclf only names them.
 
 - ``sweep.storage: null``: a SQLite file ``optuna.db`` beside a SQLite MLflow store
   (``sqlite:///mlruns/mlflow.db`` gives ``sqlite:///mlruns/optuna.db``).
-- ``sweep.storage: postgresql://...``: the team's database server (any SQLAlchemy URL).
+- ``sweep.storage: postgresql://<server>/optuna``: a database of its own on the team's
+  PostgreSQL server (any SQLAlchemy URL; not MLflow's database: both keep an
+  ``alembic_version`` table).
 - ``sweep.storage: journal:///shared/path/optuna.log``: Optuna's journal file, for a
   network file system where SQLite's locks cannot be trusted.
 """
@@ -51,8 +53,9 @@ def storage_url(storage: str | None, tracking_uri: str) -> str:
         folder = tracking_uri[len("sqlite:///") :].rsplit("/", 1)
         return f"sqlite:///{folder[0] + '/' if len(folder) == 2 else ''}optuna.db"
     raise ConfigError(
-        f"sweep.storage: needed with a tracking server ({tracking_uri}); give the same "
-        "database server's URL (postgresql://...), or journal:///<shared path>/optuna.log"
+        f"sweep.storage: needed with a tracking server ({tracking_uri}); give a database "
+        "of its own on the same PostgreSQL server (postgresql://<server>/optuna), or "
+        "journal:///<shared path>/optuna.log"
     )
 
 

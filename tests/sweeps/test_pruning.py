@@ -52,25 +52,32 @@ def _asha(cwd: Path, table: Path, *extra: str) -> subprocess.CompletedProcess:
     return result
 
 
-def _study(cwd: Path) -> optuna.Study:
-    return optuna.load_study(
-        study_name="genreclf-grid_smoke", storage=f"sqlite:///{cwd}/mlruns/optuna.db"
-    )
+def _study(cwd: Path, storage: str | None = None) -> optuna.Study:
+    storage = storage or f"sqlite:///{cwd}/mlruns/optuna.db"
+    return optuna.load_study(study_name="genreclf-grid_smoke", storage=storage)
 
 
-def _job_runs(cwd: Path) -> list:
-    store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
+def _job_runs(cwd: Path, uri: str | None = None) -> list:
+    store = Store(uri or f"sqlite:///{cwd}/mlruns/mlflow.db")
     experiment = store.experiment_id("genreclf-grid_smoke", create=False)
     return store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
 
 
-def _assert_pruned_sweep(cwd: Path, result: subprocess.CompletedProcess) -> None:
-    """Six FINISHED runs, some pruned and recorded so; the study agrees with MLflow."""
-    runs = _job_runs(cwd)
+def _assert_pruned_sweep(
+    cwd: Path,
+    result: subprocess.CompletedProcess,
+    uri: str | None = None,
+    storage: str | None = None,
+) -> None:
+    """Six FINISHED runs, some pruned and recorded so; the study agrees with MLflow.
+
+    ``uri`` and ``storage``: the tracking store and the study's (default: SQLite in ``cwd``).
+    """
+    runs = _job_runs(cwd, uri)
     assert len(runs) == 6 and {r.info.status for r in runs} == {names.FINISHED}
     pruned = [r for r in runs if names.PRUNED_TAG in r.data.tags]
     assert 1 <= len(pruned) < 6, [r.data.tags.get(names.PRUNED_TAG) for r in runs]
-    store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    store = Store(uri or f"sqlite:///{cwd}/mlruns/mlflow.db")
     for run in pruned:  # curves up to the epoch it stopped at, never selected nor tested
         epochs = int(run.data.tags[names.PRUNED_TAG])
         history = store.metric_history(run.info.run_id, [names.VAL_ACC])
@@ -80,7 +87,7 @@ def _assert_pruned_sweep(cwd: Path, result: subprocess.CompletedProcess) -> None
     best = best_run(runs)
     assert names.PRUNED_TAG not in best.data.tags
     assert f"in run {best.info.run_id} " in result.stdout
-    study = _study(cwd)
+    study = _study(cwd, storage)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
     assert states.count(optuna.trial.TrialState.COMPLETE) == 6 - len(pruned)
@@ -157,6 +164,25 @@ def test_asha_on_ray(tmp_path, shared_data):
     table = shared_data / "seed_features.csv"
     result = _asha(tmp_path, table, "hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=2")
     _assert_pruned_sweep(tmp_path, result)
+
+
+def test_asha_against_a_tracking_server_keeps_its_study_on_the_same_postgresql(
+    tmp_path, shared_data, pg_mlflow_server
+):
+    """The team setup: runs on a PostgreSQL-backed `mlflow server`, the study in a second
+    database of the same PostgreSQL server (each keeps its own alembic_version table)."""
+    storage = pg_mlflow_server.cluster.create_database("optuna")
+    table = shared_data / "seed_features.csv"
+    result = _asha(
+        tmp_path,
+        table,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"tracking.uri={pg_mlflow_server.uri}",
+        f"sweep.storage='{storage}'",
+    )
+    _assert_pruned_sweep(tmp_path, result, pg_mlflow_server.uri, storage)
+    assert not (tmp_path / "mlruns").exists()  # nothing beside it: all on the server
 
 
 def test_asha_on_submitit_local_three_jobs_per_task(tmp_path, shared_data):
