@@ -50,21 +50,22 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
     ``None`` for another sweeper, or a search that samples its trials as it goes
     (``hydra.sweeper.sampler: tpe``). Nothing is run.
     """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.utils import get_class
 
     sweeper = config.hydra.sweeper
     try:
         cls = get_class(str(sweeper.get("_target_", "")))
-        if not issubclass(cls, BasicSweeper):
+        # genreclf's sweeper, Hydra's basic one and those derived from it (by what they
+        # have: Hydra's plugin scan loads its modules again, so a class may derive from
+        # an older copy of BasicSweeper)
+        if not hasattr(cls, "planned") and not hasattr(cls, "split_arguments"):
             return None
         kwargs = OmegaConf.to_container(sweeper, resolve=True)
         basic = cls(**{k: v for k, v in kwargs.items() if k != "_target_"})
-        arguments = basic._parse_config() + list(config.hydra.overrides.task)
         if hasattr(basic, "planned"):  # genreclf's sweeper (genreclf.sweeps.sweeper)
-            basic.config = config
-            return basic.planned(arguments)
+            return basic.planned(config)
+        arguments = basic._parse_config() + list(config.hydra.overrides.task)
         parsed = OverridesParser.create().parse_overrides(arguments)
         return [list(job) for batch in basic.split_arguments(parsed, None) for job in batch]
     except Exception:  # an unknown sweeper

@@ -145,10 +145,13 @@ def run_tasks(context: Any, configs: list[Any], task_function: Any, state: Any) 
 
 def run_on_ray(*args: Any, **kwargs: Any) -> JobReturn:
     """One job in a Ray worker: Hydra's ``_run_job``, quiet, its line kept for the launcher."""
+    import ray
     from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
 
     from genreclf.core.console import quiet_console
+    from genreclf.sweeps.runs import RAY_NODE_ENV
 
     sweep_config = args[1]
     quiet_console(sweep_config.hydra.verbose)
+    os.environ[RAY_NODE_ENV] = ray.get_runtime_context().get_node_id()  # the run's tag
     return run_keeping_line(_run_job, *args, **kwargs)

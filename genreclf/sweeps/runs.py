@@ -18,6 +18,8 @@ SWEEP_ID_ENV = "GENRECLF_SWEEP_ID"
 PARENT_RUN_ENV = "GENRECLF_SWEEP_PARENT_RUN"
 #: ``<host>:<pid>`` of the process that launched the sweep (see ``watch_launcher``).
 LAUNCHER_ENV = "GENRECLF_SWEEP_LAUNCHER"
+#: The Ray node a job runs on (set by :func:`genreclf.sweeps.ray_launch.run_on_ray`).
+RAY_NODE_ENV = "GENRECLF_RAY_NODE"
 
 
 def finished_run(
@@ -167,7 +169,7 @@ def adopt(tracking: DictConfig, run: Any) -> None:
 
 def sweep_tags(cfg: DictConfig, digest: str | None = None) -> dict[str, str]:
     """Tags of a sweep job's run: sweep id and name, job number, config hashes (effective
-    and exact), model as built, parent run."""
+    and exact), model as built, parent run, and on Ray the node it ran on."""
     from hydra.core.hydra_config import HydraConfig
 
     hydra = HydraConfig.get()
@@ -188,4 +190,6 @@ def sweep_tags(cfg: DictConfig, digest: str | None = None) -> dict[str, str]:
         tags[names.SWEEP_ID_TAG] = os.environ[SWEEP_ID_ENV]
     if os.environ.get(PARENT_RUN_ENV):
         tags[names.PARENT_RUN_TAG] = os.environ[PARENT_RUN_ENV]
+    if os.environ.get(RAY_NODE_ENV):
+        tags[names.RAY_NODE_TAG] = os.environ[RAY_NODE_ENV]
     return tags

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from genreclf.core.errors import ConfigError
@@ -113,8 +113,12 @@ def _value_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-class StudySweeper(BasicSweeper):
-    """Hydra's basic sweeper, or an Optuna study fed to the launcher (module docstring)."""
+class StudySweeper(Sweeper):
+    """Hydra's basic sweeper, or an Optuna study fed to the launcher (module docstring).
+
+    The basic sweeper is held, not derived from: Hydra's plugin scan loads its module
+    again, and a class derived from the copy loaded before would no longer be one.
+    """
 
     def __init__(
         self,
@@ -124,12 +128,23 @@ class StudySweeper(BasicSweeper):
         n_trials: int | None = None,
         seed: int | None = None,
     ) -> None:
-        super().__init__(max_batch_size, params)
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
         if sampler not in SAMPLERS:
             raise ConfigError(
                 f"hydra.sweeper.sampler={sampler}: choose one of {', '.join(SAMPLERS)}"
             )
+        self.basic = BasicSweeper(max_batch_size, params)
         self.sampler, self.n_trials, self.seed = sampler, n_trials, seed
+        self.config: Any = None
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        self.basic.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.config, self.hydra_context = config, hydra_context
+
+    @property
+    def launcher(self) -> Any:
+        return self.basic.launcher
 
     def pruner(self) -> str:
         """The sweep's ``sweep.pruner`` (``none`` outside a genreclf sweep)."""
@@ -137,11 +152,12 @@ class StudySweeper(BasicSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         if self.sampler == "grid" and self.pruner() == "none":
-            return super().sweep(arguments)
+            return self.basic.sweep(arguments)
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        fixed, space = search_space(parser.parse_overrides(self._parse_config() + arguments))
+        given = self.basic._parse_config() + arguments
+        fixed, space = search_space(parser.parse_overrides(given))
         if self.pruner() != "none":
             fixed, space, most = fold_budget(fixed, space)
             if most is not None:
@@ -153,7 +169,7 @@ class StudySweeper(BasicSweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         return run_study(self, fixed, space, sweep_dir)
 
-    def planned(self, arguments: list[str]) -> list[list[str]] | None:
+    def planned(self, config: Any) -> list[list[str]] | None:
         """Each job's overrides, if known before the sweep (a grid), else ``None``."""
         if self.sampler != "grid":
             return None
@@ -161,11 +177,13 @@ class StudySweeper(BasicSweeper):
 
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
+        self.config = config
+        arguments = self.basic._parse_config() + list(config.hydra.overrides.task)
         parsed = OverridesParser.create().parse_overrides(arguments)
         if self.pruner() == "none":  # Hydra's basic sweeper's jobs
-            return [list(job) for batch in self.split_arguments(parsed, None) for job in batch]
+            batches = self.basic.split_arguments(parsed, None)
+            return [list(job) for batch in batches for job in batch]
         fixed, space, _ = fold_budget(*search_space(parsed))
-
         grid = grid_of(space)
         return [
             fixed + [f"{k}={_value_text(v)}" for k, v in zip(grid, values, strict=True)]

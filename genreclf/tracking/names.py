@@ -68,6 +68,8 @@ STOP_TAG = "genreclf.stopped_by"
 #: trained. Such a run ends FINISHED with its curves up to that epoch, and no selection
 #: metric or test score, so that no ranking (``best_run``) ever chooses it.
 PRUNED_TAG = "genreclf.pruned_at_epoch"
+#: The Ray node a sweep job ran on (``hydra/launcher=ray``), Ray's node id.
+RAY_NODE_TAG = "genreclf.ray_node"
 #: The number of the Optuna trial a pruned sweep's job ran as (``sweep.pruner``).
 TRIAL_TAG = "genreclf.trial"
 #: The SHA-256 of the random token a job wrote into its run's spool header when it
