@@ -104,7 +104,10 @@ def open_study(sweep: Mapping[str, Any], tracking_uri: str, sampler: Any = None)
 
 
 def trial_of(study: Any, number: int) -> Any:
-    """The running trial number ``number`` of ``study``, to report to and prune."""
+    """The running trial number ``number`` of ``study``, to report to and prune.
+
+    Optuna's ``Trial`` takes the storage's trial id, which its storage API gives by number.
+    """
     import optuna
 
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
@@ -118,13 +121,9 @@ def finish(study: Any, number: int, state: str, value: float | None = None) -> N
     """
     from optuna.trial import TrialState
 
-    trial = study._storage.get_trial(
-        study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    )
-    if trial.state.is_finished():
-        return
     kind = TrialState[state]
-    study.tell(number, value if kind == TrialState.COMPLETE else None, state=kind)
+    told = value if kind == TrialState.COMPLETE else None
+    study.tell(number, told, state=kind, skip_if_finished=True)
 
 
 def selection_value(val_acc: float, val_loss: float) -> float:
