@@ -342,9 +342,9 @@ def hydra_app(task: Callable, config_name: str) -> Callable[[], None]:
     def main() -> None:
         from genreclf.sweeps.schemas import register_launcher_schemas
 
-        register_launcher_schemas()
         exit_on_bad_choice(config_name=config_name)
         quiet_console(verbose_requested())
+        register_launcher_schemas()  # after the cheap check: it runs Hydra's plugin scan
         stopping.install()
         try:
             hydra_main()

@@ -11,6 +11,7 @@ import importlib
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,18 @@ def test_ray_auth_mode_is_what_ray_would_choose(tmp_path, monkeypatch):
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("x")
     assert ray_auth_mode("auto") == "token"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["submitit_local", "submitit_slurm", "ray"])
+def test_each_task_launcher_takes_jobs_per_task(launcher, tmp_path):
+    """`hydra.launcher.jobs_per_task` is in the launcher's schema (Hydra's, plus it)."""
+    if launcher == "ray":
+        require_ray()
+    result = subprocess.run(
+        [sys.executable, "-m", "genreclf.train", "sweep=grid_smoke", f"hydra/launcher={launcher}",
+         "hydra.launcher.jobs_per_task=3", "--cfg", "hydra"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "jobs_per_task: 3" in result.stdout and "genreclf_launcher" in result.stdout
