@@ -109,6 +109,12 @@ class RayCluster:
         """PIDs of the nodes' raylets."""
         return [pid for pid in self.pids() if _name(pid) == "raylet"]
 
+    def worker_jobs(self) -> set[str]:
+        """The Ray job ids whose tasks ran in the cluster's workers (from their log names,
+        ``worker-<worker id>-<job id>-<pid>.out``): one per driver that used the cluster."""
+        logs = self.folder.glob("session_*/logs/worker-*-*-*.out")
+        return {path.name.split("-")[2] for path in logs}
+
     def stop(self) -> None:
         """End every process of the cluster by its PID (SIGTERM, then SIGKILL)."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
