@@ -97,6 +97,9 @@ def sweep_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) ->
       failure, even a config check, ends as a FAILED run with its traceback. The error is
       logged and NaN is returned, so that the sweep carries on (Optuna records the trial
       as failed). Ctrl-C still stops the sweep, and ends the run as KILLED.
+    - In a pruned sweep (``sweep.trial`` set, :mod:`genreclf.sweeps.pruning`), the job
+      runs that Optuna trial and tells the study how it ended: COMPLETE with its value,
+      PRUNED (its run tagged ``genreclf.pruned_at_epoch``), or FAIL.
     """
     from hydra.core.hydra_config import HydraConfig
 
