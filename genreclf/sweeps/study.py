@@ -172,15 +172,17 @@ def retry_failed(study: Any) -> int:
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    done = {_key(t.params) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
+    done = {
+        params_key(t.params) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    }
     waiting = {  # an enqueued trial holds its params as Optuna's fixed_params until asked
-        _key(t.system_attrs.get("fixed_params", {}))
+        params_key(t.system_attrs.get("fixed_params", {}))
         for t in trials
         if t.state == TrialState.WAITING
     }
     again: dict[str, dict[str, Any]] = {}
     for trial in trials:
-        key = _key(trial.params)
+        key = params_key(trial.params)
         if trial.state == TrialState.FAIL and key not in done | waiting:
             again.setdefault(key, trial.params)
     for params in again.values():
@@ -188,5 +190,6 @@ def retry_failed(study: Any) -> int:
     return len(again)
 
 
-def _key(params: Mapping[str, Any]) -> str:
+def params_key(params: Mapping[str, Any]) -> str:
+    """A trial's params as one comparable value (the same configuration, the same key)."""
     return repr(sorted(params.items()))

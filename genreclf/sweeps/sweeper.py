@@ -20,6 +20,7 @@ and the command line's sweeps, as Hydra's basic sweeper does.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,7 +197,7 @@ def run_study(
 ) -> list[Any]:
     """Launch the study's remaining trials, one job per free slot; fail what is left over."""
     from genreclf.sweeps.progress import current_progress
-    from genreclf.sweeps.study import fail_running, open_study
+    from genreclf.sweeps.study import fail_running
     from genreclf.tracking.liveness import host
 
     config = sweeper.config
@@ -215,7 +216,7 @@ def run_study(
     try:
         results = launch_feed(sweeper.launcher, JobFeed(left, next_job))
     finally:
-        fail_running(open_study(config.sweep, str(config.tracking.uri)), owner)
+        fail_running(plain, owner)
     _write_results(plain, sweep_dir)
     return [results]
 
@@ -242,7 +243,7 @@ def _studies(sweeper: StudySweeper, space: dict[str, Any]) -> tuple[Any, Any, in
     if sweeper.sampler == "grid":
         grid = grid_of(space)
         sampler = optuna.samplers.GridSampler(grid, seed=sweeper.seed)
-        target = len(sampler._all_grids)
+        target = math.prod(len(values) for values in grid.values())
     else:
         sampler = getattr(optuna.samplers, SAMPLERS[sweeper.sampler])(seed=sweeper.seed)
         target = int(sweeper.n_trials or 0)
@@ -260,9 +261,11 @@ def _finished(study: Any, space: dict[str, Any]) -> int:
     """How many distinct configurations of ``space`` completed or were pruned."""
     from optuna.trial import TrialState
 
+    from genreclf.sweeps.study import params_key
+
     states = (TrialState.COMPLETE, TrialState.PRUNED)
     done = {
-        repr(sorted(t.params.items()))
+        params_key(t.params)
         for t in study.get_trials(deepcopy=False, states=states)
         if set(t.params) == set(space)
     }
