@@ -124,3 +124,19 @@ def excerpt_subset(tmp_path_factory: Any, per_genre: int) -> Path:
         for clip in sorted(genre.glob("*.wav"))[:per_genre]:
             shutil.copy(clip, root / genre.name / clip.name)
     return root
+
+
+def finished_job_runs(uri: str, experiment: str = "genreclf-grid_smoke", count: int = 6) -> list:
+    """The job runs of ``experiment`` in the store at ``uri``, checked: ``count`` of them,
+    every one FINISHED."""
+    from genreclf.tracking import names
+    from genreclf.tracking.store import Store
+
+    store = Store(uri)
+    runs = store.find_runs(
+        store.experiment_id(experiment, create=False), tags={names.ROLE_TAG: "job"}
+    )
+    assert len(runs) == count and {r.info.status for r in runs} == {names.FINISHED}, [
+        r.info.status for r in runs
+    ]
+    return runs

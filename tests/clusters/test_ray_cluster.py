@@ -21,7 +21,7 @@ import pytest
 
 from genreclf.tracking import names
 from genreclf.tracking.store import Store
-from tests.e2e import excerpt_subset, run_command
+from tests.e2e import excerpt_subset, finished_job_runs, run_command
 from tests.ray_cluster import RayCluster
 from tests.sweeps.test_launchers import _assert_one_console, require_ray
 
@@ -59,10 +59,7 @@ def test_grid_smoke_on_two_ray_nodes_lands_on_both(
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     _assert_one_console(result)
-    store = Store(pg_mlflow_server.uri)
-    experiment = store.experiment_id("genreclf-grid_smoke", create=False)
-    runs = store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
-    assert len(runs) == 6 and {r.info.status for r in runs} == {names.FINISHED}
+    runs = finished_job_runs(pg_mlflow_server.uri)
     nodes = {r.data.tags.get(names.RAY_NODE_TAG) for r in runs}
     assert None not in nodes and len(nodes) == 2, nodes
 

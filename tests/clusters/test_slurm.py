@@ -12,9 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from genreclf.tracking import names
-from genreclf.tracking.store import Store
-from tests.e2e import run_command
+from tests.e2e import finished_job_runs, run_command
 from tests.slurm_cluster import PARTITION, SlurmCluster, missing
 from tests.sweeps.test_launchers import _assert_one_console
 
@@ -62,9 +60,6 @@ def test_the_readmes_slurm_command_runs_grid_smoke_as_a_job_array(
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     _assert_one_console(result)
-    store = Store(pg_mlflow_server.uri)
-    experiment = store.experiment_id("genreclf-grid_smoke", create=False)
-    runs = store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
-    assert len(runs) == 6 and {r.info.status for r in runs} == {names.FINISHED}
+    finished_job_runs(pg_mlflow_server.uri)  # 6, all FINISHED
     logs = list((tmp_path / "multirun").rglob(".submitit/*/*_log.out"))
     assert len(logs) == 3  # three array tasks of two configurations each
