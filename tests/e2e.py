@@ -18,19 +18,36 @@ from filelock import FileLock
 TINY_DATA = ["data.clips_per_genre=4", "data.duration=3.0", "extraction.n_jobs=1"]
 
 
+def command_env(cache: Path) -> dict[str, str]:
+    """A command's environment: this one's, the feature cache at ``cache``, no
+    ``MLFLOW_TRACKING_URI``."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return env | {"GENRECLF_CACHE": str(cache), "PYTHONHASHSEED": "0"}
+
+
 def run_command(
     module: str, *overrides: str, cwd: Path, cache: Path, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """Run ``python -m <module> <overrides>`` in ``cwd`` with the feature cache at ``cache``."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env |= {"GENRECLF_CACHE": str(cache), "PYTHONHASHSEED": "0"}
     return subprocess.run(
         [sys.executable, "-m", module, *overrides],
         cwd=cwd,
-        env=env,
+        env=command_env(cache),
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def start_command(module: str, *overrides: str, cwd: Path, cache: Path) -> subprocess.Popen:
+    """:func:`run_command`, started: its output piped, read with ``communicate()``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *overrides],
+        cwd=cwd,
+        env=command_env(cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

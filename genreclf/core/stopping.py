@@ -43,6 +43,13 @@ def install() -> None:
             signal.signal(sig, _stop)
 
 
+def ignore() -> None:
+    """Ignore the stop signals from now on: what they stop has ended (a task that requeues
+    itself, which SLURM then ends with SIGTERM)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def reason(exc: BaseException | None = None) -> str:
     """Why the process is stopping: the first stop signal, else ``SIGINT`` (Ctrl-C)."""
     if received:
@@ -50,12 +57,11 @@ def reason(exc: BaseException | None = None) -> str:
     return str(exc) if isinstance(exc, Stopped) and str(exc) else "SIGINT"
 
 
-def stop_line() -> str:
-    """The one line a stopped command prints."""
-    return (
-        f"error: stopped by {reason()}: open runs ended KILLED; "
-        "run the same command again to resume"
-    )
+def stop_line(*, then: str | None = None) -> str:
+    """The one line a stopped command prints; ``then`` says what comes next (a task that
+    a scheduler requeued), instead of asking for the same command again."""
+    then = then or "run the same command again to resume"
+    return f"error: stopped by {reason()}: open runs ended KILLED; {then}"
 
 
 def spawn_shielded(start: Callable[[], object]) -> None:

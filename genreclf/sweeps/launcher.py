@@ -89,7 +89,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
                         errors.append(exc)
                         break
                     why = f"the job's worker process died ({str(exc).splitlines()[-1].strip()})"
-                    results[idx] = lost_job(self.config, idx, overrides, why, progress.total)
+                    results[idx] = lost_job(self.config, idx, overrides, why)
                     executor.shutdown(wait=False, kill_workers=True)
                     executor = ProcessPoolExecutor(max_workers=1)
                     executors.append(executor)
@@ -139,15 +139,15 @@ def numbered_jobs(
     return {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
 
 
-def lost_job(
-    config: Any, idx: int, overrides: Sequence[str], why: str, total: int | None
-) -> JobReturn:
+def lost_job(config: Any, idx: int, overrides: Sequence[str], why: str) -> JobReturn:
     """A job whose worker died: its run ends FAILED with ``why``, the sweep sees NaN."""
     log.error("job %d: %s; its run is FAILED, the sweep goes on", idx, why)
     end_lost_run(config, idx, why)
     result = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
     result.return_value = math.nan
-    setattr(result, JOB_LINE_ATTR, failed_line(idx, overrides, why, total))
+    progress = current_progress()
+    line = failed_line(idx, overrides, why, progress.total, progress.keys or None)
+    setattr(result, JOB_LINE_ATTR, line)
     return result
 
 

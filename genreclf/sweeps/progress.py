@@ -166,10 +166,18 @@ def run_keeping_line(execute: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     return result
 
 
-def failed_line(job_num: int, overrides: Sequence[str], why: str, total: int | None) -> str:
-    """The line of a job that ended without saying so (its worker died, it raised)."""
+def failed_line(
+    job_num: int,
+    overrides: Sequence[str],
+    why: str,
+    total: int | None,
+    keys: Sequence[str] | None = None,
+) -> str:
+    """The line of a job that ended without saying so (its worker died, it raised);
+    ``keys``: the swept keys (see :func:`swept_values`)."""
     last = one_line((why.strip().splitlines() or ["unknown error"])[-1])
-    return f"{job_tag(job_num, total)} {printable(swept_values(overrides))}  FAILED: {last}"
+    values = printable(swept_values(overrides, keys))
+    return f"{job_tag(job_num, total)} {values}  FAILED: {last}"
 
 
 def scores(val_acc: float, test_acc: float) -> str:
@@ -318,9 +326,8 @@ class SweepProgress:
         line = getattr(result, JOB_LINE_ATTR, None)
         if not line:
             why = "" if completed else str(getattr(result, "_return_value", "") or "")
-            line = failed_line(
-                job_num, overrides, why or "the job ended without a result", self.total
-            )
+            why = why or "the job ended without a result"
+            line = failed_line(job_num, overrides, why, self.total, self.keys or None)
         with self._lock:
             print(line, flush=True)
             print(self.finished(job_num, value, overrides), flush=True)

@@ -134,8 +134,7 @@ def _task_results(launcher: Any, ref: Any, jobs: list[tuple[int, list[str]]]) ->
         return ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker died, or Ray failed
         why = f"its Ray worker failed ({type(exc).__name__}: {last_line(exc)})"
-        total = current_progress().total
-        return [lost_job(launcher.config, idx, job, why, total) for idx, job in jobs]
+        return [lost_job(launcher.config, idx, job, why) for idx, job in jobs]
 
 
 def run_tasks(context: Any, configs: list[Any], task_function: Any, state: Any) -> list[JobReturn]:

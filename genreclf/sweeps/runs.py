@@ -192,4 +192,14 @@ def sweep_tags(cfg: DictConfig, digest: str | None = None) -> dict[str, str]:
         tags[names.PARENT_RUN_TAG] = os.environ[PARENT_RUN_ENV]
     if os.environ.get(RAY_NODE_ENV):
         tags[names.RAY_NODE_TAG] = os.environ[RAY_NODE_ENV]
+    if slurm_job := slurm_job_id():
+        tags[names.SLURM_JOB_TAG] = slurm_job
     return tags
+
+
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in, ``<array job>_<task>`` for a job array's task."""
+    array_job, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and task:
+        return f"{array_job}_{task}"
+    return os.environ.get("SLURM_JOB_ID")

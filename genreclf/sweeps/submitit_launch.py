@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn
 
+from genreclf.core import stopping
 from genreclf.sweeps.feed import JobFeed, as_feed
 from genreclf.sweeps.launcher import last_line, lost_job
 from genreclf.sweeps.progress import current_progress, run_keeping_line
@@ -22,6 +25,10 @@ log = logging.getLogger("genreclf.sweeps")
 
 #: A task's jobs: (job number, overrides) each.
 Jobs = list[tuple[int, list[str]]]
+
+#: The warning SLURM sends ahead of a preemption or the time limit when asked
+#: (``--signal=USR1@<s>``): the task's runs end KILLED, and the task is requeued.
+REQUEUE_SIGNAL = "SIGUSR1"
 
 
 class ReportingSubmitit:
@@ -50,8 +57,25 @@ class ReportingSubmitit:
         return run_keeping_line(super().__call__, sweep_overrides, *args, **kwargs)  # type: ignore[misc]
 
     def run_task(self, jobs: list[tuple[Any, ...]]) -> list[JobReturn]:
-        """One task in the submitit worker: its jobs (``__call__``'s arguments) in turn."""
-        return [self(*job) for job in jobs]
+        """One task in the submitit worker: its jobs (``__call__``'s arguments) in turn.
+
+        A stop signal ends the task's open runs KILLED (:mod:`genreclf.core.stopping`).
+        On SLURM, :data:`REQUEUE_SIGNAL` then requeues the task (:func:`requeue_task`): it
+        runs the same jobs again, and those that finished are skipped (``sweep.resume``).
+        """
+        stopping.install()  # before the first job's config is composed
+        try:
+            return [self(*job) for job in jobs]
+        except (KeyboardInterrupt, SystemExit):  # Lightning ends a stopped fit with exit(1)
+            if not stopping.received:
+                raise
+            stopping.ignore()  # the runs have ended; SLURM's SIGTERM must not cut this short
+            then = None
+            if self._EXECUTOR == "slurm":  # type: ignore[attr-defined]  # not submitit_local
+                params = self.params  # type: ignore[attr-defined]
+                then = requeue_task(max_requeues=int(params.get("max_num_timeout") or 0))
+            print(stopping.stop_line(then=then), file=sys.stderr, flush=True)
+            raise SystemExit(143) from None
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]] | JobFeed, initial_job_idx: int
@@ -100,13 +124,16 @@ class ReportingSubmitit:
 
     def _results(self, task: Any, jobs: Jobs) -> list[JobReturn]:
         """The ``JobReturn`` of each job of a task that ended (lost jobs if it failed)."""
+        from submitit.core.utils import UncompletedJobError
+
         try:
             return task.results()[0]
-        except Exception as exc:  # submitit's FailedJobError, UncompletedJobError
+        except UncompletedJobError:  # its process died: SLURM's state says why (NODE_FAIL...)
+            why = f"its submitit job {task.job_id} ended {task.state} without a result"
+        except Exception as exc:  # submitit's FailedJobError: the job's own error
             why = f"its submitit job {task.job_id} failed ({last_line(exc)})"
-            total = current_progress().total
-            config = self.config  # type: ignore[attr-defined]
-            return [lost_job(config, idx, overrides, why, total) for idx, overrides in jobs]
+        config = self.config  # type: ignore[attr-defined]
+        return [lost_job(config, idx, overrides, why) for idx, overrides in jobs]
 
     def _executor(self) -> tuple[Any, int, int]:
         """Submitit's executor as Hydra's launcher makes it; jobs per task; task slots."""
@@ -136,3 +163,31 @@ class ReportingSubmitit:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if "mode" in config.hydra.sweep:
             os.chmod(sweep_dir, mode=int(str(config.hydra.sweep.mode), 8))
+
+
+def requeue_task(*, max_requeues: int) -> str | None:
+    """Requeue this SLURM task (``scontrol requeue``) if :data:`REQUEUE_SIGNAL` stopped it.
+
+    At most ``max_requeues`` times (``hydra.launcher.max_num_timeout``, counted by
+    SLURM's ``SLURM_RESTART_COUNT``), so that a configuration that never fits in the
+    time limit is not trained for ever. Returns what happened to the task, for the stop
+    line, or ``None`` outside a SLURM task or for another signal.
+    """
+    from genreclf.sweeps.runs import slurm_job_id
+
+    job_id = slurm_job_id()
+    if stopping.reason() != REQUEUE_SIGNAL or job_id is None:
+        return None
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    if restarts >= max_requeues:
+        return f"job {job_id} not requeued: requeued {restarts} times (max_num_timeout)"
+    try:
+        done = subprocess.run(
+            ["scontrol", "requeue", job_id], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"job {job_id} not requeued: scontrol requeue: {exc}"
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"job {job_id} not requeued: scontrol requeue: {why}"
+    return f"job {job_id} requeued"

@@ -70,6 +70,9 @@ STOP_TAG = "genreclf.stopped_by"
 PRUNED_TAG = "genreclf.pruned_at_epoch"
 #: The Ray node a sweep job ran on (``hydra/launcher=ray``), Ray's node id.
 RAY_NODE_TAG = "genreclf.ray_node"
+#: The SLURM job a sweep job ran in (``hydra/launcher=submitit_slurm``): the array job's
+#: id and the task's, ``<array job>_<task>``, as ``squeue``, ``scancel`` and ``sacct`` name it.
+SLURM_JOB_TAG = "genreclf.slurm_job"
 #: The number of the Optuna trial a pruned sweep's job ran as (``sweep.pruner``).
 TRIAL_TAG = "genreclf.trial"
 #: The SHA-256 of the random token a job wrote into its run's spool header when it

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from genreclf.tracking.store import Store
+from tests.e2e import command_env
 
 pytestmark = pytest.mark.slow
 
@@ -20,17 +21,12 @@ pytestmark = pytest.mark.slow
 SWEEP = ["--multirun", "sweep=grid_smoke", "data=table", "hydra/launcher=joblib"]
 
 
-def _env(cache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return env | {"GENRECLF_CACHE": str(cache), "PYTHONHASHSEED": "0"}
-
-
 def _sweep(cwd: Path, table: Path, *extra: str, **popen) -> subprocess.Popen:
     command = [sys.executable, "-m", "genreclf.train", *SWEEP, f"data.path={table}", *extra]
     return subprocess.Popen(
         command,
         cwd=cwd,
-        env=_env(cwd / "cache"),
+        env=command_env(cwd / "cache"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

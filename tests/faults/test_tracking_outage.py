@@ -18,7 +18,8 @@ import pytest
 from genreclf.tracking import names
 from genreclf.tracking.spool import SPOOL_DIR, Outbox, offline_header, spool_files, upload_folder
 from genreclf.tracking.store import Store
-from tests.faults.test_sweep_faults import _env, _sweep
+from tests.e2e import command_env
+from tests.faults.test_sweep_faults import _sweep
 from tests.faults.test_twin_sweeps import assert_one_finished_run_per_config, job_runs
 
 #: Jobs of a few seconds each, so that some end and some start while the server is away.
@@ -29,7 +30,7 @@ def _sync(folder: Path, cwd: Path, uri: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "genreclf.sync", str(folder), "--tracking-uri", uri],
         cwd=cwd,
-        env=_env(cwd / "cache"),
+        env=command_env(cwd / "cache"),
         capture_output=True,
         text=True,
         timeout=300,

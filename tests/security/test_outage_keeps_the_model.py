@@ -21,8 +21,7 @@ from genreclf.tracking import names
 from genreclf.tracking.models import fetch_model
 from genreclf.tracking.spool import SPOOL_DIR
 from genreclf.tracking.store import Store
-from tests.e2e import TINY_DATA, run_command
-from tests.faults.test_sweep_faults import _env
+from tests.e2e import TINY_DATA, command_env, run_command
 
 
 def _running_run(uri: str, proc: subprocess.Popen, timeout: float = 240) -> str:
@@ -47,7 +46,7 @@ def test_an_outage_during_train_spools_the_model_and_sync_finishes_the_run(
     proc = subprocess.Popen(
         [sys.executable, "-m", "genreclf.train", f"tracking.uri={uri}", *overrides],
         cwd=tmp_path,
-        env=_env(tmp_path / "cache"),
+        env=command_env(tmp_path / "cache"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

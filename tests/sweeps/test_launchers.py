@@ -58,8 +58,10 @@ def _sweep(tmp_path_factory, name: str, table: Path, launcher: str, *extra: str)
     )
 
 
-def _assert_one_console(result: subprocess.CompletedProcess) -> None:
-    """A job line then a count line per job, counts 1 to 6, the summary after them all."""
+def _assert_one_console(
+    result: subprocess.CompletedProcess, summary: str = SUMMARY.pattern
+) -> None:
+    """A job line then a count line per job, counts 1 to 6, the ``summary`` after them all."""
     out, err = result.stdout, result.stderr
     assert "\x1b[" not in out and "\x1b[" not in err, (out + err)[-3000:]
     lines = out.splitlines()
@@ -71,8 +73,8 @@ def _assert_one_console(result: subprocess.CompletedProcess) -> None:
     assert all(jobs) and all(counts), out[-3000:]
     assert sorted(int(m.group(1)) for m in jobs) == [1, 2, 3, 4, 5, 6]
     assert [int(m.group(1)) for m in counts] == [1, 2, 3, 4, 5, 6]
-    summary = [i for i, line in enumerate(lines) if SUMMARY.match(line)]
-    assert len(summary) == 1 and summary[0] > progress[-1], out[-3000:]
+    found = [i for i, line in enumerate(lines) if re.match(summary, line)]
+    assert len(found) == 1 and found[0] > progress[-1], out[-3000:]
     assert lines[progress[-1]].startswith("sweep grid_smoke: 6/6 done")
 
 
