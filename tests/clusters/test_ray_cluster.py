@@ -23,7 +23,12 @@ from genreclf.tracking import names
 from genreclf.tracking.store import Store
 from tests.e2e import excerpt_subset, finished_job_runs, run_command
 from tests.ray_cluster import RayCluster
-from tests.sweeps.test_launchers import _assert_one_console, require_ray
+from tests.sweeps.test_launchers import (
+    _assert_one_console,
+    assert_failed_jobs_console,
+    assert_resumed_console,
+    require_ray,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -134,8 +139,10 @@ def _kill_a_node_mid_sweep(cluster: RayCluster, cwd: Path, shared: Path, uri: st
     assert names.RUNNING not in {r.info.status for r in runs}
     failed = [r for r in runs if r.info.status == names.FAILED]
     assert failed and len(failed) < 6, [r.info.status for r in runs]
+    assert_failed_jobs_console(out, len(failed), r"its Ray worker failed \(.*")
     again = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert_resumed_console(again.stdout)
     finished = Counter(
         r.data.tags[names.HASH_TAG] for r in _job_runs(store) if r.info.status == names.FINISHED
     )

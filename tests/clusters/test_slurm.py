@@ -13,7 +13,6 @@ Against a PostgreSQL-backed `mlflow server` on 127.0.0.1 (the README's team setu
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections import Counter
@@ -25,7 +24,11 @@ from genreclf.tracking import names
 from genreclf.tracking.store import Store
 from tests.e2e import finished_job_runs, run_command, start_command
 from tests.slurm_cluster import PARTITION, SlurmCluster, missing
-from tests.sweeps.test_launchers import _assert_one_console
+from tests.sweeps.test_launchers import (
+    _assert_one_console,
+    assert_failed_jobs_console,
+    assert_resumed_console,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -183,12 +186,10 @@ def test_a_job_whose_node_dies_is_a_failed_run_and_the_same_command_resumes_it(
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert failed and "NODE_FAIL" in failed[0].data.tags[names.FAILURE_TAG], (out + err)[-3000:]
     assert not [r for r in runs if r.info.status == "RUNNING"]
-    lines = [line for line in out.splitlines() if re.match(r"\[\d/6\] .*  FAILED: ", line)]
-    assert len(lines) == len(failed), out[-3000:]
-    assert all(line.endswith("ended NODE_FAIL without a result") for line in lines), out[-3000:]
-    assert re.search(r"^sweep grid_smoke: 6/6 done \(\d failed\)", out, re.M), out[-3000:]
+    assert_failed_jobs_console(out, len(failed), r"its submitit job \d+_\d ended NODE_FAIL .*")
 
     again = _start_sweep(tmp_path, shared_data, pg_mlflow_server)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, (out + err)[-3000:]
+    assert_resumed_console(out)
     _one_finished_run_per_config(_job_runs(pg_mlflow_server.uri))

@@ -78,6 +78,22 @@ def _assert_one_console(
     assert lines[progress[-1]].startswith("sweep grid_smoke: 6/6 done")
 
 
+def assert_failed_jobs_console(out: str, failed: int, why: str) -> None:
+    """``failed`` job lines that end ``FAILED: <why>`` (``why``: a regex), and the sweep's
+    last count says 6/6 done with as many failed."""
+    lines = [line for line in out.splitlines() if re.match(r"^\[\d/6\] .*  FAILED: ", line)]
+    assert len(lines) == failed, out[-3000:]
+    assert all(re.search(f"  FAILED: {why}$", line) for line in lines), lines
+    counts = [line for line in out.splitlines() if line.startswith("sweep grid_smoke: ")]
+    assert counts[-1].startswith(f"sweep grid_smoke: 6/6 done ({failed} failed), "), counts
+
+
+def assert_resumed_console(out: str) -> None:
+    """The same command again: its sweep ends 6/6 done, none failed."""
+    counts = [line for line in out.splitlines() if line.startswith("sweep grid_smoke: ")]
+    assert counts and counts[-1].startswith("sweep grid_smoke: 6/6 done, "), out[-3000:]
+
+
 def _assert_all_finished(cwd: Path) -> None:
     """Six job runs and the parent run, all FINISHED, in the real SQLite store."""
     store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
