@@ -13,6 +13,9 @@ SYNTHETIC_TAG = "genreclf.synthetic_data"
 #: The run's model as built (``dense``, ``linear`` for a dense head with no hidden layer,
 #: ``cnn``, ...; see :mod:`genreclf.models.effective`): how reports name models.
 MODEL_TAG = "genreclf.model"
+#: The run's feature set as reports name it (``musicnn``; a fusion with its parts:
+#: ``fusion: musicnn + musicnn(model=MSD_vgg)``); runs on a feature table have none.
+FEATURES_TAG = "genreclf.features"
 #: A hash of the effective config (see :mod:`genreclf.sweeps.hashing`): finds finished runs.
 HASH_TAG = "genreclf.config_hash"
 #: A hash of the config with every parameter, even those the model ignores: tells a
