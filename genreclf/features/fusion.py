@@ -167,7 +167,8 @@ class Fusion(FeatureSet):
 
     @property
     def columns(self) -> list[str]:
-        return [p + c for p, m in zip(self.prefixes(), self.members, strict=True) for c in m.columns]
+        pairs = zip(self.prefixes(), self.members, strict=True)
+        return [prefix + c for prefix, m in pairs for c in m.columns]
 
     def describe(self) -> str:
         """``fusion: musicnn + musicnn(model=MSD_vgg)``: the set named with its parts."""
@@ -207,6 +208,28 @@ def _skipped(tables: Sequence[FeatureTable], fusion: Fusion, extra: list) -> pd.
     return joined.reset_index()
 
 
+def _kept_rows(
+    tables: Sequence[FeatureTable], fusion: Fusion, paths: Mapping[str, str]
+) -> tuple[list[list[int]], list[tuple[str, str, str]]]:
+    """Each table's rows of the tracks every part gave the same number of rows, and the
+    ``(track_id, path, reason)`` of the tracks the parts cut differently."""
+    spans = [_spans(t) for t in tables]
+    rows: list[list[int]] = [[] for _ in tables]
+    disagree = []
+    for track in map(str, pd.unique(tables[0].track_ids)):
+        found = [s.get(track) for s in spans]
+        if any(f is None for f in found):
+            continue  # skipped by a part: its reason is in that part's list
+        counts = [n for _, n in found]
+        if len(set(counts)) > 1:
+            shown = ", ".join(f"{p}{n}" for p, n in zip(fusion.prefixes(), counts, strict=True))
+            disagree.append((track, paths.get(track, track), f"parts disagree on rows: {shown}"))
+            continue
+        for kept, (first, n) in zip(rows, found, strict=True):
+            kept.extend(range(first, first + n))
+    return rows, disagree
+
+
 def fuse_tables(
     tables: Sequence[FeatureTable], fusion: Fusion, *, paths: Mapping[str, str]
 ) -> FeatureTable:
@@ -227,25 +250,11 @@ def fuse_tables(
     -------
     FeatureTable
     """
-    spans = [_spans(t) for t in tables]
-    rows: list[list[int]] = [[] for _ in tables]
-    extra = []
-    for track in pd.unique(tables[0].track_ids):
-        found = [s.get(str(track)) for s in spans]
-        if any(f is None for f in found):
-            continue  # skipped by a part: its reason is in that part's list
-        if len({n for _, n in found}) > 1:
-            counts = ", ".join(f"{p}{n}" for p, (_, n) in zip(fusion.prefixes(), found, strict=True))
-            extra.append((track, paths.get(str(track), track), f"parts disagree on windows: {counts}"))
-            continue
-        for kept, (first, n) in zip(rows, found, strict=True):
-            kept.extend(range(first, first + n))
-    X = np.concatenate([t.X[r] for t, r in zip(tables, rows, strict=True)], axis=-1)
-    ids = tables[0].track_ids[rows[0]]
+    rows, disagree = _kept_rows(tables, fusion, paths)
     return FeatureTable(
-        X=X,
+        X=np.concatenate([t.X[r] for t, r in zip(tables, rows, strict=True)], axis=-1),
         labels=tables[0].labels[rows[0]],
-        track_ids=ids,
+        track_ids=tables[0].track_ids[rows[0]],
         columns=fusion.columns,
-        skipped=_skipped(tables, fusion, extra),
+        skipped=_skipped(tables, fusion, disagree),
     )

@@ -125,7 +125,8 @@ def configuration_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame |
     -------
     pandas.DataFrame or None
         One row per configuration run, best first: ``rank``, ``run_id``, ``run_name``,
-        ``model``, ``features`` (where runs are tagged with their feature set), the ``params``, then ``<score>_mean`` (the run's score, which is the
+        ``model``, ``features`` (where runs are tagged with their feature set), the
+        ``params``, then ``<score>_mean`` (the run's score, which is the
         mean over its members) and ``<score>_std`` (their sample std, :data:`SCORE_STDS`;
         NaN where none is logged) for each score. ``None`` without configuration runs.
     """
