@@ -251,7 +251,8 @@ class FeatureExtractor:
         FeatureTable
             One row per track (summary sets) or per segment (frame-level sets, each
             row with its track's id and label), in track order; bad files in
-            ``skipped``.
+            ``skipped``. A :class:`~genreclf.features.fusion.Fusion` extracts each part
+            as that part's own set (its own cache entries), then joins them by track.
         """
         if isinstance(feature_set, Fusion):
             return self._extract_fusion(tracks, feature_set)
