@@ -217,6 +217,13 @@ def _name_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "", text)
 
 
+def _mapping_values(value: str) -> str:
+    """An override of mappings as their values: ``[{name:musicnn},{name:musicnn,model:MSD_vgg}]``
+    gives ``musicnn+musicnn.MSD_vgg`` (each mapping's values joined by ``.``, mappings by ``+``)."""
+    items = re.split(r"\}\s*,\s*\{", value.strip("[]{} "))
+    return "+".join(".".join(v.rsplit(":", 1)[-1] for v in item.split(",")) for item in items)
+
+
 def run_name(
     choices: Mapping[str, str | None], overrides: Sequence[str], digest: str | None
 ) -> str:
@@ -246,6 +253,8 @@ def run_name(
             continue
         if key in choices:  # a group choice: optimizer=sgd -> sgd
             parts.append(value)
+        elif ":" in value:  # mappings: their values (features.parts -> musicnn+musicnn.MSD_vgg)
+            parts.append(_mapping_values(value))
         else:  # seed=3 -> seed3, optimizer.lr=1e-4 -> lr1e-4
             last = key.rsplit(".", 1)[-1]
             parts.append(f"{NAME_KEYS.get(last, last)}{value}")
