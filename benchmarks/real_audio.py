@@ -9,6 +9,12 @@ configuration run with its members as child runs:
   penultimate layer; linear probe and dense head): the 499 real 2-3 s GTZAN excerpts of
   ``../shared/data/gtzan_excerpts``, stratified 5-fold cross-validation (``split=kfold``,
   every fold; each fold's validation part is carved out of its training folds);
+- ``fusion`` (issue 28): ``musicnn`` MSD_vgg alone, and fusions of encoders
+  (``features=musicnn_fusion``: MSD_musicnn + MSD_vgg; all four musicnn networks) with
+  linear and dense probes, on the excerpts as above. Each fusion row's pick is then paired
+  with the best single-encoder pick (chosen on validation among the single-encoder rows
+  run: ``musicnn`` and MSD_vgg) on their shared test predictions: the accuracy difference
+  with its 95% paired bootstrap interval and McNemar's p (``genreclf.reports.paired``);
 - ``convnet``: ``../shared/data/gtzan_convnet_features.csv`` (160-d convnet features of
   all 1000 GTZAN clips, Choi et al. 2017), 5-fold CV as above, and the fault-filtered
   split (``split=files``, ``repeats=3``: three seeds on the one split, so that the
@@ -30,6 +36,7 @@ part of these rows. Features are cached on disk (``$GENRECLF_CACHE``, default
     python benchmarks/real_audio.py                    # every row
     python benchmarks/real_audio.py --quick            # 2 folds (2 seeds), one candidate a row
     python benchmarks/real_audio.py --rows musicnn,convnet
+    python benchmarks/real_audio.py --rows musicnn,fusion  # fusions, paired with the best single
 """
 
 from __future__ import annotations
@@ -108,6 +115,7 @@ class Row:
     target: float | None = None
     protocol: str = "kfold"  # kfold (every fold of k-fold CV) or files (fault-filtered split)
     svm_reference: bool = False  # add an RBF SVM on the same splits (the convnet table)
+    encoder: str | None = None  # "single" or "fusion": fusion rows are paired with the best single
 
 
 #: Embedding probes and dense heads: up to 300 epochs, early stopping patience 20.
@@ -119,6 +127,16 @@ MUSICNN = [
     "features.model=MSD_musicnn",
     "features.layer=penultimate",
 ]
+#: Fusions (genreclf/features/fusion.py): conf/features/musicnn_fusion.yaml (MSD_musicnn and
+#: MSD_vgg penultimate layers), and all four networks of the musicnn wheel.
+FUSION = [*AUDIO, *PROBE, "features=musicnn_fusion"]
+ALL_FOUR = "features.parts=[{name:musicnn},{name:musicnn,model:MTT_musicnn},{name:musicnn,model:MSD_vgg},{name:musicnn,model:MTT_vgg}]"  # noqa: E501
+LINEAR_GRID = grid(lr=LR, wd=WD, dropout={"d0": "model.dropout=0.0", "d0.5": "model.dropout=0.5"})
+DENSE_GRID = grid(
+    hidden=HIDDEN,
+    dropout={"d0.5": "model.dropout=0.5", "d0.7": "model.dropout=0.7"},
+    mixup={"mix0": "classifier.mixup_alpha=0.0", "mix0.4": "classifier.mixup_alpha=0.4"},
+)
 #: The preset's dense head (first), a wider one-layer head, a wider regularized one, and
 #: BatchNorm + mixup + label smoothing (as in benchmarks/accuracy.py).
 CONVNET_CANDIDATES: dict[str, list[str]] = {
@@ -182,23 +200,51 @@ ROWS: dict[str, list[Row]] = {
         Row(
             "excerpts, musicnn MSD penultimate, linear",
             [*MUSICNN, "model=linear"],
-            grid(lr=LR, wd=WD, dropout={"d0": "model.dropout=0.0", "d0.5": "model.dropout=0.5"}),
+            LINEAR_GRID,
             "logistic regression 0.78",
             target=0.82,
+            encoder="single",
         ),
         Row(
             "excerpts, musicnn MSD penultimate, dense",
             [*MUSICNN, "model=dense", "model.num_layers=1"],
-            grid(
-                hidden=HIDDEN,
-                dropout={"d0.5": "model.dropout=0.5", "d0.7": "model.dropout=0.7"},
-                mixup={
-                    "mix0": "classifier.mixup_alpha=0.0",
-                    "mix0.4": "classifier.mixup_alpha=0.4",
-                },
-            ),
+            DENSE_GRID,
             "logistic regression 0.78",
             target=0.82,
+            encoder="single",
+        ),
+    ],
+    "fusion": [
+        Row(
+            "excerpts, musicnn MSD_vgg penultimate, linear",
+            [*MUSICNN, "features.model=MSD_vgg", "model=linear"],
+            LINEAR_GRID,
+            "musicnn MSD linear probe 0.782",
+            encoder="single",
+        ),
+        Row(
+            "excerpts, fusion MSD_musicnn + MSD_vgg (features=musicnn_fusion), linear",
+            [*FUSION, "model=linear"],
+            LINEAR_GRID,
+            "logistic regression on the same fusion 0.80",
+            target=0.81,
+            encoder="fusion",
+        ),
+        Row(
+            "excerpts, fusion MSD_musicnn + MSD_vgg (features=musicnn_fusion), dense",
+            [*FUSION, "model=dense", "model.num_layers=1"],
+            DENSE_GRID,
+            "logistic regression on the same fusion 0.80",
+            target=0.81,
+            encoder="fusion",
+        ),
+        Row(
+            "excerpts, fusion of the four musicnn networks, linear",
+            [*FUSION, ALL_FOUR, "model=linear"],
+            LINEAR_GRID,
+            "logistic regression on the same fusion 0.81",
+            target=0.81,
+            encoder="fusion",
         ),
     ],
     "convnet": [
@@ -343,6 +389,44 @@ def hf_encoder_row(workdir: Path) -> str:
     return f"test accuracy {result['test_acc']:.3f} (tiny random model, one run, no target)"
 
 
+def paired_lines(picks: list[tuple[Row, dict]], workdir: Path) -> list[str]:
+    """Each fusion row's pick against the best single-encoder pick, on their shared test
+    predictions (``genreclf.reports.paired``: same track, fold and seed).
+
+    The best single encoder is the single-encoder rows' pick that ``best_run`` ranks first
+    (validation only), among the rows run.
+    """
+    from genreclf.reports.paired import compare, read_predictions
+    from genreclf.tracking import names
+    from genreclf.tracking.selection import best_run
+    from genreclf.tracking.store import Store
+
+    singles = {result["run_id"]: row for row, result in picks if row.encoder == "single"}
+    fused = [(row, result) for row, result in picks if row.encoder == "fusion"]
+    if not singles or not fused:
+        return []
+    store = Store(protocol.tracking_uri(workdir))
+
+    def predictions(run_id: str) -> pd.DataFrame:
+        dst = workdir / f"predictions_{run_id}.parquet"
+        store.fetch_artifact(run_id, names.PREDICTIONS_ARTIFACT, dst)
+        return read_predictions(dst)
+
+    best = best_run(store.get_run(run_id) for run_id in singles).info.run_id
+    single = predictions(best)
+    lines = []
+    for row, result in fused:
+        c = compare(predictions(result["run_id"]), single)
+        lines.append(
+            f"paired: {row.label} against the best single encoder ({singles[best].label}): "
+            f"difference {c['difference']:+.3f} [95% {c['diff_ci_low']:+.3f}, "
+            f"{c['diff_ci_high']:+.3f}], McNemar p {c['mcnemar_p']:.3f} ({c['paired']} paired "
+            f"test predictions; only the fusion right {c['only_chosen']}, only the single "
+            f"encoder right {c['only_other']})"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -355,6 +439,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     protocol.quiet_logging()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # paired_lines
     # One thread: these heads are small, and two threads on two busy cores ran a dense
     # fit on the convnet table 4x slower (53 s against 13 s).
     torch.set_num_threads(1)
@@ -365,6 +450,7 @@ def main() -> None:
     plan = QUICK if args.quick else FULL
     start = time.perf_counter()
     lines: list[str] = []
+    picks: list[tuple[Row, dict]] = []
 
     def say(text: str) -> None:
         print(text, flush=True)
@@ -377,9 +463,14 @@ def main() -> None:
                 if row is None:
                     line = f"hf_encoder, tiny test model, linear: {hf_encoder_row(workdir)}"
                 else:
-                    line = summary(row, *evaluate(row, workdir, plan, say), plan)
+                    best, result = evaluate(row, workdir, plan, say)
+                    picks.append((row, result))
+                    line = summary(row, best, result, plan)
                 lines.append(f"{line}   [{time.perf_counter() - t0:.0f} s]")
                 say(lines[-1])
+        for line in paired_lines(picks, workdir):
+            lines.append(line)
+            say(line)
     say("\nsummary:")
     for line in lines:
         say(f"  {line}")

@@ -228,7 +228,7 @@ def model_line(model: Any, tracking_uri: str) -> str:
     from genreclf.tracking.run import open_store
 
     genres = f"{len(model.class_names)} genres"
-    features = f"features: {one_line(str(model.spec['recipe']))}"
+    features = f"features: {one_line(model.feature_set.describe())}"
     origin = model_origin(open_store(tracking_uri), str(model.uri))
     if origin is None:
         return f"Model: {printable(str(model.uri))}, {features}, {genres}"

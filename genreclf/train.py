@@ -80,6 +80,8 @@ def train_config(config: RunConfig) -> dict[str, Any]:
     table = cached_feature_table(key, source, feature_set, lambda: build.extractor(config))
 
     tags = {names.SYNTHETIC_TAG: str(synthetic), names.MODEL_TAG: model_choice(cfg)}
+    if not hasattr(source, "frame"):  # features extracted from audio (not a table's)
+        tags[names.FEATURES_TAG] = feature_set.describe()
     run_tags = tags | ({names.ROLE_TAG: names.CONFIG_ROLE} if len(plan) > 1 else {})
 
     def log_parts(writer: Any, parts: dict[int, dict[str, Any]]) -> None:

@@ -159,3 +159,14 @@ def test_overrides_compose_the_configuration_again(tmp_path, monkeypatch):
     checked, _ = round_trip(overrides, tmp_path)
     again, _ = round_trip(checked.overrides(), tmp_path)
     assert again.model_dump(exclude={"choices"}) == checked.model_dump(exclude={"choices"})
+
+
+def test_a_fusions_parts_compose_again(tmp_path, monkeypatch):
+    """features.parts, a list of mappings (a seed174 part's sr null), is written back in
+    Hydra's grammar (no quoted keys) and composes the same parts."""
+    monkeypatch.chdir(ROOT)
+    parts = "features.parts=[{name:musicnn,model:MSD_vgg},{name:seed174}]"
+    checked, _ = round_trip(["features=fusion", parts], tmp_path)
+    again, _ = round_trip(checked.overrides(), tmp_path)
+    assert again.features == checked.features
+    assert checked.features.params["parts"][1] == {"name": "seed174", "sr": None}

@@ -217,9 +217,14 @@ WHERE_KEYS = (
 
 def _override_value(value: Any) -> str:
     """``value`` as Hydra's override grammar reads it back (a str quoted as it is, so a
-    surrogate-escaped file name stays one; other values as JSON)."""
+    surrogate-escaped file name stays one; lists and mappings item by item, as
+    ``[{name:'musicnn'}]``: the grammar takes no quoted keys; other values as JSON)."""
     if isinstance(value, str) and not any(c in value for c in "'\\"):
         return f"'{value}'"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{_override_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
     return json.dumps(value)
 
 

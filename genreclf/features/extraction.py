@@ -33,6 +33,7 @@ from genreclf.core.params import Bool, Float, Int, Jobs, WritableFolder
 from genreclf.core.registry import Registry
 from genreclf.data.tracks import Track
 from genreclf.features.cache import FeatureCache, feature_key, file_digest
+from genreclf.features.fusion import Fusion, fuse_tables
 from genreclf.features.numba_cache import use_numba_cache_dir
 from genreclf.features.pool import WorkerPool, worker_died
 from genreclf.features.table import FeatureTable
@@ -250,8 +251,11 @@ class FeatureExtractor:
         FeatureTable
             One row per track (summary sets) or per segment (frame-level sets, each
             row with its track's id and label), in track order; bad files in
-            ``skipped``.
+            ``skipped``. A :class:`~genreclf.features.fusion.Fusion` extracts each part
+            as that part's own set (its own cache entries), then joins them by track.
         """
+        if isinstance(feature_set, Fusion):
+            return self._extract_fusion(tracks, feature_set)
         start = time.perf_counter()
         columns = list(feature_set.columns)
         tally = self._look_up(tracks, feature_set, len(columns))
@@ -270,6 +274,34 @@ class FeatureExtractor:
         logger.info(
             "features: %s: %d tracks (%d cached, %d computed), %d skipped, %d rows, %.1f s",
             feature_set.name,
+            *self.last_stats.values(),
+        )
+        return table
+
+    def _extract_fusion(self, tracks: Sequence[Track], fusion: Fusion) -> FeatureTable:
+        """Each part's features through the cache as that part's own, joined by track.
+
+        ``last_stats`` counts cache entries over the parts (``cached``, ``computed``).
+        """
+        start = time.perf_counter()
+        tables, stats = [], []
+        for part in fusion.members:
+            tables.append(self.extract(tracks, part))
+            stats.append(self.last_stats)
+        paths = {t.track_id: printable_name(t.path) for t in tracks}
+        table = fuse_tables(tables, fusion, paths=paths)
+        self.last_stats = {
+            "tracks": len(set(table.track_ids)),
+            "cached": sum(s["cached"] for s in stats),
+            "computed": sum(s["computed"] for s in stats),
+            "skipped": len(table.skipped),
+            "rows": len(table),
+            "seconds": time.perf_counter() - start,
+        }
+        logger.info(
+            "features: %s: %d tracks (%d part entries cached, %d computed), %d skipped, "
+            "%d rows, %.1f s",
+            fusion.describe(),
             *self.last_stats.values(),
         )
         return table

@@ -41,6 +41,7 @@ class FeatureSet(ABC):
         ``(n_segments, frames, d)``; encoders may differ (``(layers, d)``, ``(windows, d)``).
     sr : int or None
         Sampling rate the audio is loaded at; ``None`` keeps the file's native rate.
+        Each set declares it as a field (a fusion of sets derives it from its parts).
     mono : bool
         Audio is mixed down to mono before :meth:`compute`.
     """
@@ -48,8 +49,6 @@ class FeatureSet(ABC):
     name: ClassVar[str] = "base"
     frame_level: ClassVar[bool] = False
     mono: ClassVar[bool] = True
-
-    sr: Rate | None
 
     @property
     @abstractmethod
@@ -64,6 +63,10 @@ class FeatureSet(ABC):
     def output_ndim(self) -> int:
         """``ndim`` of :meth:`compute`'s output (the last axis holds :attr:`columns`)."""
         return 3 if self.frame_level else 1
+
+    def describe(self) -> str:
+        """The set as reports and ``predict`` name it (a fusion names its parts too)."""
+        return self.name
 
     def params(self) -> dict[str, Any]:
         """Everything that changes the output (used in the cache key)."""
@@ -338,6 +341,9 @@ class MfccSegments(FeatureSet):
 def feature_set_spec(fs: FeatureSet) -> dict[str, Any]:
     """A feature set as plain data: ``{"name": <registry name>, "params": <its fields>}``.
 
+    A fusion (:mod:`genreclf.features.fusion`) is ``{"name": "fusion", "params": {},
+    "parts": [<each part's spec>]}``.
+
     Parameters
     ----------
     fs : FeatureSet
@@ -348,7 +354,26 @@ def feature_set_spec(fs: FeatureSet) -> dict[str, Any]:
     dict
         JSON-able; :func:`build_feature_set` rebuilds an equal feature set from it.
     """
-    return {"name": FEATURE_SETS.name_of(type(fs)), "params": dataclasses.asdict(fs)}
+    name = FEATURE_SETS.name_of(type(fs))
+    members = getattr(fs, "members", None)
+    if members is not None:
+        return {"name": name, "params": {}, "parts": [feature_set_spec(m) for m in members]}
+    return {"name": name, "params": dataclasses.asdict(fs)}
+
+
+def _spec_params(spec: Any) -> tuple[str, Mapping[str, Any]]:
+    """The name and parameters of a spec, its shape checked."""
+    if not isinstance(spec, Mapping):
+        raise RegistryError(f"feature set spec must be a mapping, got {type(spec).__name__}")
+    extra = sorted(str(k) for k in spec if k not in ("name", "params", "parts"))
+    if extra:
+        raise RegistryError(f"feature set spec: unknown key(s): {', '.join(extra)}")
+    if not isinstance(spec.get("name"), str):
+        raise RegistryError("feature set spec: 'name' missing or not a str")
+    params = spec.get("params", {})
+    if not isinstance(params, Mapping):
+        raise RegistryError(f"feature set {spec['name']!r}: 'params' must be a mapping")
+    return spec["name"], params
 
 
 def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
@@ -357,7 +382,9 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
     Parameters
     ----------
     spec : Mapping
-        ``{"name": str, "params": Mapping}``, ``params`` complete (no defaults are filled in).
+        ``{"name": str, "params": Mapping}``, ``params`` complete (no defaults are filled
+        in); a fusion's ``{"name": "fusion", "params": {}, "parts": [spec, ...]}``, each
+        part checked as its feature set (a part may not be a fusion).
 
     Returns
     -------
@@ -369,19 +396,22 @@ def build_feature_set(spec: Mapping[str, Any]) -> FeatureSet:
         If ``spec`` is not such a mapping, the name is not registered or a parameter
         is unknown or of the wrong type.
     """
-    if not isinstance(spec, Mapping):
-        raise RegistryError(f"feature set spec must be a mapping, got {type(spec).__name__}")
-    extra = sorted(str(k) for k in spec if k not in ("name", "params"))
-    if extra:
-        raise RegistryError(f"feature set spec: unknown key(s): {', '.join(extra)}")
-    if not isinstance(spec.get("name"), str):
-        raise RegistryError("feature set spec: 'name' missing or not a str")
-    params = spec.get("params", {})
-    if not isinstance(params, Mapping):
-        raise RegistryError(f"feature set {spec['name']!r}: 'params' must be a mapping")
-    return FEATURE_SETS.build(spec["name"], params)
+    name, params = _spec_params(spec)
+    if "parts" not in spec:
+        return FEATURE_SETS.build(name, params)
+    parts = spec["parts"]
+    if params or not isinstance(parts, list):
+        raise RegistryError(f"feature set {name!r}: 'parts' must be a list, 'params' empty")
+    nodes = []
+    for part in parts:
+        part_name, part_params = _spec_params(part)
+        if "parts" in part:
+            raise RegistryError(f"feature set {name!r}: a part cannot have parts")
+        nodes.append({"name": part_name, **part_params})
+    return FEATURE_SETS.build(name, {"parts": nodes})
 
 
-# Pretrained encoders: imported on first use only (they build on this module).
+# Pretrained encoders and fusion: imported on first use only (they build on this module).
 FEATURE_SETS.register_lazy("musicnn", "genreclf.features.musicnn:Musicnn")
 FEATURE_SETS.register_lazy("hf_encoder", "genreclf.features.hf_encoder:HFEncoder")
+FEATURE_SETS.register_lazy("fusion", "genreclf.features.fusion:Fusion")

@@ -153,7 +153,8 @@ def read_spec(folder: Path) -> ModelSpec:
 
 
 def _check_remote_code(folder: Path, spec: ModelSpec, trust_remote_code: bool) -> None:
-    if spec.features and spec.features.params.get("trust_remote_code") is True:
+    sets = spec.features.every_set() if spec.features else []
+    if any(s.params.get("trust_remote_code") is True for s in sets):
         if not trust_remote_code:
             raise ModelLoadError(
                 f"{folder / SPEC_FILE}: its encoder needs trust_remote_code=true, which runs "
@@ -369,7 +370,7 @@ def _load_features(folder: Path, spec: ModelSpec) -> Any:
             "audio, or on a table with data.recipe=<feature set name>"
         )
     try:
-        feature_set = build_feature_set(spec.features.model_dump())
+        feature_set = build_feature_set(spec.features.plain())
         columns = feature_set.columns  # an encoder reads its model's config for these
     except (RegistryError, ValueError, TypeError) as exc:  # DataError is a ValueError
         raise ModelLoadError(f"{where}: features: {exc}") from None

@@ -28,8 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from genreclf.core.registry import short_repr
-from genreclf.features.sets import FEATURE_SETS, FeatureSet, feature_set_spec
+from genreclf.core.registry import RegistryError, short_repr
+from genreclf.features.fusion import MAX_PARTS
+from genreclf.features.sets import FEATURE_SETS, FeatureSet, build_feature_set, feature_set_spec
 from genreclf.models.heads import HEADS
 
 #: Version of the model package layout; bump on incompatible changes.
@@ -64,7 +65,10 @@ def recipe_for_table(recipe: str | None, columns: list[str]) -> dict[str, Any]:
     known = FEATURE_SETS.names()
 
     def fitting(name: str) -> FeatureSet | None:
-        fs = FEATURE_SETS.option(name)
+        try:
+            fs = FEATURE_SETS.option(name)
+        except RegistryError:  # an option that needs more than it gives (a fusion's encoder)
+            return None
         return fs if not fs.frame_level and sorted(fs.columns) == sorted(columns) else None
 
     if recipe is not None:
@@ -203,7 +207,7 @@ def model_spec(
         recipe = features["name"]
     frame_level, segment, fs = False, None, None
     if features is not None:
-        fs = FEATURE_SETS.build(features["name"], features["params"])
+        fs = build_feature_set(features)
         frame_level = bool(fs.frame_level)
         segment = getattr(fs, "segment_seconds", None) if frame_level else None
     rate, rate_note = training_sample_rate(source, fs)
@@ -251,11 +255,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
-class FeaturesSpec(_Strict):
-    """The feature set, by registry name; its parameters are checked when it is built."""
+class PartSpec(_Strict):
+    """A fused part: a feature set by registry name; checked when the fusion is built."""
 
     name: Name
     params: dict[str, Plain] = {}
+
+
+class FeaturesSpec(PartSpec):
+    """The feature set, by registry name; its parameters are checked when it is built.
+
+    A fusion (``name: fusion``) records its ``parts`` instead of parameters.
+    """
+
+    parts: list[PartSpec] | None = Field(default=None, min_length=1, max_length=MAX_PARTS)
+
+    def plain(self) -> dict[str, Any]:
+        """As :func:`~genreclf.features.sets.feature_set_spec` gives it (``parts`` if fused)."""
+        dumped = self.model_dump()
+        return dumped if self.parts is not None else {k: dumped[k] for k in ("name", "params")}
+
+    def every_set(self) -> list[PartSpec]:
+        """This set, and each of its parts."""
+        return [self, *(self.parts or [])]
 
 
 class HeadSpec(_Strict):

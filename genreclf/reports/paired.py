@@ -226,7 +226,8 @@ def paired_table(
     Returns
     -------
     pandas.DataFrame or None
-        One row per runner-up: ``run_id``, ``run_name``, then :func:`compare`'s figures.
+        One row per runner-up: ``run_id``, ``run_name``, ``features`` (where runs are tagged
+        with their feature set), then :func:`compare`'s figures.
         ``None`` when the first run is no configuration run, its predictions are missing
         or refused, or no other configuration has predictions.
     """
@@ -247,7 +248,10 @@ def paired_table(
         return None
     (_, chosen), rows = found[0], []
     for run, other in found[1:]:
-        rows.append({"run_id": run["run_id"], "run_name": run["run_name"]} | compare(chosen, other))
+        named = {"run_id": run["run_id"], "run_name": run["run_name"]}
+        if isinstance(run.get("features"), str):  # tagged with its feature set
+            named["features"] = run["features"]
+        rows.append(named | compare(chosen, other))
     return pd.DataFrame(rows)
 
 

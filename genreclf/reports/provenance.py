@@ -90,6 +90,10 @@ def _features(runs: pd.DataFrame) -> str:
     """Feature set classes with their model, layer and pooling (where set)."""
     sets = []
     for _, row in runs.iterrows():
+        tagged = row.get(f"tags.{names.FEATURES_TAG}")
+        if isinstance(tagged, str) and tagged.startswith("fusion"):
+            sets.append(tagged)  # the parts, not the class
+            continue
         target = row.get("params.features._target_")
         name = _short_class(target if pd.notna(target) else row.get("params.features")) or "-"
         details = [

@@ -90,6 +90,7 @@ def _with_scores(runs: pd.DataFrame) -> pd.DataFrame:
     from genreclf.models.heads import model_name  # (torch: only when runs are read)
 
     runs["model"] = [model_name(c, t) for c, t in zip(choices, targets, strict=True)]
+    runs["features"] = _tag(runs, names.FEATURES_TAG)
     runs["last_val_acc"] = column(f"metrics.{names.VAL_ACC}")
     going = runs["last_val_acc"].where(runs["status"] != names.FINISHED)
     runs["val_acc"] = column(f"metrics.{names.BEST_VAL_ACC}").fillna(going)

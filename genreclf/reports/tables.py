@@ -125,7 +125,8 @@ def configuration_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame |
     -------
     pandas.DataFrame or None
         One row per configuration run, best first: ``rank``, ``run_id``, ``run_name``,
-        ``model``, the ``params``, then ``<score>_mean`` (the run's score, which is the
+        ``model``, ``features`` (where runs are tagged with their feature set), the
+        ``params``, then ``<score>_mean`` (the run's score, which is the
         mean over its members) and ``<score>_std`` (their sample std, :data:`SCORE_STDS`;
         NaN where none is logged) for each score. ``None`` without configuration runs.
     """
@@ -134,6 +135,8 @@ def configuration_table(runs: pd.DataFrame, params: list[str]) -> pd.DataFrame |
     if ranked.empty:
         return None
     table = ranked[["run_id", "run_name", "model"]].copy()
+    if ranked.get("features", pd.Series(dtype=object)).notna().any():  # tagged runs
+        table["features"] = ranked["features"]
     for name in params:
         table[name] = ranked.get(f"params.{name}")
     missing = pd.Series(float("nan"), index=ranked.index)

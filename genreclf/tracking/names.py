@@ -13,6 +13,9 @@ SYNTHETIC_TAG = "genreclf.synthetic_data"
 #: The run's model as built (``dense``, ``linear`` for a dense head with no hidden layer,
 #: ``cnn``, ...; see :mod:`genreclf.models.effective`): how reports name models.
 MODEL_TAG = "genreclf.model"
+#: The run's feature set as reports name it (``musicnn``; a fusion with its parts:
+#: ``fusion: musicnn + musicnn(model=MSD_vgg)``); runs on a feature table have none.
+FEATURES_TAG = "genreclf.features"
 #: A hash of the effective config (see :mod:`genreclf.sweeps.hashing`): finds finished runs.
 HASH_TAG = "genreclf.config_hash"
 #: A hash of the config with every parameter, even those the model ignores: tells a
@@ -217,6 +220,13 @@ def _name_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "", text)
 
 
+def _mapping_values(value: str) -> str:
+    """An override of mappings as their values: ``[{name:musicnn},{name:musicnn,model:MSD_vgg}]``
+    gives ``musicnn+musicnn.MSD_vgg`` (each mapping's values joined by ``.``, mappings by ``+``)."""
+    items = re.split(r"\}\s*,\s*\{", value.strip("[]{} "))
+    return "+".join(".".join(v.rsplit(":", 1)[-1] for v in item.split(",")) for item in items)
+
+
 def run_name(
     choices: Mapping[str, str | None], overrides: Sequence[str], digest: str | None
 ) -> str:
@@ -246,6 +256,8 @@ def run_name(
             continue
         if key in choices:  # a group choice: optimizer=sgd -> sgd
             parts.append(value)
+        elif ":" in value:  # mappings: their values (features.parts -> musicnn+musicnn.MSD_vgg)
+            parts.append(_mapping_values(value))
         else:  # seed=3 -> seed3, optimizer.lr=1e-4 -> lr1e-4
             last = key.rsplit(".", 1)[-1]
             parts.append(f"{NAME_KEYS.get(last, last)}{value}")

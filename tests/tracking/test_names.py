@@ -32,5 +32,9 @@ def test_run_names_say_what_ran_and_differ_per_config():
     assert run_name({"model": "dense", "features": "seed174"}, [], "abcdef12") == (
         "dense-seed174-abcdef"
     )
+    fused = "features.parts=[{name:musicnn},{name:musicnn,model:MSD_vgg}]"
+    assert run_name({"model": "linear", "features": "fusion"}, [fused], "abcdef12") == (
+        "linear-fusion-musicnn+musicnn.MSD_vgg-abcdef"
+    )
     long = run_name(choices, [f"model.k{i}={i}" for i in range(40)], "123456789")
     assert len(long) <= 60 + 7 and long.endswith("-123456")
