@@ -141,3 +141,27 @@ def test_a_mixed_layout_is_one_line_and_exit_2(tmp_path):
         "one row per clip: fused parts must share the clip and window layout"
     ]
     assert not (tmp_path / "cache").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_the_fused_model_serves_base64_audio_as_mlflow_models_serve_loads_it(fused):
+    """The logged package through MLflow's pyfunc loader, which `mlflow models serve` runs
+    (tests/serving/test_serve.py serves a model over HTTP): a real song, and junk."""
+    import base64
+
+    import mlflow.pyfunc
+    import pandas as pd
+
+    cwd, _, _, _ = fused
+    (found,) = list((cwd / "mlruns").rglob("genreclf.json"))
+    assert (found.parent / "MLmodel").is_file()
+    model = mlflow.pyfunc.load_model(str(found.parent))
+    song = require_shared("gtzan_mini", "genres_original", "metal", "metal.00000.wav")
+    records = [
+        {"audio_base64": base64.b64encode(song.read_bytes()).decode()},
+        {"audio_base64": base64.b64encode(b"not audio").decode()},
+    ]
+    good, junk = model.predict(pd.DataFrame(records)).to_dict("records")
+    genres = [c for c in good if c not in ("file", "genre", "error")]
+    assert len(genres) == 10 and good["error"] == "" and good["genre"] in genres
+    assert sum(good[g] for g in genres) == pytest.approx(1.0)
+    assert junk["genre"] is None and junk["error"]
