@@ -4,6 +4,7 @@ logging a config whose equivalent already trained (same effective config hash)."
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from omegaconf import DictConfig
@@ -126,29 +127,55 @@ def live_claims(tracking: DictConfig, digest: str) -> list:
     return [run for run in running if run.info.run_id not in reaped]
 
 
-def rival_claim(tracking: DictConfig, digest: str, run_id: str) -> Any | None:
+def rival_claim(
+    tracking: DictConfig, digest: str, run_id: str, *, wait_s: float = 30.0
+) -> Any | None:
     """The run that holds config ``digest`` instead of the just-opened run ``run_id``.
 
-    A job claims its config by opening its RUNNING run, then looks again: a FINISHED
-    run of the same hash, or a live RUNNING one opened earlier (ties: the smaller run
-    id), wins, and the job gives way. Every job that opens a run looks after opening
-    it, so of any number of jobs racing for one config exactly one goes on.
+    A job claims its config by opening its RUNNING run, then stamping it with the time
+    read after the run was stored (:data:`~genreclf.tracking.names.CLAIM_TAG`), then
+    looking: a FINISHED run of the same hash, or a live RUNNING one that claimed it
+    earlier (ties: the smaller run id), wins, and the job gives way. A rival seen without
+    its stamp yet is waited for (up to ``wait_s`` seconds, then its start time stands in).
+
+    Why the stamp, not the run's start time: MLflow's client sets the start time before
+    the store takes the run, so a run with the earlier start time may be stored after a
+    rival has looked, and both would go on. A stamp is read after the run is stored: a
+    job that stamps earlier is visible to any job that stamps later and then looks, so of
+    any number of jobs racing for one config exactly one goes on.
     """
+    store = store_for(tracking)
+    store.set_tag(run_id, names.CLAIM_TAG, str(time.time_ns()))
+    experiment = store.experiment_id(tracking.experiment)
+    deadline = time.monotonic() + wait_s
+    while True:
+        runs = store.find_runs(
+            experiment, tags={names.HASH_TAG: digest}, statuses=(names.FINISHED, names.RUNNING)
+        )
+        rivals = _live_rivals(runs, run_id)
+        finished = [r for r in rivals if r.info.status == names.FINISHED]
+        if finished:
+            return finished[0]
+        if all(names.CLAIM_TAG in r.data.tags for r in rivals) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    own = next((r for r in runs if r.info.run_id == run_id), None) or store.get_run(run_id)
+    mine = _claim_order(own)
+    return next((r for r in rivals if _claim_order(r) < mine), None)
+
+
+def _live_rivals(runs: list, run_id: str) -> list:
+    """The runs other than ``run_id`` that are FINISHED, or RUNNING with their process."""
     from genreclf.tracking.liveness import is_ghost
 
-    store = store_for(tracking)
-    experiment = store.experiment_id(tracking.experiment)
-    runs = store.find_runs(
-        experiment, tags={names.HASH_TAG: digest}, statuses=(names.FINISHED, names.RUNNING)
-    )
-    own = next((r for r in runs if r.info.run_id == run_id), None) or store.get_run(run_id)
-    mine = (own.info.start_time, own.info.run_id)
-    for run in runs:
-        if run.info.run_id == run_id or is_ghost(run):
-            continue
-        if run.info.status == names.FINISHED or (run.info.start_time, run.info.run_id) < mine:
-            return run
-    return None
+    return [r for r in runs if r.info.run_id != run_id and not is_ghost(r)]
+
+
+def _claim_order(run: Any) -> tuple[int, str]:
+    """When a run claimed its config (its stamp, else its start time), then its id."""
+    stamp = run.data.tags.get(names.CLAIM_TAG, "")
+    when = int(stamp) if stamp.isdigit() else int(run.info.start_time) * 1_000_000
+    return when, run.info.run_id
 
 
 def adopt(tracking: DictConfig, run: Any) -> None:

@@ -73,6 +73,9 @@ STOP_TAG = "genreclf.stopped_by"
 PRUNED_TAG = "genreclf.pruned_at_epoch"
 #: The Ray node a sweep job ran on (``hydra/launcher=ray``), Ray's node id.
 RAY_NODE_TAG = "genreclf.ray_node"
+#: When a sweep job claimed its config: this host's clock (ns) read after the job's
+#: RUNNING run was stored, so that a rival job that looks later sees the run first.
+CLAIM_TAG = "genreclf.claimed_at_ns"
 #: The SLURM job a sweep job ran in (``hydra/launcher=submitit_slurm``): the array job's
 #: id and the task's, ``<array job>_<task>``, as ``squeue``, ``scancel`` and ``sacct`` name it.
 SLURM_JOB_TAG = "genreclf.slurm_job"
