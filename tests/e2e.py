@@ -143,17 +143,34 @@ def excerpt_subset(tmp_path_factory: Any, per_genre: int) -> Path:
     return root
 
 
+def job_runs(uri: str, experiment: str = "genreclf-grid_smoke") -> list:
+    """The job runs of ``experiment`` in the store at ``uri`` (none before it exists)."""
+    from genreclf.tracking import names
+    from genreclf.tracking.store import Store
+
+    store = Store(uri)  # it waits for a new store's creation
+    found = store.experiment_id(experiment, create=False)
+    return [] if found is None else store.find_runs(found, tags={names.ROLE_TAG: "job"})
+
+
 def finished_job_runs(uri: str, experiment: str = "genreclf-grid_smoke", count: int = 6) -> list:
     """The job runs of ``experiment`` in the store at ``uri``, checked: ``count`` of them,
     every one FINISHED."""
     from genreclf.tracking import names
-    from genreclf.tracking.store import Store
 
-    store = Store(uri)
-    runs = store.find_runs(
-        store.experiment_id(experiment, create=False), tags={names.ROLE_TAG: "job"}
-    )
+    runs = job_runs(uri, experiment)
     assert len(runs) == count and {r.info.status for r in runs} == {names.FINISHED}, [
         r.info.status for r in runs
     ]
     return runs
+
+
+def assert_one_finished_run_per_config(runs: list, count: int = 6) -> None:
+    """No run RUNNING, and exactly one FINISHED run for each of ``count`` configs."""
+    from collections import Counter
+
+    from genreclf.tracking import names
+
+    assert not [r for r in runs if r.info.status == names.RUNNING], "a run was left RUNNING"
+    finished = Counter(r.data.tags[names.HASH_TAG] for r in runs if r.info.status == names.FINISHED)
+    assert len(finished) == count and set(finished.values()) == {1}, finished

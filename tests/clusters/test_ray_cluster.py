@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,13 @@ import pandas as pd
 import pytest
 
 from genreclf.tracking import names
-from genreclf.tracking.store import Store
-from tests.e2e import excerpt_subset, finished_job_runs, run_command
+from tests.e2e import (
+    assert_one_finished_run_per_config,
+    excerpt_subset,
+    finished_job_runs,
+    job_runs,
+    run_command,
+)
 from tests.ray_cluster import RayCluster
 from tests.sweeps.test_launchers import (
     _assert_one_console,
@@ -126,16 +130,15 @@ def _kill_a_node_mid_sweep(cluster: RayCluster, cwd: Path, shared: Path, uri: st
     env = cluster.env | {"GENRECLF_CACHE": str(cwd / "cache"), "PYTHONHASHSEED": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
-    store = Store(uri)
     head, other = cluster.raylet_pids()  # started in this order
     deadline = time.monotonic() + 240
-    while not _running_on_two_nodes(store):
+    while not _running_on_two_nodes(uri):
         assert proc.poll() is None and time.monotonic() < deadline, "no two jobs started"
         time.sleep(0.5)
     os.kill(other, signal.SIGKILL)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
-    runs = _job_runs(store)
+    runs = job_runs(uri)
     assert names.RUNNING not in {r.info.status for r in runs}
     failed = [r for r in runs if r.info.status == names.FAILED]
     assert failed and len(failed) < 6, [r.info.status for r in runs]
@@ -143,18 +146,10 @@ def _kill_a_node_mid_sweep(cluster: RayCluster, cwd: Path, shared: Path, uri: st
     again = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     assert_resumed_console(again.stdout)
-    finished = Counter(
-        r.data.tags[names.HASH_TAG] for r in _job_runs(store) if r.info.status == names.FINISHED
-    )
-    assert len(finished) == 6 and set(finished.values()) == {1}, finished
+    assert_one_finished_run_per_config(job_runs(uri))
     assert head in cluster.raylet_pids()
 
 
-def _job_runs(store: Store) -> list:
-    experiment = store.experiment_id("genreclf-grid_smoke", create=False)
-    return [] if experiment is None else store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
-
-
-def _running_on_two_nodes(store: Store) -> bool:
-    running = [r for r in _job_runs(store) if r.info.status == names.RUNNING]
+def _running_on_two_nodes(uri: str) -> bool:
+    running = [r for r in job_runs(uri) if r.info.status == names.RUNNING]
     return len({r.data.tags.get(names.RAY_NODE_TAG) for r in running}) == 2

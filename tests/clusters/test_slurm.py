@@ -15,14 +15,18 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from genreclf.tracking import names
-from genreclf.tracking.store import Store
-from tests.e2e import finished_job_runs, run_command, start_command
+from tests.e2e import (
+    assert_one_finished_run_per_config,
+    finished_job_runs,
+    job_runs,
+    run_command,
+    start_command,
+)
 from tests.slurm_cluster import PARTITION, SlurmCluster, missing
 from tests.sweeps.test_launchers import (
     _assert_one_console,
@@ -107,30 +111,16 @@ def _start_sweep(tmp_path, shared_data, server, *extra: str):
     )
 
 
-def _job_runs(uri: str) -> list:
-    store = Store(uri)
-    experiment = store.experiment_id("genreclf-grid_smoke", create=False)
-    if experiment is None:
-        return []
-    return store.find_runs(experiment, tags={names.ROLE_TAG: "job"})
-
-
 def _running_run(uri: str, proc, timeout: float = 240):
     """A job run that is RUNNING: its SLURM job is in its fit (some 20 s long)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        for run in _job_runs(uri):
+        for run in job_runs(uri):
             if run.info.status == "RUNNING":
                 return run
         time.sleep(0.5)
     raise AssertionError("no job run started training")
-
-
-def _one_finished_run_per_config(runs: list) -> None:
-    assert not [r for r in runs if r.info.status == "RUNNING"], "a run was left RUNNING"
-    finished = Counter(r.data.tags[names.HASH_TAG] for r in runs if r.info.status == "FINISHED")
-    assert len(finished) == 6 and set(finished.values()) == {1}, finished
 
 
 def test_a_job_warned_with_sigusr1_ends_killed_and_its_requeued_task_trains_it_again(
@@ -146,11 +136,11 @@ def test_a_job_warned_with_sigusr1_ends_killed_and_its_requeued_task_trains_it_a
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, (out + err + signalled.stderr)[-3000:]
 
-    runs = _job_runs(pg_mlflow_server.uri)
+    runs = job_runs(pg_mlflow_server.uri)
     killed = [r for r in runs if r.info.status == "KILLED"]
     assert [r.info.run_id for r in killed] == [victim.info.run_id], [r.info.status for r in runs]
     assert killed[0].data.tags[names.STOP_TAG] == "SIGUSR1"
-    _one_finished_run_per_config(runs)
+    assert_one_finished_run_per_config(runs)
     again = [
         r
         for r in runs
@@ -182,7 +172,7 @@ def test_a_job_whose_node_dies_is_a_failed_run_and_the_same_command_resumes_it(
     slurm_cluster.start_node()  # the node comes back; the pending tasks run
     out, err = proc.communicate(timeout=600)
 
-    runs = _job_runs(pg_mlflow_server.uri)
+    runs = job_runs(pg_mlflow_server.uri)
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert failed and "NODE_FAIL" in failed[0].data.tags[names.FAILURE_TAG], (out + err)[-3000:]
     assert not [r for r in runs if r.info.status == "RUNNING"]
@@ -195,4 +185,4 @@ def test_a_job_whose_node_dies_is_a_failed_run_and_the_same_command_resumes_it(
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, (out + err)[-3000:]
     assert_resumed_console(out)
-    _one_finished_run_per_config(_job_runs(pg_mlflow_server.uri))
+    assert_one_finished_run_per_config(job_runs(pg_mlflow_server.uri))

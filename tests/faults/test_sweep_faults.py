@@ -7,13 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from genreclf.tracking.store import Store
-from tests.e2e import command_env
+from tests.e2e import assert_one_finished_run_per_config, command_env, job_runs
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +33,8 @@ def _sweep(cwd: Path, table: Path, *extra: str, **popen) -> subprocess.Popen:
 
 
 def _job_runs(cwd: Path) -> list:
-    """The sweep's job runs (read through Store, which waits for a new store's creation)."""
-    store = Store(f"sqlite:///{cwd}/mlruns/mlflow.db")
-    experiment = store.experiment_id("genreclf-grid_smoke", create=False)
-    if experiment is None:
-        return []
-    return store.find_runs(experiment, tags={"genreclf.sweep_role": "job"})
+    """The sweep's job runs in its folder's SQLite store."""
+    return job_runs(f"sqlite:///{cwd}/mlruns/mlflow.db")
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -77,12 +71,7 @@ def _wait_for_running_jobs(cwd: Path, proc: subprocess.Popen, timeout: float = 1
 
 
 def _assert_one_finished_run_per_hash(cwd: Path) -> None:
-    runs = _job_runs(cwd)
-    assert not [r for r in runs if r.info.status == "RUNNING"]
-    finished = Counter(
-        r.data.tags["genreclf.config_hash"] for r in runs if r.info.status == "FINISHED"
-    )
-    assert len(finished) == 6 and set(finished.values()) == {1}, finished
+    assert_one_finished_run_per_config(_job_runs(cwd))
 
 
 def test_two_identical_sweeps_started_together_train_each_config_once(tmp_path, shared_data):
